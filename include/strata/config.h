@@ -1,0 +1,26 @@
+// Reading settings from the environment. Every bad value is refused with
+// kConfigInvalid naming the variable and what it expected; nothing is guessed.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace strata::config {
+
+// The variable's value, or nullopt when unset or empty.
+std::optional<std::string> env(const char* name);
+std::string env_or(const char* name, std::string_view fallback);
+
+// "1048576", "64MiB", "64M", "1GiB", "512KiB", "100MB" (MB = 10^6 bytes).
+uint64_t parse_bytes(std::string_view text, std::string_view what);
+uint64_t env_bytes(const char* name, uint64_t fallback);
+uint64_t parse_u64(std::string_view text, std::string_view what);
+uint64_t env_u64(const char* name, uint64_t fallback);
+// true/false, 1/0, yes/no, on/off.
+bool parse_bool(std::string_view text, std::string_view what);
+std::optional<bool> env_bool(const char* name);
+
+}  // namespace strata::config

@@ -1,0 +1,28 @@
+// The command line: each file in src/cli/ registers one command group.
+// A command's callback only records what to run in Context::action; main runs
+// it after parsing, so usage errors (exit 2) are found before anything runs.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace strata::cli {
+
+struct Context {
+  std::string data_dir;         // --data-dir, $DATA_DIR or ./data
+  std::function<int()> action;  // returns the exit code
+  std::string wal_dir() const { return data_dir + "/wal"; }
+  std::string state_dir() const { return data_dir + "/state"; }
+};
+
+// Exit codes: 0 success, 1 "not found"/check failed, 2 usage, 3 any other error.
+constexpr int kExitNotFound = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitError = 3;
+
+void register_wal_commands(CLI::App& app, Context& ctx);
+void register_state_commands(CLI::App& app, Context& ctx);
+
+}  // namespace strata::cli

@@ -1,0 +1,103 @@
+#include "cli/json_output.h"
+
+#include "strata/hash.h"
+
+namespace strata::cli {
+
+bool is_valid_utf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t n;
+    uint32_t cp;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    if ((c & 0xE0) == 0xC0) {
+      n = 1;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3;
+      cp = c & 0x07;
+    } else
+      return false;
+    if (i + n >= s.size()) return false;
+    for (size_t k = 1; k <= n; ++k) {
+      auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    i += n + 1;
+  }
+  return true;
+}
+
+nlohmann::json entry_json(const EntryView& e) {
+  nlohmann::json j;
+  j["seq"] = e.seq;
+  j["timestamp"] = e.timestamp_ms;
+  j["type"] = entry_type_name(e.type);
+  j["op"] = entry_op_name(e.op);
+  j["path"] = e.path;
+  if (is_valid_utf8(e.data)) {
+    j["data"] = e.data;
+  } else {
+    j["data_b64"] = base64_encode(e.data);
+  }
+  j["sha256"] = sha256_hex(e.data);
+  return j;
+}
+
+nlohmann::json status_json(const WalStatus& s) {
+  return {{"dir", s.dir},
+          {"open", s.open},
+          {"stopped", s.stopped},
+          {"stop_reason", s.stop_reason},
+          {"sync", sync_mode_name(s.sync)},
+          {"head_seq", s.head_seq},
+          {"first_seq", s.first_seq},
+          {"durable_seq", s.durable_seq},
+          {"segments", s.segments},
+          {"total_bytes", s.total_bytes},
+          {"disk_pressure", disk_pressure_name(s.pressure)},
+          {"low_free_space", s.low_free_space},
+          {"free_bytes", s.free_bytes},
+          {"confirmed_seq", s.confirmed_seq}};
+}
+
+nlohmann::json metrics_json(const WalMetrics& m) {
+  return {{"appends", m.appends},
+          {"append_batches", m.append_batches},
+          {"bytes_written", m.bytes_written},
+          {"fsyncs", m.fsyncs},
+          {"group_commits", m.group_commits},
+          {"mean_group_size", m.mean_group_size()},
+          {"max_group_size", m.max_group_size},
+          {"rotations", m.rotations},
+          {"compactions", m.compactions},
+          {"compaction_entries_dropped", m.compaction_entries_dropped},
+          {"rejected_writes", m.rejected_writes},
+          {"corrupt_records_skipped", m.corrupt_records_skipped},
+          {"torn_bytes_dropped", m.torn_bytes_dropped},
+          {"replayed_entries", m.replayed_entries}};
+}
+
+nlohmann::json segment_json(const SegmentInfo& s) {
+  nlohmann::json j = {{"file", s.file},           {"base_seq", s.base_seq},
+                      {"first_seq", s.first_seq}, {"last_seq", s.last_seq},
+                      {"entries", s.entries},     {"bytes", s.bytes},
+                      {"sealed", s.sealed}};
+  if (s.sealed) j["sha256"] = s.sha256;
+  return j;
+}
+
+}  // namespace strata::cli

@@ -1,0 +1,26 @@
+// State commands: materialize.
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "cli/cli.h"
+#include "strata/materializer.h"
+#include "strata/wal.h"
+
+namespace strata::cli {
+
+void register_state_commands(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand("materialize", "Bring DATA_DIR/state/ up to the WAL head");
+  cmd->callback([&ctx] {
+    ctx.action = [&ctx] {
+      auto wal = Wal::open(WalOptions::from_env(ctx.wal_dir()));
+      Materializer m(ctx.data_dir);
+      MaterializeResult r = m.run(*wal);
+      std::cout << r.applied_seq << "\n";
+      if (r.rebuilt) std::cerr << "strata: state was ahead of the WAL and was rebuilt\n";
+      return 0;
+    };
+  });
+}
+
+}  // namespace strata::cli

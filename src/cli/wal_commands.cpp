@@ -1,0 +1,307 @@
+// WAL commands: append, get, replay, status, metrics, snapshot, verify,
+// truncate-after, compact.
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/cli.h"
+#include "cli/json_output.h"
+#include "strata/error.h"
+#include "strata/hash.h"
+#include "strata/materializer.h"
+#include "strata/wal.h"
+
+namespace strata::cli {
+namespace {
+
+std::unique_ptr<Wal> open_wal(const Context& ctx) {
+  return Wal::open(WalOptions::from_env(ctx.wal_dir()));
+}
+
+std::string read_whole_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("cannot read --data-file {}", path));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// One JSON line of `append --jsonl` to an entry; throws kInvalidArgument.
+Entry entry_from_json_line(const std::string& line) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(line);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("not valid JSON ({})", e.what()));
+  }
+  if (!j.is_object()) throw Error(ErrorCode::kInvalidArgument, "expected a JSON object");
+  auto str = [&](const char* key, bool required) -> std::optional<std::string> {
+    if (!j.contains(key)) {
+      if (required) throw Error(ErrorCode::kInvalidArgument, fmt::format("missing \"{}\"", key));
+      return std::nullopt;
+    }
+    if (!j[key].is_string()) {
+      throw Error(ErrorCode::kInvalidArgument, fmt::format("\"{}\" must be a string", key));
+    }
+    return j[key].get<std::string>();
+  };
+  for (const auto& [key, _] : j.items()) {
+    if (key != "type" && key != "op" && key != "path" && key != "data" && key != "data_b64") {
+      throw Error(ErrorCode::kInvalidArgument, fmt::format("unknown field \"{}\"", key));
+    }
+  }
+  Entry e;
+  e.type = parse_entry_type(*str("type", true));
+  e.op = parse_entry_op(*str("op", true));
+  e.path = *str("path", true);
+  auto data = str("data", false);
+  auto b64 = str("data_b64", false);
+  if (data && b64)
+    throw Error(ErrorCode::kInvalidArgument, "give \"data\" or \"data_b64\", not both");
+  if (data) e.data = *data;
+  if (b64) e.data = base64_decode(*b64);
+  validate_entry_path(e.path);
+  return e;
+}
+
+void add_append(CLI::App& app, Context& ctx) {
+  auto* cmd =
+      app.add_subcommand("append", "Append one entry (or JSON lines from stdin); prints seqs");
+  struct Args {
+    std::string type, op, path, data, data_file;
+    bool jsonl = false;
+  };
+  auto a = std::make_shared<Args>();
+  cmd->add_option("--type", a->type, "session, bead, memory or config");
+  cmd->add_option("--op", a->op, "create, update or delete");
+  cmd->add_option("--path", a->path, "Relative path of the state file");
+  auto* d = cmd->add_option("--data", a->data, "Contents as a string");
+  auto* df = cmd->add_option("--data-file", a->data_file, "Read the contents from a file");
+  d->excludes(df);
+  auto* jl =
+      cmd->add_flag("--jsonl", a->jsonl,
+                    "Read {\"type\",\"op\",\"path\",\"data\"|\"data_b64\"} lines from stdin");
+  jl->excludes(d)->excludes(df);
+  cmd->callback([&ctx, a, cmd] {
+    if (!a->jsonl && (a->type.empty() || a->op.empty() || a->path.empty())) {
+      throw CLI::RequiredError("--type, --op and --path (or --jsonl)");
+    }
+    if (a->jsonl && (!a->type.empty() || !a->op.empty() || !a->path.empty())) {
+      throw CLI::ValidationError("--jsonl",
+                                 "takes entries from stdin, not from --type/--op/--path");
+    }
+    (void)cmd;
+    ctx.action = [&ctx, a] {
+      if (!a->jsonl) {
+        Entry e;
+        e.type = parse_entry_type(a->type);
+        e.op = parse_entry_op(a->op);
+        e.path = a->path;
+        e.data = a->data_file.empty() ? a->data : read_whole_file(a->data_file);
+        validate_entry_path(e.path);
+        auto wal = open_wal(ctx);
+        std::cout << wal->append(e) << std::endl;
+        wal->close();
+        return 0;
+      }
+      auto wal = open_wal(ctx);
+      std::string line;
+      uint64_t lineno = 0, bad = 0;
+      while (std::getline(std::cin, line)) {
+        lineno++;
+        if (line.empty()) continue;
+        try {
+          uint64_t seq = wal->append(entry_from_json_line(line));
+          std::cout << seq << std::endl;  // flushed: the entry is durable now
+        } catch (const Error& e) {
+          if (e.code() != ErrorCode::kInvalidArgument && e.code() != ErrorCode::kInvalidPath &&
+              e.code() != ErrorCode::kEntryTooLarge) {
+            throw;  // the WAL itself refused: stop, later lines would fail too
+          }
+          bad++;
+          std::cerr << fmt::format("strata: line {}: {}: {}\n", lineno, e.code_name(), e.what());
+        }
+      }
+      wal->close();
+      return bad ? kExitError : 0;
+    };
+  });
+}
+
+void add_get(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand("get", "Print one entry as JSON (exit 1 if there is none)");
+  auto seq = std::make_shared<uint64_t>(0);
+  cmd->add_option("SEQ", *seq, "Sequence number")->required();
+  cmd->callback([&ctx, seq] {
+    ctx.action = [&ctx, seq] {
+      auto wal = open_wal(ctx);
+      auto e = wal->read_entry(*seq);
+      if (!e) {
+        std::cerr << fmt::format("strata: NOT_FOUND: no entry with seq {}\n", *seq);
+        return kExitNotFound;
+      }
+      EntryView v{e->seq, e->timestamp_ms, e->type, e->op, e->path, e->data};
+      std::cout << entry_json(v).dump() << "\n";
+      return 0;
+    };
+  });
+}
+
+void add_replay(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand("replay", "Print entries as JSON lines in seq order");
+  auto since = std::make_shared<uint64_t>(0);
+  auto limit = std::make_shared<uint64_t>(0);
+  cmd->add_option("--since", *since, "Only entries with seq greater than this");
+  cmd->add_option("--limit", *limit, "At most this many entries (0: all)");
+  cmd->callback([&ctx, since, limit] {
+    ctx.action = [&ctx, since, limit] {
+      auto wal = open_wal(ctx);
+      wal->replay_view(*since, *limit, [](const EntryView& e) {
+        std::cout << entry_json(e).dump() << "\n";
+        return true;
+      });
+      std::cout.flush();
+      return 0;
+    };
+  });
+}
+
+void add_status(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand("status", "Show the WAL's state");
+  auto json = std::make_shared<bool>(false);
+  cmd->add_flag("--json", *json, "Print JSON");
+  cmd->callback([&ctx, json] {
+    ctx.action = [&ctx, json] {
+      auto wal = open_wal(ctx);
+      WalStatus s = wal->status();
+      const uint64_t applied = Materializer(ctx.data_dir).applied_seq();
+      if (*json) {
+        auto j = status_json(s);
+        j["state_applied_seq"] = applied;
+        std::cout << j.dump(2) << "\n";
+        return 0;
+      }
+      std::cout << fmt::format(
+          "wal:            {}\n"
+          "head seq:       {}\n"
+          "first seq:      {}\n"
+          "segments:       {} ({} bytes)\n"
+          "sync:           {}\n"
+          "disk pressure:  {}{}\n"
+          "free space:     {} bytes\n"
+          "state applied:  {}\n",
+          s.dir, s.head_seq, s.first_seq, s.segments, s.total_bytes, sync_mode_name(s.sync),
+          disk_pressure_name(s.pressure),
+          s.low_free_space ? " (low free space: writes refused)" : "", s.free_bytes, applied);
+      return 0;
+    };
+  });
+}
+
+void add_metrics(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand("metrics", "Show this process's WAL counters after opening");
+  auto json = std::make_shared<bool>(false);
+  cmd->add_flag("--json", *json, "Print JSON");
+  cmd->callback([&ctx, json] {
+    ctx.action = [&ctx, json] {
+      auto wal = open_wal(ctx);
+      auto j = metrics_json(wal->metrics());
+      if (*json) {
+        std::cout << j.dump(2) << "\n";
+      } else {
+        for (const auto& [k, v] : j.items()) std::cout << fmt::format("{:28} {}\n", k, v.dump());
+      }
+      return 0;
+    };
+  });
+}
+
+void add_snapshot(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand("snapshot", "Describe the log: head seq, segments, SHA-256s");
+  auto json = std::make_shared<bool>(false);
+  cmd->add_flag("--json", *json, "Print JSON (the only format)");
+  cmd->callback([&ctx] {
+    ctx.action = [&ctx] {
+      auto wal = open_wal(ctx);
+      WalSnapshot s = wal->snapshot();
+      nlohmann::json j;
+      j["head_seq"] = s.head_seq;
+      j["sealed"] = nlohmann::json::array();
+      for (const auto& seg : s.sealed) j["sealed"].push_back(segment_json(seg));
+      j["active"] = segment_json(s.active);
+      std::cout << j.dump(2) << "\n";
+      return 0;
+    };
+  });
+}
+
+void add_verify(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand("verify", "Check every record and sealed segment's SHA-256");
+  cmd->callback([&ctx] {
+    ctx.action = [&ctx] {
+      VerifyResult r = Wal::verify(ctx.wal_dir());
+      if (!r.ok) {
+        std::cerr << fmt::format("strata: WAL_CORRUPT: {} at offset {}: {}\n", r.bad_file,
+                                 r.bad_offset, r.problem);
+        return kExitNotFound;
+      }
+      std::cout << fmt::format("ok: {} segments, {} records\n", r.segments, r.records);
+      return 0;
+    };
+  });
+}
+
+void add_truncate(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand("truncate-after", "Remove every entry after SEQ");
+  auto seq = std::make_shared<uint64_t>(0);
+  cmd->add_option("SEQ", *seq, "Last seq to keep")->required();
+  cmd->callback([&ctx, seq] {
+    ctx.action = [&ctx, seq] {
+      auto wal = open_wal(ctx);
+      wal->truncate_after(*seq);
+      std::cout << fmt::format("head seq {}\n", wal->status().head_seq);
+      return 0;
+    };
+  });
+}
+
+void add_compact(CLI::App& app, Context& ctx) {
+  auto* cmd =
+      app.add_subcommand("compact", "Keep only the latest entry per path in sealed segments");
+  auto force = std::make_shared<bool>(false);
+  cmd->add_flag("--force", *force,
+                "Also drop entries no remote tier has confirmed (they exist nowhere else)");
+  cmd->callback([&ctx, force] {
+    ctx.action = [&ctx, force] {
+      auto wal = open_wal(ctx);
+      CompactResult r = wal->compact(*force);
+      std::cout << fmt::format("dropped {} entries; segments {} -> {}; bytes {} -> {}\n",
+                               r.entries_dropped, r.segments_before, r.segments_after,
+                               r.bytes_before, r.bytes_after);
+      if (r.entries_dropped == 0 && !*force) {
+        std::cout << "(only entries confirmed by a remote tier are dropped without --force)\n";
+      }
+      return 0;
+    };
+  });
+}
+
+}  // namespace
+
+void register_wal_commands(CLI::App& app, Context& ctx) {
+  add_append(app, ctx);
+  add_get(app, ctx);
+  add_replay(app, ctx);
+  add_status(app, ctx);
+  add_metrics(app, ctx);
+  add_snapshot(app, ctx);
+  add_verify(app, ctx);
+  add_truncate(app, ctx);
+  add_compact(app, ctx);
+}
+
+}  // namespace strata::cli

@@ -1,0 +1,74 @@
+// Reading segment files: header and trailer, a buffered record reader, and
+// the scan that finds where the valid records of an unsealed segment end.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "strata/fs.h"
+#include "wal/record_format.h"
+
+namespace strata::wal {
+
+// Reads [start, end) of a file record by record through a buffer.
+class RecordReader {
+ public:
+  enum class Result { kRecord, kEnd, kZero, kTruncated, kBad };
+
+  RecordReader(File& file, uint64_t start, uint64_t end, uint64_t max_body);
+  // On kRecord, *view stays valid until the next call. *offset is where the
+  // record (or the problem) starts.
+  Result next(RecordView* view, uint64_t* offset);
+  uint64_t position() const { return pos_; }
+  // The raw bytes of the record last returned (valid until the next call).
+  std::string_view raw() const { return raw_; }
+
+ private:
+  bool fill(size_t need);
+  File& file_;
+  uint64_t pos_;
+  uint64_t end_;
+  uint64_t max_body_;
+  std::string buf_;
+  uint64_t buf_off_;  // file offset of buf_[0]
+  size_t buf_len_ = 0;
+  std::string_view raw_;
+};
+
+bool read_segment_header(File& file, SegmentHeader* header);
+// Reads the trailer at the end of a file of `size` bytes; false if none valid.
+bool read_segment_trailer(File& file, uint64_t size, Trailer* trailer);
+
+// What scanning the records of an unsealed segment found.
+struct TailScan {
+  uint64_t end = kHeaderSize;  // offset just past the last good record
+  uint64_t entries = 0;
+  uint64_t first_seq = 0;
+  uint64_t last_seq = 0;
+  std::vector<std::pair<uint64_t, uint64_t>> index;  // (seq, offset), sparse
+  Sha256 sha;                                        // over [0, end)
+  uint64_t torn_offset = 0;  // where an invalid tail starts (== end) when torn_bytes > 0
+  uint64_t torn_bytes = 0;   // non-zero bytes after end that are not records
+  std::vector<std::pair<uint64_t, uint64_t>> skipped;  // (offset, bytes) of corrupt records
+  bool sealed_trailer_found = false;                   // records end at a valid trailer
+};
+
+// Scans from the header to the end of the file. A bad record followed by a
+// valid one is corruption: throws kWalCorrupt naming the file and offset,
+// unless skip_corrupt (then it is skipped and listed). A bad or short record
+// with nothing valid after it is a torn tail, reported but not yet cut.
+TailScan scan_segment(File& file, uint64_t base_seq, uint64_t prev_seq, uint64_t max_body,
+                      bool skip_corrupt);
+
+// Adds (seq, offset) to a sparse index if the record is far enough from the
+// previous indexed one.
+inline void maybe_index(std::vector<std::pair<uint64_t, uint64_t>>& index, uint64_t seq,
+                        uint64_t offset) {
+  if (index.empty() || offset - index.back().second >= kIndexStride) {
+    index.emplace_back(seq, offset);
+  }
+}
+
+}  // namespace strata::wal

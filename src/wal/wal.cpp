@@ -1,0 +1,1128 @@
+// The WAL: segments on disk, group commit, recovery of the tail at open.
+//
+// Writes are pipelined: an appender encodes its records into `pending_`
+// under the mutex (seq assignment, CRC, digest, index), then in `always` mode
+// waits until a leader has written and fdatasynced past its seq. Whoever
+// finds no sync in flight becomes the leader, takes everything pending, and
+// writes it with one pwrite and one fdatasync while the next group gathers.
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "strata/error.h"
+#include "strata/wal.h"
+#include "wal/record_format.h"
+#include "wal/segment_reader.h"
+
+namespace strata {
+namespace {
+
+using wal::kHeaderSize;
+using wal::kIndexEntrySize;
+using wal::kTrailerSize;
+using wal::RecordReader;
+using wal::RecordView;
+
+// Segments grow by this much zero-filled space at a time: overwriting
+// allocated blocks lets fdatasync skip the file-size journal update.
+constexpr uint64_t kPreallocChunk = 4ull << 20;
+// In `none` mode records are buffered in memory up to this size.
+constexpr size_t kBufferedWriteBytes = 1 << 20;
+// Readers accept any record body up to the largest WAL_MAX_ENTRY_BYTES
+// allowed, so lowering the setting never makes old records unreadable.
+constexpr uint64_t kMaxBody = wal::kBodyFixed + (1ull << 30);
+// Open sealed-segment handles kept for reads before the cache is dropped.
+constexpr size_t kMaxCachedHandles = 128;
+
+uint64_t now_ms() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+struct Segment {
+  std::string name;
+  uint64_t base_seq = 0;
+  uint64_t first_seq = 0;  // first entry present, 0 when none
+  uint64_t last_seq = 0;   // sealed: end of the covered range; active: last entry (or base-1)
+  uint64_t entries = 0;
+  uint64_t data_end = 0;  // end of records
+  uint64_t size = 0;      // sealed: file size
+  bool sealed = false;
+  Sha256Digest sha{};
+  std::vector<std::pair<uint64_t, uint64_t>> index;  // (seq, offset)
+  std::shared_ptr<File> file;  // may be null for sealed segments (opened on demand)
+};
+
+// Where to look for records: a file and a byte range.
+struct ReadPlan {
+  std::shared_ptr<File> file;
+  uint64_t start = 0;
+  uint64_t end = 0;
+};
+
+uint64_t index_start(const Segment& s, uint64_t seq) {
+  // The largest indexed seq <= seq gives the offset to scan from.
+  auto it = std::upper_bound(s.index.begin(), s.index.end(), seq,
+                             [](uint64_t v, const auto& e) { return v < e.first; });
+  if (it == s.index.begin()) return kHeaderSize;
+  return std::prev(it)->second;
+}
+
+class WalImpl final : public Wal {
+ public:
+  WalImpl(const WalOptions& options, OpenReport* report)
+      : opt_(options), fs_(options.fs ? *options.fs : FileSystem::real()) {
+    open_dir(report);
+    background_ = std::thread([this] { background_loop(); });
+  }
+
+  ~WalImpl() override {
+    try {
+      close();
+    } catch (const std::exception& e) {
+      spdlog::error("closing WAL {}: {}", opt_.dir, e.what());
+    }
+  }
+
+  uint64_t append(const Entry& entry) override { return append_entries(&entry, 1); }
+
+  uint64_t append_batch(const std::vector<Entry>& entries) override {
+    if (entries.empty())
+      throw Error(ErrorCode::kInvalidArgument, "append_batch: the batch is empty");
+    return append_entries(entries.data(), entries.size());
+  }
+
+  void truncate_after(uint64_t seq) override;
+  std::optional<Entry> read_entry(uint64_t seq) override;
+  uint64_t replay(uint64_t since_seq, uint64_t limit,
+                  const std::function<bool(const Entry&)>& fn) override {
+    return replay_view(since_seq, limit, [&](const EntryView& v) { return fn(v.to_entry()); });
+  }
+  uint64_t replay_view(uint64_t since_seq, uint64_t limit,
+                       const std::function<bool(const EntryView&)>& fn) override;
+  WalSnapshot snapshot() override;
+  WalStatus status() override;
+  WalMetrics metrics() override {
+    std::lock_guard lk(mu_);
+    return metrics_;
+  }
+  void flush() override;
+  void set_confirmed_seq(uint64_t seq) override {
+    std::lock_guard lk(mu_);
+    confirmed_seq_ = std::max(confirmed_seq_, seq);
+  }
+  CompactResult compact(bool force) override;
+  void rotate() override {
+    std::unique_lock lk(mu_);
+    check_open_locked();
+    if (active_->entries > 0) rotate_locked(lk);
+  }
+  void close() override;
+
+ private:
+  // ---- opening ----
+  void open_dir(OpenReport* report);
+  void open_last_segment(const std::string& name, uint64_t base, uint64_t prev_last,
+                         OpenReport& rep);
+  void create_active_segment(uint64_t base);
+  std::shared_ptr<Segment> load_sealed(const std::string& name, uint64_t base);
+
+  // ---- writing (all *_locked run with mu_ held) ----
+  uint64_t append_entries(const Entry* entries, size_t n);
+  void validate(const Entry& e) const;
+  void check_open_locked() const;
+  void check_writable_locked(uint64_t bytes);
+  void ensure_allocated_locked(uint64_t end);
+  void wait_for_durable_locked(std::unique_lock<std::mutex>& lk, uint64_t seq);
+  void write_pending_locked();
+  void drain_locked(std::unique_lock<std::mutex>& lk);
+  void rotate_locked(std::unique_lock<std::mutex>& lk);
+  void seal_active_locked();
+  [[noreturn]] void stop_locked(const std::string& reason, const Error& cause);
+  Error stopped_error() const {
+    return Error(ErrorCode::kWalStopped,
+                 fmt::format("WAL {} stopped accepting writes: {}", opt_.dir, stop_reason_));
+  }
+  uint64_t active_end() const { return written_end_ + pending_.size(); }
+  uint64_t total_bytes_locked() const { return sealed_bytes_ + active_end(); }
+
+  // ---- reading ----
+  void make_readable_locked(std::unique_lock<std::mutex>& lk);
+  std::shared_ptr<File> file_for_locked(Segment& s);
+  std::vector<ReadPlan> plan_reads_locked(uint64_t from_seq);
+
+  void background_loop();
+
+  std::string seg_path(const std::string& name) const { return opt_.dir + "/" + name; }
+
+  const WalOptions opt_;
+  FileSystem& fs_;
+  std::unique_ptr<FileLock> lock_;
+
+  std::mutex admin_mu_;  // serializes compact and truncate_after
+  mutable std::mutex mu_;
+  std::condition_variable cv_;     // durable progress, leader hand-off
+  std::condition_variable bg_cv_;  // wakes the background thread
+
+  std::vector<std::shared_ptr<Segment>> sealed_;
+  std::shared_ptr<Segment> active_;
+  Sha256 active_sha_;  // over [0, active_end())
+  uint64_t sealed_bytes_ = 0;
+  size_t cached_handles_ = 0;
+
+  std::string pending_;  // encoded records not yet written
+  std::string spare_;    // the leader's buffer, swapped with pending_
+  uint64_t pending_entries_ = 0;
+  uint64_t written_end_ = kHeaderSize;  // data pwritten up to here
+  uint64_t alloc_end_ = kHeaderSize;    // the file is zero-filled up to here
+  uint64_t next_seq_ = 1;
+  uint64_t written_seq_ = 0;  // last seq pwritten
+  uint64_t durable_seq_ = 0;  // last seq fdatasynced
+  uint64_t ack_seq_ = 0;      // last seq acknowledged to a writer (visible to readers)
+  uint64_t ack_end_ = kHeaderSize;
+  bool sync_in_progress_ = false;
+  bool stopped_ = false;
+  std::string stop_reason_;
+  bool closed_ = false;
+  uint64_t confirmed_seq_ = 0;
+
+  bool low_free_ = false;
+  uint64_t free_bytes_ = 0;
+  std::chrono::steady_clock::time_point next_free_check_{};
+  bool compaction_requested_ = false;
+  bool warned_pressure_ = false;
+
+  WalMetrics metrics_;
+  std::thread background_;
+  bool background_stop_ = false;
+};
+
+// ------------------------------------------------------------------ open
+
+std::shared_ptr<Segment> WalImpl::load_sealed(const std::string& name, uint64_t base) {
+  auto file = fs_.open(seg_path(name), OpenMode::kRead);
+  wal::SegmentHeader h;
+  wal::Trailer t;
+  const uint64_t size = file->size();
+  if (!wal::read_segment_header(*file, &h) || h.base_seq != base) return nullptr;
+  if (!wal::read_segment_trailer(*file, size, &t)) return nullptr;
+  auto s = std::make_shared<Segment>();
+  s->name = name;
+  s->base_seq = base;
+  s->first_seq = t.first_seq;
+  s->last_seq = t.last_seq;
+  s->entries = t.entry_count;
+  s->data_end = t.index_offset;
+  s->size = size;
+  s->sealed = true;
+  s->sha = t.sha256;
+  std::string idx(t.index_count * kIndexEntrySize, '\0');
+  if (file->pread(idx.data(), idx.size(), t.index_offset) != idx.size()) return nullptr;
+  s->index.reserve(t.index_count);
+  for (uint64_t i = 0; i < t.index_count; ++i) {
+    s->index.emplace_back(wal::get_u64(idx.data() + i * 16), wal::get_u64(idx.data() + i * 16 + 8));
+  }
+  return s;
+}
+
+void WalImpl::open_dir(OpenReport* report) {
+  OpenReport rep;
+  fs_.make_dirs(opt_.dir);
+  pid_t holder = 0;
+  lock_ = fs_.try_lock(opt_.dir + "/LOCK", &holder);
+  if (!lock_) {
+    throw Error(ErrorCode::kWalLockFailed,
+                holder > 0
+                    ? fmt::format("WAL {} is locked by another process (pid {})", opt_.dir, holder)
+                    : fmt::format("WAL {} is locked by another process", opt_.dir));
+  }
+
+  std::vector<std::pair<uint64_t, std::string>> names;
+  for (const auto& name : fs_.list_dir(opt_.dir)) {
+    uint64_t base = 0;
+    if (wal::parse_segment_file_name(name, &base)) {
+      names.emplace_back(base, name);
+    } else if (name.ends_with(".compact")) {
+      // An unfinished compaction output: the originals are still in place.
+      fs_.remove(seg_path(name));
+      rep.notes.push_back(fmt::format("removed unfinished compaction output {}", name));
+    }
+  }
+  std::sort(names.begin(), names.end());
+
+  uint64_t prev_last = 0;
+  for (size_t i = 0; i < names.size(); ++i) {
+    const auto& [base, name] = names[i];
+    const bool last = i + 1 == names.size();
+    auto s = load_sealed(name, base);
+    if (s) {
+      if (!sealed_.empty() && s->last_seq <= prev_last) {
+        // Left behind by a compaction that replaced it before it was removed.
+        fs_.remove(seg_path(name));
+        fs_.sync_dir(opt_.dir);
+        rep.notes.push_back(
+            fmt::format("removed {}: its range is covered by the previous "
+                        "(compacted) segment",
+                        name));
+        continue;
+      }
+      if (!sealed_.empty() && base != prev_last + 1) {
+        throw Error(ErrorCode::kWalCorrupt,
+                    fmt::format("{}: segment starts at seq {} but the previous one ends at {}",
+                                seg_path(name), base, prev_last));
+      }
+      prev_last = s->last_seq;
+      sealed_bytes_ += s->size;
+      sealed_.push_back(std::move(s));
+      continue;
+    }
+    if (!last) {
+      throw Error(ErrorCode::kWalCorrupt,
+                  fmt::format("{}: segment is not sealed (bad header or trailer) but newer "
+                              "segments follow it",
+                              seg_path(name)));
+    }
+    if (!sealed_.empty() && base != prev_last + 1) {
+      throw Error(ErrorCode::kWalCorrupt,
+                  fmt::format("{}: segment starts at seq {} but the previous one ends at {}",
+                              seg_path(name), base, prev_last));
+    }
+    open_last_segment(name, base, prev_last, rep);
+  }
+  if (!active_) create_active_segment(sealed_.empty() ? 1 : sealed_.back()->last_seq + 1);
+
+  uint64_t head = active_->entries > 0 ? active_->last_seq : active_->base_seq - 1;
+  next_seq_ = head + 1;
+  written_seq_ = durable_seq_ = ack_seq_ = head;
+  ack_end_ = written_end_;
+  rep.segments = sealed_.size() + 1;
+  metrics_.torn_bytes_dropped = rep.torn_bytes_dropped;
+  metrics_.corrupt_records_skipped = rep.corrupt_records_skipped;
+  for (const auto& n : rep.notes) spdlog::warn("WAL {}: {}", opt_.dir, n);
+  if (report) *report = std::move(rep);
+}
+
+void WalImpl::open_last_segment(const std::string& name, uint64_t base, uint64_t prev_last,
+                                OpenReport& rep) {
+  const std::string path = seg_path(name);
+  auto file = std::shared_ptr<File>(fs_.open(path, OpenMode::kReadWrite));
+  wal::SegmentHeader h;
+  if (!wal::read_segment_header(*file, &h)) {
+    // A segment whose creation did not finish: nothing acknowledged is in it
+    // because its header is synced before any record is written.
+    std::string head(std::min<uint64_t>(file->size(), kHeaderSize), '\0');
+    file->pread(head.data(), head.size(), 0);
+    if (file->size() < kHeaderSize || head.find_first_not_of('\0') == std::string::npos) {
+      file.reset();
+      fs_.remove(path);
+      fs_.sync_dir(opt_.dir);
+      rep.notes.push_back(fmt::format("removed {}: its creation did not finish", name));
+      return;
+    }
+    throw Error(ErrorCode::kWalCorrupt, fmt::format("{}: bad segment header", path));
+  }
+  if (h.base_seq != base) {
+    throw Error(ErrorCode::kWalCorrupt, fmt::format("{}: header says base seq {}, the name says {}",
+                                                    path, h.base_seq, base));
+  }
+  wal::TailScan scan = wal::scan_segment(*file, base, prev_last, kMaxBody, opt_.skip_corrupt);
+  if (scan.sealed_trailer_found) {
+    // Sealing wrote the trailer but did not cut the preallocated space.
+    wal::Trailer t;
+    char buf[kTrailerSize];
+    uint64_t trailer_off = 0;
+    // The trailer sits after the index that follows the records.
+    for (uint64_t off = scan.end;; off += kIndexEntrySize) {
+      if (file->pread(buf, kTrailerSize, off) != kTrailerSize) break;
+      if (wal::decode_trailer(buf, &t) && t.index_offset == scan.end) {
+        trailer_off = off;
+        break;
+      }
+    }
+    if (trailer_off != 0) {
+      file->truncate(trailer_off + kTrailerSize);
+      file->sync();
+      rep.notes.push_back(fmt::format("finished sealing {}", name));
+      file.reset();
+      auto s = load_sealed(name, base);
+      if (!s) throw Error(ErrorCode::kWalCorrupt, fmt::format("{}: cannot finish sealing", path));
+      sealed_bytes_ += s->size;
+      sealed_.push_back(std::move(s));
+      return;
+    }
+  }
+  for (const auto& [off, len] : scan.skipped) {
+    rep.corrupt_records_skipped++;
+    rep.notes.push_back(
+        fmt::format("skipped corrupt record in {} at offset {} ({} bytes)", path, off, len));
+  }
+  if (scan.torn_bytes > 0) {
+    rep.torn_bytes_dropped += scan.torn_bytes;
+    rep.torn_file = path;
+    rep.torn_offset = scan.torn_offset;
+    rep.notes.push_back(fmt::format("cut torn tail of {} at offset {}: {} bytes dropped", path,
+                                    scan.torn_offset, scan.torn_bytes));
+    file->truncate(scan.end);
+    file->sync();
+  }
+  auto s = std::make_shared<Segment>();
+  s->name = name;
+  s->base_seq = base;
+  s->first_seq = scan.first_seq;
+  s->last_seq = scan.entries ? scan.last_seq : base - 1;
+  s->entries = scan.entries;
+  s->data_end = scan.end;
+  s->index = std::move(scan.index);
+  s->file = file;
+  active_ = std::move(s);
+  active_sha_ = scan.sha;
+  written_end_ = scan.end;
+  alloc_end_ = std::max(file->size(), scan.end);
+}
+
+void WalImpl::create_active_segment(uint64_t base) {
+  const std::string name = wal::segment_file_name(base);
+  const std::string path = seg_path(name);
+  if (fs_.exists(path)) fs_.remove(path);  // an empty leftover, see open_last_segment
+  auto file = std::shared_ptr<File>(fs_.open(path, OpenMode::kCreate));
+  char header[kHeaderSize];
+  wal::encode_header(wal::SegmentHeader{base}, header);
+  file->pwrite(header, kHeaderSize, 0);
+  file->sync();
+  fs_.sync_dir(opt_.dir);
+  auto s = std::make_shared<Segment>();
+  s->name = name;
+  s->base_seq = base;
+  s->last_seq = base - 1;
+  s->data_end = kHeaderSize;
+  s->file = file;
+  active_ = std::move(s);
+  active_sha_ = Sha256();
+  active_sha_.update(header, kHeaderSize);
+  written_end_ = alloc_end_ = kHeaderSize;
+}
+
+// ------------------------------------------------------------------ write
+
+void WalImpl::validate(const Entry& e) const {
+  validate_entry_path(e.path);
+  auto t = static_cast<uint8_t>(e.type);
+  auto o = static_cast<uint8_t>(e.op);
+  if (t < 1 || t > 4)
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("invalid entry type {}", t));
+  if (o < 1 || o > 3)
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("invalid entry op {}", o));
+  if (e.op == EntryOp::kDelete && !e.data.empty()) {
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("delete of '{}' carries {} bytes of data; a delete has none", e.path,
+                            e.data.size()));
+  }
+  if (e.path.size() + e.data.size() > opt_.max_entry_bytes) {
+    throw Error(ErrorCode::kEntryTooLarge,
+                fmt::format("entry for '{}' is {} bytes, above WAL_MAX_ENTRY_BYTES ({})", e.path,
+                            e.path.size() + e.data.size(), opt_.max_entry_bytes));
+  }
+}
+
+void WalImpl::check_open_locked() const {
+  if (closed_) throw Error(ErrorCode::kWalClosed, fmt::format("WAL {} is closed", opt_.dir));
+  if (stopped_) throw stopped_error();
+}
+
+void WalImpl::check_writable_locked(uint64_t bytes) {
+  check_open_locked();
+  const uint64_t total = total_bytes_locked();
+  if (total + bytes > opt_.max_bytes) {
+    metrics_.rejected_writes++;
+    compaction_requested_ = true;
+    bg_cv_.notify_all();
+    throw Error(ErrorCode::kDiskPressureCritical,
+                fmt::format("WAL {} holds {} bytes; this write would pass WAL_MAX_BYTES ({}). "
+                            "Let a remote tier confirm and compact, or raise WAL_MAX_BYTES",
+                            opt_.dir, total, opt_.max_bytes));
+  }
+  if (total + bytes >= opt_.warn_bytes && !warned_pressure_) {
+    warned_pressure_ = true;
+    compaction_requested_ = true;
+    bg_cv_.notify_all();
+    spdlog::warn("WAL {} holds {} bytes, past WAL_WARN_BYTES ({}): compaction requested", opt_.dir,
+                 total, opt_.warn_bytes);
+  }
+  // Free space is checked at most every 100 ms while it is plentiful, on
+  // every write while it is low (writes are refused then anyway).
+  auto now = std::chrono::steady_clock::now();
+  if (low_free_ || now >= next_free_check_) {
+    next_free_check_ = now + std::chrono::milliseconds(100);
+    free_bytes_ = fs_.disk_space(opt_.dir).free_bytes;
+    if (low_free_ && free_bytes_ >= opt_.resume_free_bytes) {
+      low_free_ = false;
+      spdlog::info("WAL {}: free space {} bytes, writes resume", opt_.dir, free_bytes_);
+    } else if (!low_free_ && free_bytes_ < opt_.stop_free_bytes) {
+      low_free_ = true;
+      spdlog::error("WAL {}: free space {} bytes below WAL_MIN_FREE_BYTES ({}): refusing writes",
+                    opt_.dir, free_bytes_, opt_.stop_free_bytes);
+    }
+  }
+  if (low_free_) {
+    metrics_.rejected_writes++;
+    throw Error(ErrorCode::kDiskFull,
+                fmt::format("only {} bytes free on the file system of {}: writes stop below "
+                            "WAL_MIN_FREE_BYTES ({}) and resume above WAL_RESUME_FREE_BYTES ({})",
+                            free_bytes_, opt_.dir, opt_.stop_free_bytes, opt_.resume_free_bytes));
+  }
+}
+
+void WalImpl::ensure_allocated_locked(uint64_t end) {
+  if (end <= alloc_end_) return;
+  const uint64_t chunk = std::min(kPreallocChunk, opt_.segment_bytes);
+  const uint64_t target = std::max(end, std::min(alloc_end_ + chunk, opt_.segment_bytes));
+  static const std::string kZeros(1 << 20, '\0');
+  try {
+    for (uint64_t off = alloc_end_; off < target;) {
+      size_t n = static_cast<size_t>(std::min<uint64_t>(kZeros.size(), target - off));
+      active_->file->pwrite(kZeros.data(), n, off);
+      off += n;
+    }
+  } catch (const Error& e) {
+    // e.g. ENOSPC: nothing was acknowledged and the zeros are not records,
+    // so refusing this write leaves the log as it was.
+    try {
+      active_->file->truncate(alloc_end_);
+    } catch (const Error&) {
+    }
+    metrics_.rejected_writes++;
+    throw Error(ErrorCode::kIoError, fmt::format("cannot grow WAL segment: {}", e.what()));
+  }
+  alloc_end_ = target;
+}
+
+uint64_t WalImpl::append_entries(const Entry* entries, size_t n) {
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < n; ++i) {
+    validate(entries[i]);
+    bytes += wal::record_size(entries[i].path.size(), entries[i].data.size());
+  }
+  const uint64_t ts = now_ms();
+  std::unique_lock lk(mu_);
+  check_writable_locked(bytes);
+  const uint64_t reserve = bytes + kTrailerSize + (active_->index.size() + 2) * kIndexEntrySize;
+  if (active_->entries > 0 && active_end() + reserve > opt_.segment_bytes) rotate_locked(lk);
+  ensure_allocated_locked(active_end() + bytes);
+
+  uint64_t off = active_end();
+  const size_t old = pending_.size();
+  pending_.resize(old + bytes);
+  char* out = pending_.data() + old;
+  for (size_t i = 0; i < n; ++i) {
+    const Entry& e = entries[i];
+    const uint64_t seq = next_seq_++;
+    wal::encode_record(seq, e.timestamp_ms ? e.timestamp_ms : ts, e, out);
+    wal::maybe_index(active_->index, seq, off);
+    const size_t sz = wal::record_size(e.path.size(), e.data.size());
+    out += sz;
+    off += sz;
+    if (active_->entries++ == 0) active_->first_seq = seq;
+    active_->last_seq = seq;
+  }
+  active_sha_.update(pending_.data() + old, bytes);
+  active_->data_end = active_end();
+  pending_entries_ += n;
+  const uint64_t last = next_seq_ - 1;
+  metrics_.appends += n;
+  metrics_.append_batches++;
+  metrics_.bytes_written += bytes;
+
+  switch (opt_.sync) {
+    case SyncMode::kAlways:
+      wait_for_durable_locked(lk, last);
+      break;
+    case SyncMode::kInterval:
+      // Written to the OS now, so a crash of the process loses nothing; the
+      // background thread syncs (a concurrent pwrite is fine while it does).
+      write_pending_locked();
+      break;
+    case SyncMode::kNone:
+      if (pending_.size() >= kBufferedWriteBytes) write_pending_locked();
+      ack_seq_ = last;  // readers flush the buffer before reading
+      break;
+  }
+  return last;
+}
+
+void WalImpl::stop_locked(const std::string& reason, const Error& cause) {
+  if (!stopped_) {
+    stopped_ = true;
+    stop_reason_ = fmt::format(
+        "{}: {}. Entries after seq {} were not acknowledged and may be "
+        "lost; reopen the WAL to recover its durable prefix",
+        reason, cause.what(), ack_seq_);
+    spdlog::critical("WAL {} stopped: {}", opt_.dir, stop_reason_);
+  }
+  cv_.notify_all();
+  throw stopped_error();
+}
+
+void WalImpl::wait_for_durable_locked(std::unique_lock<std::mutex>& lk, uint64_t seq) {
+  while (durable_seq_ < seq) {
+    if (stopped_) throw stopped_error();
+    if (sync_in_progress_) {
+      cv_.wait(lk);
+      continue;
+    }
+    // Become the leader for everything pending.
+    sync_in_progress_ = true;
+    spare_.clear();
+    pending_.swap(spare_);
+    const uint64_t off = written_end_;
+    const uint64_t upto = next_seq_ - 1;
+    const uint64_t group = pending_entries_;
+    pending_entries_ = 0;
+    auto file = active_->file;
+    lk.unlock();
+    std::optional<Error> failure;
+    const char* what = "write";
+    try {
+      if (!spare_.empty()) file->pwrite(spare_.data(), spare_.size(), off);
+      what = "fdatasync";
+      file->sync_data();
+    } catch (const Error& e) {
+      failure = e;
+    }
+    lk.lock();
+    sync_in_progress_ = false;
+    if (failure) stop_locked(fmt::format("{} of segment {} failed", what, active_->name), *failure);
+    written_end_ = off + spare_.size();
+    written_seq_ = durable_seq_ = ack_seq_ = upto;
+    ack_end_ = written_end_;
+    metrics_.fsyncs++;
+    metrics_.group_commits++;
+    metrics_.max_group_size = std::max(metrics_.max_group_size, group);
+    cv_.notify_all();
+  }
+}
+
+void WalImpl::write_pending_locked() {
+  if (pending_.empty()) return;
+  try {
+    active_->file->pwrite(pending_.data(), pending_.size(), written_end_);
+  } catch (const Error& e) {
+    stop_locked(fmt::format("write of segment {} failed", active_->name), e);
+  }
+  written_end_ += pending_.size();
+  written_seq_ = next_seq_ - 1;
+  if (opt_.sync != SyncMode::kAlways) {
+    ack_seq_ = written_seq_;
+    ack_end_ = written_end_;
+  }
+  metrics_.group_commits++;
+  metrics_.max_group_size = std::max(metrics_.max_group_size, pending_entries_);
+  pending_entries_ = 0;
+  pending_.clear();
+}
+
+// Writes and syncs everything appended so far. Waits out a leader in flight.
+void WalImpl::drain_locked(std::unique_lock<std::mutex>& lk) {
+  cv_.wait(lk, [&] { return !sync_in_progress_; });
+  if (stopped_) throw stopped_error();
+  write_pending_locked();
+  if (durable_seq_ < written_seq_) {
+    try {
+      active_->file->sync_data();
+    } catch (const Error& e) {
+      stop_locked(fmt::format("fdatasync of segment {} failed", active_->name), e);
+    }
+    metrics_.fsyncs++;
+    durable_seq_ = written_seq_;
+  }
+  ack_seq_ = written_seq_;
+  ack_end_ = written_end_;
+  cv_.notify_all();
+}
+
+void WalImpl::seal_active_locked() {
+  Segment& s = *active_;
+  std::string tail(s.index.size() * kIndexEntrySize + kTrailerSize, '\0');
+  for (size_t i = 0; i < s.index.size(); ++i) {
+    wal::put_u64(tail.data() + i * 16, s.index[i].first);
+    wal::put_u64(tail.data() + i * 16 + 8, s.index[i].second);
+  }
+  const size_t index_bytes = s.index.size() * kIndexEntrySize;
+  Sha256 digest = active_sha_;
+  digest.update(tail.data(), index_bytes);
+  wal::Trailer t;
+  t.entry_count = s.entries;
+  t.first_seq = s.first_seq;
+  t.last_seq = s.last_seq;
+  t.index_offset = written_end_;
+  t.index_count = s.index.size();
+  wal::encode_trailer(t, digest, tail.data() + index_bytes);
+  const uint64_t size = written_end_ + tail.size();
+  try {
+    s.file->pwrite(tail.data(), tail.size(), written_end_);
+    s.file->sync_data();
+    s.file->truncate(size);
+    s.file->sync();
+  } catch (const Error& e) {
+    stop_locked(fmt::format("sealing segment {} failed", s.name), e);
+  }
+  metrics_.fsyncs += 2;
+  s.sealed = true;
+  s.size = size;
+  s.sha = t.sha256;
+  s.data_end = written_end_;
+  durable_seq_ = written_seq_;
+}
+
+void WalImpl::rotate_locked(std::unique_lock<std::mutex>& lk) {
+  drain_locked(lk);
+  seal_active_locked();
+  sealed_bytes_ += active_->size;
+  sealed_.push_back(active_);
+  cached_handles_++;
+  const uint64_t base = active_->last_seq + 1;
+  try {
+    create_active_segment(base);
+  } catch (const Error& e) {
+    stop_locked(fmt::format("creating segment {} failed", wal::segment_file_name(base)), e);
+  }
+  metrics_.rotations++;
+}
+
+void WalImpl::flush() {
+  std::unique_lock lk(mu_);
+  check_open_locked();
+  drain_locked(lk);
+}
+
+void WalImpl::close() {
+  {
+    std::unique_lock lk(mu_);
+    if (closed_) return;
+    background_stop_ = true;
+    bg_cv_.notify_all();
+  }
+  if (background_.joinable()) background_.join();
+  std::unique_lock lk(mu_);
+  std::optional<Error> failure;
+  if (!stopped_) {
+    try {
+      drain_locked(lk);
+    } catch (const Error& e) {
+      failure = e;
+    }
+  }
+  closed_ = true;
+  sealed_.clear();
+  active_.reset();
+  lock_.reset();
+  if (failure) throw *failure;
+}
+
+void WalImpl::background_loop() {
+  std::unique_lock lk(mu_);
+  while (!background_stop_) {
+    bg_cv_.wait_for(lk, std::chrono::milliseconds(opt_.sync_interval_ms));
+    if (background_stop_ || closed_ || stopped_) break;
+    try {
+      if (!sync_in_progress_) write_pending_locked();
+      if (opt_.sync == SyncMode::kInterval && durable_seq_ < written_seq_ && !sync_in_progress_) {
+        // The sync runs without the mutex so appends continue meanwhile.
+        sync_in_progress_ = true;
+        const uint64_t upto = written_seq_;
+        auto file = active_->file;
+        lk.unlock();
+        std::optional<Error> failure;
+        try {
+          file->sync_data();
+        } catch (const Error& e) {
+          failure = e;
+        }
+        lk.lock();
+        sync_in_progress_ = false;
+        cv_.notify_all();
+        if (failure) stop_locked("periodic fdatasync failed", *failure);
+        metrics_.fsyncs++;
+        durable_seq_ = std::max(durable_seq_, upto);
+      }
+    } catch (const Error& e) {
+      spdlog::error("WAL {}: background flush: {}", opt_.dir, e.what());
+    }
+    if (compaction_requested_) {
+      compaction_requested_ = false;
+      lk.unlock();
+      try {
+        auto r = compact(false);
+        spdlog::info("WAL {}: compaction dropped {} entries", opt_.dir, r.entries_dropped);
+      } catch (const Error& e) {
+        spdlog::error("WAL {}: compaction: {}", opt_.dir, e.what());
+      }
+      lk.lock();
+    }
+  }
+}
+
+// ------------------------------------------------------------------ read
+
+void WalImpl::make_readable_locked(std::unique_lock<std::mutex>& lk) {
+  check_open_locked();
+  if (opt_.sync != SyncMode::kAlways && !pending_.empty()) {
+    cv_.wait(lk, [&] { return !sync_in_progress_; });
+    write_pending_locked();
+  }
+}
+
+std::shared_ptr<File> WalImpl::file_for_locked(Segment& s) {
+  if (!s.file) {
+    if (cached_handles_ >= kMaxCachedHandles) {
+      for (auto& seg : sealed_) seg->file.reset();
+      cached_handles_ = 0;
+    }
+    s.file = fs_.open(seg_path(s.name), OpenMode::kRead);
+    cached_handles_++;
+  }
+  return s.file;
+}
+
+std::vector<ReadPlan> WalImpl::plan_reads_locked(uint64_t from_seq) {
+  std::vector<ReadPlan> plans;
+  auto it = std::upper_bound(sealed_.begin(), sealed_.end(), from_seq,
+                             [](uint64_t v, const auto& s) { return v < s->base_seq; });
+  if (it != sealed_.begin()) --it;
+  for (; it != sealed_.end(); ++it) {
+    Segment& s = **it;
+    if (s.last_seq < from_seq || s.entries == 0) continue;
+    plans.push_back({file_for_locked(s), index_start(s, from_seq), s.data_end});
+  }
+  if (active_->entries > 0 && from_seq <= ack_seq_ && ack_end_ > kHeaderSize) {
+    plans.push_back({active_->file, index_start(*active_, from_seq), ack_end_});
+  }
+  return plans;
+}
+
+std::optional<Entry> WalImpl::read_entry(uint64_t seq) {
+  std::vector<ReadPlan> plans;
+  {
+    std::unique_lock lk(mu_);
+    make_readable_locked(lk);
+    if (seq == 0 || seq > ack_seq_) return std::nullopt;
+    plans = plan_reads_locked(seq);
+  }
+  for (const auto& p : plans) {
+    RecordReader reader(*p.file, p.start, p.end, kMaxBody);
+    RecordView v;
+    uint64_t off;
+    RecordReader::Result r;
+    while ((r = reader.next(&v, &off)) == RecordReader::Result::kRecord) {
+      if (v.seq == seq) return v.to_entry();
+      if (v.seq > seq) return std::nullopt;
+    }
+    if (r != RecordReader::Result::kEnd) {
+      throw Error(ErrorCode::kWalCorrupt,
+                  fmt::format("{}: unreadable record at offset {}", p.file->path(), off));
+    }
+  }
+  return std::nullopt;
+}
+
+uint64_t WalImpl::replay_view(uint64_t since_seq, uint64_t limit,
+                              const std::function<bool(const EntryView&)>& fn) {
+  std::vector<ReadPlan> plans;
+  uint64_t upto;
+  {
+    std::unique_lock lk(mu_);
+    make_readable_locked(lk);
+    upto = ack_seq_;
+    if (since_seq >= upto) return 0;
+    plans = plan_reads_locked(since_seq + 1);
+  }
+  uint64_t visited = 0;
+  for (const auto& p : plans) {
+    RecordReader reader(*p.file, p.start, p.end, kMaxBody);
+    RecordView v;
+    uint64_t off;
+    RecordReader::Result r;
+    while ((r = reader.next(&v, &off)) == RecordReader::Result::kRecord) {
+      if (v.seq <= since_seq) continue;
+      if (v.seq > upto) return visited;
+      visited++;
+      if (!fn(v) || (limit != 0 && visited >= limit)) goto done;
+    }
+    if (r != RecordReader::Result::kEnd) {
+      throw Error(ErrorCode::kWalCorrupt,
+                  fmt::format("{}: unreadable record at offset {}", p.file->path(), off));
+    }
+  }
+done:
+  std::lock_guard lk(mu_);
+  metrics_.replayed_entries += visited;
+  return visited;
+}
+
+WalSnapshot WalImpl::snapshot() {
+  std::unique_lock lk(mu_);
+  check_open_locked();
+  drain_locked(lk);  // so the active segment's figures describe durable bytes only
+  WalSnapshot snap;
+  snap.head_seq = ack_seq_;
+  for (const auto& s : sealed_) {
+    snap.sealed.push_back(SegmentInfo{s->name, s->base_seq, s->first_seq, s->last_seq, s->entries,
+                                      s->size, to_hex(s->sha), true});
+  }
+  const Segment& a = *active_;
+  snap.active = SegmentInfo{a.name,
+                            a.base_seq,
+                            a.entries ? a.first_seq : 0,
+                            a.entries ? std::min(a.last_seq, ack_seq_) : 0,
+                            a.entries,
+                            ack_end_,
+                            "",
+                            false};
+  return snap;
+}
+
+WalStatus WalImpl::status() {
+  std::lock_guard lk(mu_);
+  WalStatus st;
+  st.dir = opt_.dir;
+  st.open = !closed_;
+  st.stopped = stopped_;
+  st.stop_reason = stop_reason_;
+  st.sync = opt_.sync;
+  if (closed_) return st;
+  st.head_seq = ack_seq_;
+  st.durable_seq = durable_seq_;
+  for (const auto& s : sealed_) {
+    if (s->entries > 0) {
+      st.first_seq = s->first_seq;
+      break;
+    }
+  }
+  if (st.first_seq == 0 && active_->entries > 0) st.first_seq = active_->first_seq;
+  st.segments = sealed_.size() + 1;
+  st.total_bytes = total_bytes_locked();
+  st.pressure = st.total_bytes >= opt_.max_bytes    ? DiskPressure::kCritical
+                : st.total_bytes >= opt_.warn_bytes ? DiskPressure::kWarning
+                                                    : DiskPressure::kNormal;
+  st.low_free_space = low_free_;
+  st.free_bytes = fs_.disk_space(opt_.dir).free_bytes;
+  st.confirmed_seq = confirmed_seq_;
+  return st;
+}
+
+// ------------------------------------------------------------------ truncate
+
+void WalImpl::truncate_after(uint64_t seq) {
+  std::lock_guard admin(admin_mu_);
+  std::unique_lock lk(mu_);
+  check_open_locked();
+  drain_locked(lk);
+  if (seq >= next_seq_ - 1) return;
+
+  // Newest first, so a crash part-way leaves a shorter but consistent log.
+  std::vector<std::shared_ptr<Segment>> all = sealed_;
+  all.push_back(active_);
+  while (!all.empty() && all.back()->base_seq > seq) {
+    auto s = all.back();
+    all.pop_back();
+    s->file.reset();
+    fs_.remove(seg_path(s->name));
+    fs_.sync_dir(opt_.dir);
+  }
+  pending_.clear();
+  pending_entries_ = 0;
+  if (all.empty()) {
+    sealed_.clear();
+    sealed_bytes_ = 0;
+    create_active_segment(seq + 1);
+  } else {
+    auto keep = all.back();
+    all.pop_back();
+    sealed_.assign(all.begin(), all.end());
+    sealed_bytes_ = 0;
+    for (const auto& s : sealed_) sealed_bytes_ += s->size;
+    // Find where the records after seq start, then cut there.
+    auto file = std::shared_ptr<File>(fs_.open(seg_path(keep->name), OpenMode::kReadWrite));
+    const uint64_t end = keep->sealed ? keep->data_end : written_end_;
+    RecordReader reader(*file, index_start(*keep, seq), end, kMaxBody);
+    RecordView v;
+    uint64_t off;
+    uint64_t cut = index_start(*keep, seq);
+    while (reader.next(&v, &off) == RecordReader::Result::kRecord && v.seq <= seq) {
+      cut = reader.position();
+    }
+    file->truncate(cut);
+    file->sync();
+    uint64_t prev_last = sealed_.empty() ? 0 : sealed_.back()->last_seq;
+    wal::TailScan scan = wal::scan_segment(*file, keep->base_seq, prev_last, kMaxBody, false);
+    auto s = std::make_shared<Segment>();
+    s->name = keep->name;
+    s->base_seq = keep->base_seq;
+    s->first_seq = scan.first_seq;
+    s->last_seq = scan.entries ? scan.last_seq : keep->base_seq - 1;
+    s->entries = scan.entries;
+    s->data_end = scan.end;
+    s->index = std::move(scan.index);
+    s->file = file;
+    active_ = std::move(s);
+    active_sha_ = scan.sha;
+    written_end_ = alloc_end_ = scan.end;
+  }
+  next_seq_ = seq + 1;
+  written_seq_ = durable_seq_ = ack_seq_ = seq;
+  ack_end_ = written_end_;
+  warned_pressure_ = false;
+  spdlog::info("WAL {}: truncated after seq {}", opt_.dir, seq);
+}
+
+// ------------------------------------------------------------------ compact
+
+CompactResult WalImpl::compact(bool force) {
+  std::lock_guard admin(admin_mu_);
+  std::vector<std::shared_ptr<Segment>> segs;
+  uint64_t confirmed;
+  std::vector<std::shared_ptr<File>> files;
+  {
+    std::lock_guard lk(mu_);
+    check_open_locked();
+    segs = sealed_;
+    confirmed = confirmed_seq_;
+    for (auto& s : segs) files.push_back(file_for_locked(*s));
+  }
+  CompactResult result;
+  result.segments_before = result.segments_after = segs.size();
+  for (const auto& s : segs) result.bytes_before += s->size;
+  result.bytes_after = result.bytes_before;
+  if (segs.empty()) return result;
+  const uint64_t max_body = kMaxBody;
+
+  auto for_each_record = [&](size_t i, const auto& fn) {
+    RecordReader reader(*files[i], kHeaderSize, segs[i]->data_end, max_body);
+    RecordView v;
+    uint64_t off;
+    RecordReader::Result r;
+    while ((r = reader.next(&v, &off)) == RecordReader::Result::kRecord) fn(v, reader.raw());
+    if (r != RecordReader::Result::kEnd) {
+      throw Error(ErrorCode::kWalCorrupt,
+                  fmt::format("{}: unreadable record at offset {}", files[i]->path(), off));
+    }
+  };
+
+  std::unordered_map<std::string, uint64_t> latest;
+  for (size_t i = 0; i < segs.size(); ++i) {
+    for_each_record(
+        i, [&](const RecordView& v, std::string_view) { latest[std::string(v.path)] = v.seq; });
+  }
+  auto dropped = [&](const RecordView& v) {
+    return latest[std::string(v.path)] != v.seq && (force || v.seq <= confirmed);
+  };
+  std::vector<uint64_t> kept_bytes(segs.size(), 0), drops(segs.size(), 0);
+  for (size_t i = 0; i < segs.size(); ++i) {
+    for_each_record(i, [&](const RecordView& v, std::string_view raw) {
+      if (dropped(v))
+        drops[i]++;
+      else
+        kept_bytes[i] += raw.size();
+    });
+  }
+
+  // Group whole input segments so each output replaces a run of inputs and
+  // covers exactly their seq range (see the open-time repair).
+  std::vector<std::pair<size_t, size_t>> groups;  // [first, last] input index
+  for (size_t i = 0; i < segs.size();) {
+    size_t j = i;
+    uint64_t bytes = kept_bytes[i];
+    while (j + 1 < segs.size() &&
+           bytes + kept_bytes[j + 1] + kHeaderSize + kTrailerSize <= opt_.segment_bytes) {
+      bytes += kept_bytes[++j];
+    }
+    groups.emplace_back(i, j);
+    i = j + 1;
+  }
+
+  for (auto [gi, gj] : groups) {
+    uint64_t group_drops = 0;
+    for (size_t k = gi; k <= gj; ++k) group_drops += drops[k];
+    if (group_drops == 0 && gi == gj) continue;
+    const std::string name = segs[gi]->name;
+    const std::string tmp = seg_path(name) + ".compact";
+    auto out = fs_.open(tmp, OpenMode::kCreateTrunc);
+    std::string buf(kHeaderSize, '\0');
+    wal::encode_header(wal::SegmentHeader{segs[gi]->base_seq}, buf.data());
+    auto seg = std::make_shared<Segment>();
+    seg->name = name;
+    seg->base_seq = segs[gi]->base_seq;
+    seg->last_seq = segs[gj]->last_seq;
+    seg->sealed = true;
+    for (size_t k = gi; k <= gj; ++k) {
+      for_each_record(k, [&](const RecordView& v, std::string_view raw) {
+        if (dropped(v)) return;
+        wal::maybe_index(seg->index, v.seq, buf.size());
+        if (seg->entries++ == 0) seg->first_seq = v.seq;
+        buf.append(raw);
+      });
+    }
+    seg->data_end = buf.size();
+    Sha256 digest;
+    digest.update(buf.data(), buf.size());
+    std::string tail(seg->index.size() * kIndexEntrySize + kTrailerSize, '\0');
+    for (size_t i = 0; i < seg->index.size(); ++i) {
+      wal::put_u64(tail.data() + i * 16, seg->index[i].first);
+      wal::put_u64(tail.data() + i * 16 + 8, seg->index[i].second);
+    }
+    digest.update(tail.data(), seg->index.size() * kIndexEntrySize);
+    wal::Trailer t{seg->entries,  seg->first_seq,    seg->last_seq,
+                   seg->data_end, seg->index.size(), {}};
+    wal::encode_trailer(t, digest, tail.data() + seg->index.size() * kIndexEntrySize);
+    buf.append(tail);
+    seg->sha = t.sha256;
+    seg->size = buf.size();
+    out->pwrite(buf.data(), buf.size(), 0);
+    out->sync();
+    out.reset();
+    // The rename is the commit point; the inputs it covers are removed after.
+    fs_.rename(tmp, seg_path(name));
+    fs_.sync_dir(opt_.dir);
+    for (size_t k = gi + 1; k <= gj; ++k) fs_.remove(seg_path(segs[k]->name));
+    if (gj > gi) fs_.sync_dir(opt_.dir);
+    {
+      std::lock_guard lk(mu_);
+      auto first = std::find(sealed_.begin(), sealed_.end(), segs[gi]);
+      auto last = std::find(sealed_.begin(), sealed_.end(), segs[gj]);
+      if (first != sealed_.end() && last != sealed_.end()) {
+        for (auto it = first; it <= last; ++it) sealed_bytes_ -= (*it)->size;
+        *first = seg;
+        sealed_.erase(first + 1, last + 1);
+        sealed_bytes_ += seg->size;
+      }
+      metrics_.compaction_entries_dropped += group_drops;
+    }
+    result.entries_dropped += group_drops;
+    result.segments_after -= gj - gi;
+  }
+  {
+    std::lock_guard lk(mu_);
+    metrics_.compactions++;
+    warned_pressure_ = false;
+    result.bytes_after = 0;
+    for (const auto& s : sealed_) {
+      if (s->base_seq <= segs.back()->base_seq) result.bytes_after += s->size;
+    }
+  }
+  return result;
+}
+
+}  // namespace
+
+std::unique_ptr<Wal> Wal::open(const WalOptions& options, OpenReport* report) {
+  if (options.dir.empty()) throw Error(ErrorCode::kInvalidArgument, "WAL directory is empty");
+  return std::make_unique<WalImpl>(options, report);
+}
+
+}  // namespace strata
