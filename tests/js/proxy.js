@@ -1,0 +1,143 @@
+// A fault-injecting HTTP proxy in front of an S3 server (s3rver), for tests:
+//   node proxy.js --upstream 127.0.0.1:PORT [--verify KEY:SECRET]
+// Prints "LISTENING <port>" and runs until stdin closes.
+//
+// With --verify, every request's SigV4 signature is checked with the official
+// AWS SDK signer before it is forwarded (s3rver checks none), and a bad one is
+// answered 403 SignatureDoesNotMatch the way S3 does.
+//
+// Faults are armed through the proxy itself:
+//   GET /__proxy/fault?mode=M&count=N[&status=S][&method=GET]
+//     mode: status   answer S (default 503) with an S3 error body
+//           reset    reset the TCP connection (RST) without answering
+//           close    close the connection without answering
+//           stall    accept the request and never answer
+//           truncate forward, but cut the response body in half and close
+//     count: how many matching requests get the fault (-1: all)
+//   GET /__proxy/clear   disarm
+//   GET /__proxy/stats   {"connections":..,"requests":..,"faults":..}
+'use strict';
+const http = require('http');
+const { verify } = require('./sigv4-verify');
+
+const args = {};
+for (let i = 2; i < process.argv.length; i += 2) args[process.argv[i].replace(/^--/, '')] = process.argv[i + 1];
+const [upHost, upPort] = (args.upstream || '').split(':');
+if (!upHost || !upPort) {
+  process.stderr.write('proxy.js: --upstream host:port is required\n');
+  process.exit(2);
+}
+let credentials = null;
+if (args.verify) {
+  const colon = args.verify.indexOf(':');
+  credentials = { accessKeyId: args.verify.slice(0, colon), secretAccessKey: args.verify.slice(colon + 1) };
+}
+
+const stats = { connections: 0, requests: 0, faults: 0, signature_failures: 0 };
+let fault = null; // {mode, count, status, method}
+const stalled = [];
+const agent = new http.Agent({ keepAlive: true });
+
+function s3Error(res, status, code, message) {
+  const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${message}</Message><RequestId>proxy</RequestId></Error>`;
+  res.writeHead(status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function takeFault(req) {
+  if (!fault || fault.count === 0) return null;
+  if (fault.method && fault.method !== req.method) return null;
+  if (fault.count > 0) fault.count -= 1;
+  stats.faults += 1;
+  return fault;
+}
+
+function admin(req, res) {
+  const url = new URL(req.url, 'http://x');
+  if (url.pathname === '/__proxy/fault') {
+    fault = {
+      mode: url.searchParams.get('mode'),
+      count: Number(url.searchParams.get('count') || '1'),
+      status: Number(url.searchParams.get('status') || '503'),
+      method: url.searchParams.get('method') || null,
+    };
+  } else if (url.pathname === '/__proxy/clear') {
+    fault = null;
+    for (const r of stalled.splice(0)) r.socket.destroy();
+  } else if (url.pathname !== '/__proxy/stats') {
+    res.writeHead(404);
+    return res.end();
+  }
+  const body = JSON.stringify(stats);
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function forward(req, res, body, truncate) {
+  const up = http.request({
+    host: upHost, port: Number(upPort), method: req.method, path: req.url, headers: req.headers, agent,
+  }, (upRes) => {
+    const chunks = [];
+    upRes.on('data', (c) => chunks.push(c));
+    upRes.on('end', () => {
+      const data = Buffer.concat(chunks);
+      const headers = { ...upRes.headers };
+      delete headers['transfer-encoding'];
+      delete headers['connection'];
+      if (req.method !== 'HEAD') headers['content-length'] = String(data.length);
+      res.writeHead(upRes.statusCode, headers);
+      if (truncate && data.length > 1) {
+        res.write(data.subarray(0, Math.floor(data.length / 2)));
+        // Give the half body time to leave before the connection drops.
+        setTimeout(() => res.socket && res.socket.destroy(), 50);
+        return;
+      }
+      res.end(data);
+    });
+  });
+  up.on('error', (e) => s3Error(res, 502, 'BadGateway', `upstream: ${e.message}`));
+  up.end(body);
+}
+
+const server = http.createServer((req, res) => {
+  if (req.url.startsWith('/__proxy/')) return admin(req, res);
+  stats.requests += 1;
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', async () => {
+    const body = Buffer.concat(chunks);
+    const f = takeFault(req);
+    if (f) {
+      switch (f.mode) {
+        case 'status': {
+          const code = f.status === 503 ? 'ServiceUnavailable' : f.status === 429 ? 'SlowDown'
+            : f.status >= 500 ? 'InternalError' : 'InjectedFault';
+          return s3Error(res, f.status, code, 'injected by proxy.js');
+        }
+        case 'reset': return req.socket.resetAndDestroy();
+        case 'close': return req.socket.destroy();
+        case 'stall': stalled.push(req); return undefined;
+        case 'truncate': return forward(req, res, body, true);
+        default: break;
+      }
+    }
+    if (credentials) {
+      const bad = await verify(req, body, credentials).catch((e) => ({ code: 'InternalError', message: String(e) }));
+      if (bad) {
+        stats.signature_failures += 1;
+        return s3Error(res, bad.code === 'InternalError' ? 500 : 403, bad.code, bad.message);
+      }
+    }
+    return forward(req, res, body, false);
+  });
+});
+server.keepAliveTimeout = 30000;
+server.on('connection', () => { stats.connections += 1; });
+server.listen(0, '127.0.0.1', () => {
+  process.stdout.write(`LISTENING ${server.address().port}\n`);
+});
+const stop = () => process.exit(0);
+process.stdin.on('end', stop);
+process.stdin.on('error', stop);
+process.stdin.resume();
+process.on('SIGTERM', stop);
