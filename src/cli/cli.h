@@ -25,5 +25,6 @@ constexpr int kExitError = 3;
 void register_wal_commands(CLI::App& app, Context& ctx);
 void register_state_commands(CLI::App& app, Context& ctx);
 void register_remote_commands(CLI::App& app, Context& ctx);
+void register_bench_commands(CLI::App& app, Context& ctx);
 
 }  // namespace strata::cli
