@@ -133,6 +133,7 @@ class WalImpl final : public Wal {
                          OpenReport& rep);
   void create_active_segment(uint64_t base);
   std::shared_ptr<Segment> load_sealed(const std::string& name, uint64_t base);
+  void copy_file_bytes(File& from, const std::string& to, uint64_t size);
 
   // ---- writing (all *_locked run with mu_ held) ----
   uint64_t append_entries(const Entry* entries, size_t n);
@@ -156,7 +157,8 @@ class WalImpl final : public Wal {
   // ---- reading ----
   void make_readable_locked(std::unique_lock<std::mutex>& lk);
   std::shared_ptr<File> file_for_locked(Segment& s);
-  std::vector<ReadPlan> plan_reads_locked(uint64_t from_seq);
+  // Segments holding seqs >= from_seq, oldest first, at most max_plans.
+  std::vector<ReadPlan> plan_reads_locked(uint64_t from_seq, size_t max_plans = SIZE_MAX);
 
   void background_loop();
 
@@ -232,6 +234,19 @@ std::shared_ptr<Segment> WalImpl::load_sealed(const std::string& name, uint64_t 
   return s;
 }
 
+void WalImpl::copy_file_bytes(File& from, const std::string& to, uint64_t size) {
+  auto out = fs_.open(to, OpenMode::kCreateTrunc);
+  std::string buf(1 << 20, '\0');
+  for (uint64_t off = 0; off < size;) {
+    size_t n = from.pread(buf.data(),
+                          static_cast<size_t>(std::min<uint64_t>(buf.size(), size - off)), off);
+    if (n == 0) break;
+    out->pwrite(buf.data(), n, off);
+    off += n;
+  }
+  out->sync();
+}
+
 void WalImpl::open_dir(OpenReport* report) {
   OpenReport rep;
   fs_.make_dirs(opt_.dir);
@@ -249,8 +264,8 @@ void WalImpl::open_dir(OpenReport* report) {
     uint64_t base = 0;
     if (wal::parse_segment_file_name(name, &base)) {
       names.emplace_back(base, name);
-    } else if (name.ends_with(".compact")) {
-      // An unfinished compaction output: the originals are still in place.
+    } else if (name.ends_with(".compact") || name.ends_with(".repair")) {
+      // An unfinished compaction or repair output: the originals are in place.
       fs_.remove(seg_path(name));
       rep.notes.push_back(fmt::format("removed unfinished compaction output {}", name));
     }
@@ -362,6 +377,40 @@ void WalImpl::open_last_segment(const std::string& name, uint64_t base, uint64_t
     rep.corrupt_records_skipped++;
     rep.notes.push_back(
         fmt::format("skipped corrupt record in {} at offset {} ({} bytes)", path, off, len));
+  }
+  if (!scan.skipped.empty()) {
+    // Readers walk records back to back, so the bad bytes cannot stay in
+    // place. Keep the damaged file for inspection and replace the segment
+    // with one holding only the good records.
+    const std::string kept = fmt::format("{}.corrupt-{}", path, now_ms());
+    copy_file_bytes(*file, kept, file->size());
+    const std::string tmp = path + ".repair";
+    {
+      auto out = fs_.open(tmp, OpenMode::kCreateTrunc);
+      std::string buf;
+      uint64_t from = 0;
+      auto copy_range = [&](uint64_t a, uint64_t b) {
+        buf.resize(b - a);
+        file->pread(buf.data(), buf.size(), a);
+        out->pwrite(buf.data(), buf.size(), from);
+        from += buf.size();
+      };
+      uint64_t pos = 0;
+      for (const auto& [off, len] : scan.skipped) {
+        copy_range(pos, off);
+        pos = off + len;
+      }
+      copy_range(pos, scan.end);
+      out->sync();
+    }
+    fs_.rename(tmp, path);
+    fs_.sync_dir(opt_.dir);
+    rep.notes.push_back(
+        fmt::format("rewrote {} without the corrupt records; the damaged file is "
+                    "kept as {}",
+                    path, kept));
+    file = std::shared_ptr<File>(fs_.open(path, OpenMode::kReadWrite));
+    scan = wal::scan_segment(*file, base, prev_last, kMaxBody, false);
   }
   if (scan.torn_bytes > 0) {
     rep.torn_bytes_dropped += scan.torn_bytes;
@@ -790,17 +839,18 @@ std::shared_ptr<File> WalImpl::file_for_locked(Segment& s) {
   return s.file;
 }
 
-std::vector<ReadPlan> WalImpl::plan_reads_locked(uint64_t from_seq) {
+std::vector<ReadPlan> WalImpl::plan_reads_locked(uint64_t from_seq, size_t max_plans) {
   std::vector<ReadPlan> plans;
   auto it = std::upper_bound(sealed_.begin(), sealed_.end(), from_seq,
                              [](uint64_t v, const auto& s) { return v < s->base_seq; });
   if (it != sealed_.begin()) --it;
-  for (; it != sealed_.end(); ++it) {
+  for (; it != sealed_.end() && plans.size() < max_plans; ++it) {
     Segment& s = **it;
     if (s.last_seq < from_seq || s.entries == 0) continue;
     plans.push_back({file_for_locked(s), index_start(s, from_seq), s.data_end});
   }
-  if (active_->entries > 0 && from_seq <= ack_seq_ && ack_end_ > kHeaderSize) {
+  if (plans.size() < max_plans && active_->entries > 0 && from_seq <= ack_seq_ &&
+      ack_end_ > kHeaderSize) {
     plans.push_back({active_->file, index_start(*active_, from_seq), ack_end_});
   }
   return plans;
@@ -812,7 +862,9 @@ std::optional<Entry> WalImpl::read_entry(uint64_t seq) {
     std::unique_lock lk(mu_);
     make_readable_locked(lk);
     if (seq == 0 || seq > ack_seq_) return std::nullopt;
-    plans = plan_reads_locked(seq);
+    // Ranges are contiguous, so the first segment holding seqs >= seq either
+    // has it or nobody does (compaction dropped it).
+    plans = plan_reads_locked(seq, 1);
   }
   for (const auto& p : plans) {
     RecordReader reader(*p.file, p.start, p.end, kMaxBody);
