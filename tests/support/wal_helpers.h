@@ -1,0 +1,143 @@
+// Helpers for black-box WAL, materializer and CLI tests: entries, byte-level
+// access to files, and a snapshot of a directory's bytes.
+#pragma once
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "strata/entry.h"
+#include "strata/fs.h"
+#include "strata/wal.h"
+#include "support/temp_dir.h"
+
+namespace strata::testing {
+
+inline Entry make_entry(std::string path, std::string data = "payload",
+                        EntryOp op = EntryOp::kCreate, EntryType type = EntryType::kSession) {
+  Entry e;
+  e.type = type;
+  e.op = op;
+  e.path = std::move(path);
+  e.data = std::move(data);
+  return e;
+}
+
+// A fault rule with every field spelled out (designated initializers that
+// leave fields out trip -Wmissing-field-initializers).
+inline FaultRule fault(FsOp op, std::string path_contains = "", int skip = 0, int times = 1,
+                       int err = 5, size_t torn_bytes = 0) {
+  FaultRule r;
+  r.op = op;
+  r.path_contains = std::move(path_contains);
+  r.skip = skip;
+  r.times = times;
+  r.err = err;
+  r.torn_bytes = torn_bytes;
+  return r;
+}
+
+// Options for a WAL in dir that never trips the free-space guard (tests that
+// exercise it set their own marks).
+inline WalOptions test_options(const std::string& dir) {
+  WalOptions o;
+  o.dir = dir;
+  o.stop_free_bytes = 0;
+  o.resume_free_bytes = 0;
+  return o;
+}
+
+// Every regular file under dir (recursively), relative name -> bytes.
+inline std::map<std::string, std::string> dir_bytes(const std::string& dir) {
+  std::map<std::string, std::string> out;
+  if (!std::filesystem::exists(dir)) return out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    const std::string rel = std::filesystem::relative(e.path(), dir).string();
+    if (e.is_regular_file()) {
+      out[rel] = read_file(e.path().string());
+    } else if (e.is_directory()) {
+      out[rel + "/"] = "<dir>";
+    }
+  }
+  return out;
+}
+
+// Sorted names of the *.seg files in dir.
+inline std::vector<std::string> segment_files(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    const std::string name = e.path().filename().string();
+    if (name.size() == 24 && name.ends_with(".seg")) out.push_back(name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+inline uint64_t file_size(const std::string& path) {
+  return static_cast<uint64_t>(std::filesystem::file_size(path));
+}
+
+inline void truncate_file(const std::string& path, uint64_t size) {
+  if (::truncate(path.c_str(), static_cast<off_t>(size)) != 0) {
+    throw std::runtime_error("truncate failed: " + path);
+  }
+}
+
+// Overwrites bytes at offset without changing the file's size otherwise.
+inline void patch_file(const std::string& path, uint64_t offset, const std::string& bytes) {
+  std::string content = read_file(path);
+  if (offset + bytes.size() > content.size()) content.resize(offset + bytes.size(), '\0');
+  std::memcpy(content.data() + offset, bytes.data(), bytes.size());
+  write_file(path, content);
+}
+
+inline void flip_byte(const std::string& path, uint64_t offset) {
+  std::string content = read_file(path);
+  if (offset >= content.size()) throw std::runtime_error("flip_byte past end");
+  content[offset] = static_cast<char>(content[offset] ^ 0x5a);
+  write_file(path, content);
+}
+
+inline uint32_t le32(const std::string& b, size_t off) {
+  uint32_t v;
+  std::memcpy(&v, b.data() + off, 4);
+  return v;
+}
+inline uint64_t le64(const std::string& b, size_t off) {
+  uint64_t v;
+  std::memcpy(&v, b.data() + off, 8);
+  return v;
+}
+
+// Shell-quotes a string for run_command.
+inline std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out += c;
+  }
+  return out + "'";
+}
+
+// Format constants from docs/format.md (duplicated on purpose: the tests
+// check the documented layout, not the implementation's constants).
+constexpr uint64_t kSegHeaderBytes = 32;
+constexpr uint64_t kRecordOverheadBytes = 8 + 20;  // crc, len, seq, ts, type, op, path_len
+constexpr uint64_t kTrailerBytes = 88;
+constexpr uint64_t kTrailerShaOffset = 48;  // the SHA-256 covers every byte before it
+
+inline uint64_t record_bytes(const Entry& e) {
+  return kRecordOverheadBytes + e.path.size() + e.data.size();
+}
+
+}  // namespace strata::testing
