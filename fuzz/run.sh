@@ -12,4 +12,6 @@ srcs=("$root"/src/common/*.cpp "$root"/src/fs/*.cpp "$root"/src/wal/*.cpp
 clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -I"$root/include" -I"$root/src" \
   "${srcs[@]}" -o "$out/wal_open_fuzz" $(pkg-config --cflags --libs libisal) -lfmt -lspdlog -lcrypto
 mkdir -p "$out/corpus"
+# The property is about parsing; tmpfs keeps fsyncs from dominating.
+[[ -w /dev/shm ]] && export TMPDIR=/dev/shm
 "$out/wal_open_fuzz" -max_total_time="$secs" -max_len=512 "$out/corpus"

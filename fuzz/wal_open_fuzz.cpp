@@ -10,7 +10,10 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const std::string seed = strata::fuzz::make_segment(40);
-  static const std::string dir = "/tmp/strata-fuzz-" + std::to_string(::getpid());
+  static const std::string dir = [] {
+    const char* t = std::getenv("TMPDIR");
+    return std::string(t && *t ? t : "/tmp") + "/strata-fuzz-" + std::to_string(::getpid());
+  }();
   if (size < 2) return 0;
   // First two bytes choose where the rest lands.
   size_t at = (static_cast<size_t>(data[0]) << 8 | data[1]) % seed.size();
