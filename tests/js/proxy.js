@@ -15,7 +15,7 @@
 //           truncate forward, but cut the response body in half and close
 //     count: how many matching requests get the fault (-1: all)
 //   GET /__proxy/clear   disarm
-//   GET /__proxy/stats   {"connections":..,"requests":..,"faults":..}
+//   GET /__proxy/stats   {"connections":..,"requests":..,"faults":..} (S3 traffic only)
 'use strict';
 const http = require('http');
 const { verify } = require('./sigv4-verify');
@@ -102,6 +102,12 @@ function forward(req, res, body, truncate) {
 const server = http.createServer((req, res) => {
   if (req.url.startsWith('/__proxy/')) return admin(req, res);
   stats.requests += 1;
+  // Counted per connection that carried S3 traffic, so control requests
+  // (which open their own) do not count.
+  if (!req.socket.strataCounted) {
+    req.socket.strataCounted = true;
+    stats.connections += 1;
+  }
   const chunks = [];
   req.on('data', (c) => chunks.push(c));
   req.on('end', async () => {
@@ -132,7 +138,6 @@ const server = http.createServer((req, res) => {
   });
 });
 server.keepAliveTimeout = 30000;
-server.on('connection', () => { stats.connections += 1; });
 server.listen(0, '127.0.0.1', () => {
   process.stdout.write(`LISTENING ${server.address().port}\n`);
 });
