@@ -26,5 +26,6 @@ void register_wal_commands(CLI::App& app, Context& ctx);
 void register_state_commands(CLI::App& app, Context& ctx);
 void register_remote_commands(CLI::App& app, Context& ctx);
 void register_bench_commands(CLI::App& app, Context& ctx);
+void register_archive_commands(CLI::App& app, Context& ctx);
 
 }  // namespace strata::cli

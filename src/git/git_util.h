@@ -1,0 +1,69 @@
+// libgit2 plumbing shared by the git/ sources: owning handles, error
+// conversion with credential redaction, and the one-time library setup.
+#pragma once
+
+#include <git2.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "strata/error.h"
+
+namespace strata::git {
+
+// Initializes libgit2 once per process (never shut down: other GitSync
+// objects may live on) and installs the deadline-aware socket stream.
+void ensure_libgit2();
+
+template <typename T, void (*Free)(T*)>
+struct Deleter {
+  void operator()(T* p) const {
+    if (p != nullptr) Free(p);
+  }
+};
+template <typename T, void (*Free)(T*)>
+using Handle = std::unique_ptr<T, Deleter<T, Free>>;
+
+using RepoPtr = Handle<git_repository, git_repository_free>;
+using TreePtr = Handle<git_tree, git_tree_free>;
+using TreeBuilderPtr = Handle<git_treebuilder, git_treebuilder_free>;
+using TreeEntryPtr = Handle<git_tree_entry, git_tree_entry_free>;
+using BlobPtr = Handle<git_blob, git_blob_free>;
+using CommitPtr = Handle<git_commit, git_commit_free>;
+using RefPtr = Handle<git_reference, git_reference_free>;
+using RemotePtr = Handle<git_remote, git_remote_free>;
+using RevwalkPtr = Handle<git_revwalk, git_revwalk_free>;
+using SignaturePtr = Handle<git_signature, git_signature_free>;
+using OdbPtr = Handle<git_odb, git_odb_free>;
+using ObjectPtr = Handle<git_object, git_object_free>;
+using IndexPtr = Handle<git_index, git_index_free>;
+
+// Removes known secrets (and URL userinfo) from text bound for messages and
+// logs. Every message built from libgit2 errors goes through one of these.
+class Redactor {
+ public:
+  void add_secret(std::string secret);
+  // Also registers the userinfo of url (and its password part) as secrets.
+  void add_url(std::string_view url);
+  std::string operator()(std::string_view text) const;
+
+ private:
+  std::vector<std::string> secrets_;
+};
+
+// libgit2's last error message for rc, or a generic one.
+std::string last_error_message(int rc);
+
+// Throws Error(code, "<what>: <libgit2 message>") when rc < 0, redacted.
+void check(int rc, std::string_view what, const Redactor* redact = nullptr,
+           ErrorCode code = ErrorCode::kGitError);
+
+std::string oid_hex(const git_oid& oid);
+std::string short_hex(const git_oid& oid);  // 12 hex digits
+
+// The commit refs/heads/<branch> (or any full ref name) points at, if any.
+bool lookup_ref_oid(git_repository* repo, const std::string& refname, git_oid* out);
+
+}  // namespace strata::git
