@@ -179,7 +179,9 @@ struct S3Config {
   // Budget for one call, retries and backoff included. Calls moving a large
   // body get body_size / min_rate on top, so a slow but progressing transfer
   // of a big object is not cut off by a budget meant for small requests.
-  std::chrono::milliseconds call_timeout{60000};
+  // libcurl checks it about once a second while a connection is idle, so the
+  // 55 s default keeps a call to a never-answering server under one minute.
+  std::chrono::milliseconds call_timeout{55000};
   uint64_t min_rate_bytes_per_s = 1ull << 20;
 
   int max_attempts = 4;  // first try + retries
