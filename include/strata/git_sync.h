@@ -125,6 +125,9 @@ struct GitSyncStatus {
   std::vector<std::string> remote_only;
 };
 
+// One thread at a time may call snapshot/push/restore/log/confirmed_seq;
+// status() may be called from any thread. Several processes may share a
+// repository: the branch only ever moves by compare-and-swap.
 class GitSync {
  public:
   using Clock = std::function<std::chrono::system_clock::time_point()>;

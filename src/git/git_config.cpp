@@ -6,7 +6,6 @@
 #include <set>
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "git/git_util.h"
 #include "git/remote.h"
@@ -143,9 +142,6 @@ void GitSyncConfig::validate() const {
   }
 
   git::validate_remote(remote);
-  if (!token.empty() && remote.starts_with("http://")) {
-    spdlog::warn("GIT_TOKEN will be sent without TLS to {}", redact_url(remote));
-  }
   if (!ssh_key.empty() && !fs::exists(ssh_key)) {
     invalid("GIT_SSH_KEY", fmt::format("no such file '{}'", ssh_key));
   }

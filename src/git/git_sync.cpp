@@ -219,6 +219,9 @@ GitSync::GitSync(GitSyncConfig config, Clock clock) : impl_(std::make_unique<Imp
   impl_->redact.add_secret(impl_->cfg.token);
   impl_->redact.add_secret(impl_->cfg.ssh_passphrase);
   impl_->redact.add_url(impl_->cfg.remote);
+  if (!impl_->cfg.token.empty() && impl_->cfg.remote.starts_with("http://")) {
+    spdlog::warn("GIT_TOKEN will be sent without TLS to {}", redact_url(impl_->cfg.remote));
+  }
   impl_->open_repository();
   impl_->st.branch = impl_->cfg.branch;
   impl_->st.remote = redact_url(impl_->cfg.remote);

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -15,6 +16,7 @@
 #include <filesystem>
 #include <random>
 #include <stdexcept>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -212,6 +214,102 @@ void GitDaemon::stop() {
 
 std::string GitDaemon::url(const std::string& repo_name) const {
   return "git://127.0.0.1:" + std::to_string(port_) + "/" + repo_name;
+}
+
+namespace {
+
+// Forks and execs argv in its own process group (so a kill reaches its
+// children), output to log_path; waits until `port` accepts connections.
+pid_t spawn_server(const std::vector<std::string>& argv, const std::string& log_path, int port) {
+  pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    int devnull = ::open("/dev/null", O_RDONLY);
+    int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(devnull, 0);
+    ::dup2(log, 1);
+    ::dup2(log, 2);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execvp(args[0], args.data());
+    ::_exit(127);
+  }
+  ::setpgid(pid, pid);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) return -1;
+    if (can_connect(port)) return pid;
+    ::usleep(20000);
+  }
+  ::kill(-pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  return -1;
+}
+
+void stop_server(pid_t pid) {
+  if (pid <= 0) return;
+  ::kill(-pid, SIGTERM);
+  int status = 0;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (::waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(-pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      return;
+    }
+    ::usleep(10000);
+  }
+}
+
+}  // namespace
+
+SshServer::SshServer(const std::string& dir) : dir_(dir) {
+  const char* sshd = "/usr/sbin/sshd";
+  if (::access(sshd, X_OK) != 0) {
+    why_ = "no /usr/sbin/sshd (Debian package openssh-server)";
+    return;
+  }
+  fs::create_directories(dir_);
+  for (const char* key : {"hostkey", "userkey"}) {
+    if (run_command("ssh-keygen -q -t ed25519 -N '' -f " + sh_quote(dir_ + "/" + key)) != 0) {
+      why_ = "ssh-keygen failed";
+      return;
+    }
+  }
+  fs::copy_file(dir_ + "/userkey.pub", dir_ + "/authorized_keys");
+  const std::string home = std::getenv("HOME");
+  for (int attempt = 0; attempt < 3 && pid_ < 0; ++attempt) {
+    port_ = free_port();
+    write_file(dir_ + "/sshd_config",
+               "Port " + std::to_string(port_) + "\nListenAddress 127.0.0.1\nHostKey " + dir_ +
+                   "/hostkey\nAuthorizedKeysFile " + dir_ +
+                   "/authorized_keys\nStrictModes no\nPasswordAuthentication no\n"
+                   "KbdInteractiveAuthentication no\nPubkeyAuthentication yes\n"
+                   "PermitRootLogin prohibit-password\nUsePAM no\nPidFile " +
+                   dir_ + "/sshd.pid\n");
+    pid_ = spawn_server({sshd, "-D", "-e", "-f", dir_ + "/sshd_config"}, dir_ + "/sshd.log", port_);
+  }
+  if (pid_ < 0) {
+    why_ = "sshd did not start: " + read_file(dir_ + "/sshd.log");
+    return;
+  }
+  fs::create_directories(home + "/.ssh");
+  std::string pub = read_file(dir_ + "/hostkey.pub");
+  pub = pub.substr(0, pub.rfind(' '));  // drop the comment
+  write_file(home + "/.ssh/known_hosts", "[127.0.0.1]:" + std::to_string(port_) + " " + pub + "\n");
+}
+
+SshServer::~SshServer() {
+  stop_server(pid_);
+}
+
+std::string SshServer::url(const std::string& path) const {
+  const passwd* pw = ::getpwuid(::getuid());
+  std::string name = pw != nullptr ? pw->pw_name : "root";
+  return "ssh://" + name + "@127.0.0.1:" + std::to_string(port_) + path;
 }
 
 TcpServer::TcpServer(std::function<void(int)> handler) : handler_(std::move(handler)) {

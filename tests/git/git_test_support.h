@@ -65,6 +65,29 @@ class GitDaemon {
   int port_ = 0;
 };
 
+// `sshd -D` on a free loopback port, with a fresh host key and a user key
+// authorized for the current user; the host key is written to
+// $HOME/.ssh/known_hosts. ok() is false (and why() says why) when sshd is
+// missing or cannot start here (e.g. as root without /run/sshd).
+class SshServer {
+ public:
+  explicit SshServer(const std::string& dir);
+  ~SshServer();
+  SshServer(const SshServer&) = delete;
+  SshServer& operator=(const SshServer&) = delete;
+  bool ok() const { return pid_ > 0; }
+  const std::string& why() const { return why_; }
+  int port() const { return port_; }
+  std::string user_key() const { return dir_ + "/userkey"; }
+  std::string url(const std::string& path) const;
+
+ private:
+  std::string dir_;
+  std::string why_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
 // A TCP server on a free loopback port that hands each connection to
 // `handler` (on the server thread) and closes it afterwards.
 class TcpServer {

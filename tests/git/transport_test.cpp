@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <memory>
 #include <mutex>
 
 #include <gmock/gmock.h>
@@ -153,6 +154,76 @@ TEST_F(TransportTest, UrlCredentialsNeverAppearInErrorsOrStatus) {
   GitSyncStatus st = sync.status();
   EXPECT_THAT(st.remote, Not(HasSubstr("pw-SECRET-456")));
   EXPECT_THAT(st.message, Not(HasSubstr("pw-SECRET-456")));
+}
+
+}  // namespace
+}  // namespace strata::testing
+
+namespace strata::testing {
+namespace {
+
+// ssh:// through a real sshd: the SSH transport takes the socket out of
+// strata's deadline stream, so this proves the two fit together.
+class SshTest : public TransportTest {
+ protected:
+  void SetUp() override {
+    TransportTest::SetUp();
+    git_init_bare(tmp / "srv/remote.git");
+    server = std::make_unique<SshServer>(tmp / "sshd");
+    if (!server->ok()) GTEST_SKIP() << "no SSH server: " << server->why();
+  }
+  std::unique_ptr<SshServer> server;
+};
+
+TEST_F(SshTest, PushesAndRestoresWithAKeyFile) {
+  GitSyncConfig cfg = test_config(tmp.path(), server->url(tmp / "srv/remote.git"));
+  cfg.ssh_key = server->user_key();
+  GitSync sync(cfg);
+  SnapshotResult s = sync.snapshot(21);
+  EXPECT_TRUE(sync.push().pushed);
+  EXPECT_EQ(git("--git-dir=" + sh_quote(tmp / "srv/remote.git") + " rev-parse finn/archive"),
+            s.tip.commit);
+
+  GitSyncConfig other = test_config(tmp / "machine2", cfg.remote);
+  other.ssh_key = server->user_key();
+  GitSync fresh(other);
+  EXPECT_EQ(fresh.restore(tmp / "out").snapshot.wal_seq, 21u);
+  EXPECT_EQ(read_file(tmp / "out/state/a.txt"), "1");
+}
+
+TEST_F(SshTest, AWrongKeyFailsOnceWithoutLooping) {
+  ASSERT_EQ(run_command("ssh-keygen -q -t ed25519 -N '' -f " + sh_quote(tmp / "wrongkey")), 0);
+  GitSyncConfig cfg = test_config(tmp.path(), server->url(tmp / "srv/remote.git"));
+  cfg.ssh_key = tmp / "wrongkey";
+  GitSync sync(cfg);
+  sync.snapshot(1);
+  auto start = Clock::now();
+  try {
+    sync.push();
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kGitError);
+    EXPECT_THAT(e.what(), HasSubstr("authentication failed"));
+  }
+  EXPECT_LT(Clock::now() - start, std::chrono::seconds(10));
+}
+
+TEST_F(SshTest, AnUnknownHostKeyIsRefused) {
+  write_file(tmp / "home/.ssh/known_hosts", "");
+  GitSyncConfig cfg = test_config(tmp.path(), server->url(tmp / "srv/remote.git"));
+  cfg.ssh_key = server->user_key();
+  GitSync sync(cfg);
+  sync.snapshot(1);
+  try {
+    sync.push();
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kGitError);
+    EXPECT_THAT(e.what(), HasSubstr("hostkey"));
+  }
+  EXPECT_NE(git_status("--git-dir=" + sh_quote(tmp / "srv/remote.git") +
+                       " rev-parse --verify -q refs/heads/finn/archive"),
+            0);
 }
 
 }  // namespace
