@@ -396,10 +396,12 @@ PushResult GitSync::push() {
       auto local_only = d.only_in(local, *remote, 10);
       auto remote_only = d.only_in(*remote, local, 10);
       std::string msg = fmt::format(
-          "{} on {} has diverged: the remote is at {}, the local branch at {}; only local: {}; "
+          "{} on {} {}: the remote is at {}, the local branch at {}; only local: {}; "
           "only on the remote: {}. Nothing was pushed (never forced); inspect with "
           "`git log {}` in {} and reconcile by hand",
-          d.cfg.branch, session.display_url(), short_hex(*remote), short_hex(local),
+          d.cfg.branch, session.display_url(),
+          local_only.empty() ? "is ahead of the local branch" : "has diverged", short_hex(*remote),
+          short_hex(local),
           local_only.empty() ? "none" : fmt::format("{}", fmt::join(local_only, ", ")),
           remote_only.empty() ? "none" : fmt::format("{}", fmt::join(remote_only, ", ")),
           d.tracking_ref, d.cfg.repo_dir);
