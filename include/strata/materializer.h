@@ -1,6 +1,8 @@
 // The materialized state: DATA_DIR/state/ holds every live file as of
 // "all entries up to seq N applied", and DATA_DIR/state.seq records N
-// (decimal, newline-terminated, replaced atomically).
+// (first line, decimal) and the WAL history id it was applied from (second
+// line, "history <id>"), replaced atomically. When the WAL's history id
+// differs (truncate_after rewrote entries), the state is rebuilt.
 //
 // Applying is idempotent (create/update write the whole file, delete removes
 // it), so after a crash in the middle of applying, applying again from the
@@ -35,14 +37,17 @@ class Materializer {
   MaterializeResult run(Wal& wal);
   // Applies one entry to the state directory (no seq bookkeeping).
   void apply(const EntryView& entry);
+  // The WAL history id recorded with the seq ("" if none).
+  std::string applied_history() const;
   // Records seq after making the state directory durable.
-  void commit(uint64_t seq);
+  void commit(uint64_t seq, const std::string& history_id = "");
   // Empties the state directory and records seq 0.
   void reset();
 
  private:
   void remove_tree(const std::string& path);
   void prune_empty_parents(const std::string& rel);
+  std::string read_seq_file() const;
 
   std::string data_dir_;
   std::string state_dir_;

@@ -96,6 +96,10 @@ struct WalStatus {
   bool low_free_space = false;
   uint64_t free_bytes = 0;
   uint64_t confirmed_seq = 0;  // highest seq a remote tier has confirmed
+  // Identifies the log's history: it changes when truncate_after removes
+  // entries, so a reader that remembers (seq, history_id) can tell that the
+  // entries it saw up to seq may no longer be the ones in the log.
+  std::string history_id;
 };
 
 struct WalMetrics {

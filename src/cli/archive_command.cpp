@@ -21,6 +21,7 @@
 #include "strata/error.h"
 #include "strata/fs.h"
 #include "strata/git_sync.h"
+#include "strata/materializer.h"
 
 namespace strata::cli {
 
@@ -36,19 +37,10 @@ std::string read_small_file(const std::string& path, bool* exists) {
   return text;
 }
 
-// DATA_DIR/state.seq: "<decimal>\n", replaced atomically by the
-// materializer. Missing means nothing was applied yet.
+// The seq the state directory corresponds to, as the materializer recorded
+// it in DATA_DIR/state.seq (0 when nothing was applied yet).
 uint64_t read_state_seq(const std::string& data_dir) {
-  const std::string path = data_dir + "/state.seq";
-  bool exists = false;
-  std::string text = read_small_file(path, &exists);
-  if (!exists) return 0;
-  if (text.empty() || text.back() != '\n') {
-    throw Error(ErrorCode::kIoError,
-                fmt::format("{}: expected a decimal seq followed by a newline", path));
-  }
-  text.pop_back();
-  return config::parse_u64(text, path);
+  return Materializer(data_dir).applied_seq();
 }
 
 bool is_lineage_id(std::string_view s) {

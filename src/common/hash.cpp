@@ -91,6 +91,12 @@ std::string base64_encode(std::string_view data) {
 std::string base64_decode(std::string_view text) {
   auto bad = [] { return Error(ErrorCode::kInvalidArgument, "invalid base64 data"); };
   if (text.size() % 4 != 0) throw bad();
+  // Padding only at the very end: "xx==" or "xxx=".
+  const size_t eq = text.find('=');
+  if (eq != std::string_view::npos &&
+      (eq < text.size() - 2 || text.find_first_not_of('=', eq) != std::string_view::npos)) {
+    throw bad();
+  }
   for (char c : text) {
     bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
               c == '+' || c == '/' || c == '=';

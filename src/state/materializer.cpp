@@ -21,16 +21,30 @@ Materializer::Materializer(std::string data_dir, FileSystem* fs)
       tmp_dir_(data_dir_ + "/state.tmp"),
       fs_(fs ? *fs : FileSystem::real()) {}
 
-uint64_t Materializer::applied_seq() const {
-  if (!fs_.exists(seq_file_)) return 0;
+std::string Materializer::read_seq_file() const {
+  if (!fs_.exists(seq_file_)) return "";
   auto f = fs_.open(seq_file_, OpenMode::kRead);
-  std::string text(64, '\0');
+  std::string text(256, '\0');
   text.resize(f->pread(text.data(), text.size(), 0));
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-  return config::parse_u64(text, seq_file_);
+  return text;
 }
 
-void Materializer::commit(uint64_t seq) {
+uint64_t Materializer::applied_seq() const {
+  std::string text = read_seq_file();
+  if (text.empty()) return 0;
+  return config::parse_u64(text.substr(0, text.find('\n')), seq_file_);
+}
+
+std::string Materializer::applied_history() const {
+  const std::string text = read_seq_file();
+  const std::string key = "\nhistory ";
+  size_t at = text.find(key);
+  if (at == std::string::npos) return "";
+  std::string id = text.substr(at + key.size());
+  return id.substr(0, id.find('\n'));
+}
+
+void Materializer::commit(uint64_t seq, const std::string& history_id) {
   fs_.make_dirs(state_dir_);
   // Files were written without per-file fsync; one syncfs covers them all
   // before state.seq claims they are there.
@@ -38,7 +52,8 @@ void Materializer::commit(uint64_t seq) {
   const std::string tmp = seq_file_ + ".tmp";
   {
     auto f = fs_.open(tmp, OpenMode::kCreateTrunc);
-    std::string text = fmt::format("{}\n", seq);
+    std::string text = history_id.empty() ? fmt::format("{}\n", seq)
+                                          : fmt::format("{}\nhistory {}\n", seq, history_id);
     f->pwrite(text.data(), text.size(), 0);
     f->sync();
   }
@@ -109,10 +124,12 @@ MaterializeResult Materializer::run(Wal& wal) {
   r.from_seq = applied_seq();
   const WalStatus st = wal.status();
   uint64_t since = r.from_seq;
-  if (since > st.head_seq) {
+  const std::string history = applied_history();
+  const bool rewritten = !history.empty() && history != st.history_id;
+  if (since > st.head_seq || rewritten) {
     // The log was truncated below what the state shows: start over.
-    spdlog::warn("state at seq {} is ahead of the WAL head {}: rebuilding {}", since, st.head_seq,
-                 state_dir_);
+    spdlog::warn("state at seq {} does not match the WAL (head {}{}): rebuilding {}", since,
+                 st.head_seq, rewritten ? ", history rewritten by truncate-after" : "", state_dir_);
     reset();
     since = 0;
     r.rebuilt = true;
@@ -125,7 +142,7 @@ MaterializeResult Materializer::run(Wal& wal) {
     last = e.seq;
     r.entries_applied++;
     if (++uncommitted >= kCommitEvery) {
-      commit(last);
+      commit(last, st.history_id);
       uncommitted = 0;
     }
     return true;
@@ -133,7 +150,7 @@ MaterializeResult Materializer::run(Wal& wal) {
   // Entries dropped by compaction or a truncation leave the head beyond the
   // last entry applied; the state is still "everything up to head".
   last = std::max(last, st.head_seq);
-  if (last != r.from_seq || r.rebuilt) commit(last);
+  if (last != r.from_seq || r.rebuilt || history != st.history_id) commit(last, st.history_id);
   r.applied_seq = last;
   return r;
 }

@@ -164,12 +164,16 @@ TailScan scan_segment(File& file, uint64_t base_seq, uint64_t prev_seq, uint64_t
     // zeros after the last record are the normal end.
     if (r == RecordReader::Result::kZero && non_zero_extent(file, off, size) == 0) return scan;
     if (r == RecordReader::Result::kBad) {
+      // Sealing writes the sparse index then the trailer right after the
+      // records; at most one index entry per stride (plus the first).
       char maybe_trailer[kTrailerSize];
       Trailer t;
-      if (file.pread(maybe_trailer, kTrailerSize, off) == kTrailerSize &&
-          decode_trailer(maybe_trailer, &t)) {
-        scan.sealed_trailer_found = true;
-        return scan;
+      for (uint64_t k = 0; k <= off / kIndexStride + 1; ++k) {
+        if (file.pread(maybe_trailer, kTrailerSize, off + k * kIndexEntrySize) == kTrailerSize &&
+            decode_trailer(maybe_trailer, &t) && t.index_offset == off && t.index_count == k) {
+          scan.sealed_trailer_found = true;
+          return scan;
+        }
       }
     }
     uint64_t next = find_valid_record(file, off + 1, size, last, max_body);

@@ -9,8 +9,10 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <random>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -39,6 +41,11 @@ constexpr size_t kBufferedWriteBytes = 1 << 20;
 constexpr uint64_t kMaxBody = wal::kBodyFixed + (1ull << 30);
 // Open sealed-segment handles kept for reads before the cache is dropped.
 constexpr size_t kMaxCachedHandles = 128;
+
+std::string new_history_id() {
+  std::random_device rd;
+  return fmt::format("{:08x}{:08x}", rd(), rd());
+}
 
 uint64_t now_ms() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -132,6 +139,7 @@ class WalImpl final : public Wal {
   void open_last_segment(const std::string& name, uint64_t base, uint64_t prev_last,
                          OpenReport& rep);
   void create_active_segment(uint64_t base);
+  void write_history_id(const std::string& id);
   std::shared_ptr<Segment> load_sealed(const std::string& name, uint64_t base);
   void copy_file_bytes(File& from, const std::string& to, uint64_t size);
 
@@ -151,7 +159,9 @@ class WalImpl final : public Wal {
     return Error(ErrorCode::kWalStopped,
                  fmt::format("WAL {} stopped accepting writes: {}", opt_.dir, stop_reason_));
   }
-  uint64_t active_end() const { return written_end_ + pending_.size(); }
+  // Where the next record goes: past what is written, what a leader is
+  // writing right now, and what waits in the buffer.
+  uint64_t active_end() const { return written_end_ + inflight_bytes_ + pending_.size(); }
   uint64_t total_bytes_locked() const { return sealed_bytes_ + active_end(); }
 
   // ---- reading ----
@@ -182,6 +192,7 @@ class WalImpl final : public Wal {
   std::string pending_;  // encoded records not yet written
   std::string spare_;    // the leader's buffer, swapped with pending_
   uint64_t pending_entries_ = 0;
+  uint64_t inflight_bytes_ = 0;         // taken by the leader, not yet written
   uint64_t written_end_ = kHeaderSize;  // data pwritten up to here
   uint64_t alloc_end_ = kHeaderSize;    // the file is zero-filled up to here
   uint64_t next_seq_ = 1;
@@ -194,6 +205,7 @@ class WalImpl final : public Wal {
   std::string stop_reason_;
   bool closed_ = false;
   uint64_t confirmed_seq_ = 0;
+  std::string history_id_;  // changes whenever truncate_after rewrites history
 
   bool low_free_ = false;
   uint64_t free_bytes_ = 0;
@@ -234,6 +246,19 @@ std::shared_ptr<Segment> WalImpl::load_sealed(const std::string& name, uint64_t 
   return s;
 }
 
+void WalImpl::write_history_id(const std::string& id) {
+  const std::string path = opt_.dir + "/HISTORY";
+  {
+    auto f = fs_.open(path + ".tmp", OpenMode::kCreateTrunc);
+    const std::string text = id + "\n";
+    f->pwrite(text.data(), text.size(), 0);
+    f->sync();
+  }
+  fs_.rename(path + ".tmp", path);
+  fs_.sync_dir(opt_.dir);
+  history_id_ = id;
+}
+
 void WalImpl::copy_file_bytes(File& from, const std::string& to, uint64_t size) {
   auto out = fs_.open(to, OpenMode::kCreateTrunc);
   std::string buf(1 << 20, '\0');
@@ -271,6 +296,15 @@ void WalImpl::open_dir(OpenReport* report) {
     }
   }
   std::sort(names.begin(), names.end());
+
+  const std::string history_path = opt_.dir + "/HISTORY";
+  if (fs_.exists(history_path)) {
+    auto f = fs_.open(history_path, OpenMode::kRead);
+    history_id_.resize(64);
+    history_id_.resize(f->pread(history_id_.data(), history_id_.size(), 0));
+    while (!history_id_.empty() && history_id_.back() == '\n') history_id_.pop_back();
+  }
+  if (history_id_.empty()) write_history_id(new_history_id());
 
   uint64_t prev_last = 0;
   for (size_t i = 0; i < names.size(); ++i) {
@@ -456,6 +490,7 @@ void WalImpl::create_active_segment(uint64_t base) {
   active_sha_ = Sha256();
   active_sha_.update(header, kHeaderSize);
   written_end_ = alloc_end_ = kHeaderSize;
+  ack_end_ = kHeaderSize;  // nothing in the new segment is acknowledged yet
 }
 
 // ------------------------------------------------------------------ write
@@ -486,6 +521,7 @@ void WalImpl::check_open_locked() const {
 }
 
 void WalImpl::check_writable_locked(uint64_t bytes) {
+  if (closed_ || stopped_) metrics_.rejected_writes++;
   check_open_locked();
   const uint64_t total = total_bytes_locked();
   if (total + bytes > opt_.max_bytes) {
@@ -629,6 +665,7 @@ void WalImpl::wait_for_durable_locked(std::unique_lock<std::mutex>& lk, uint64_t
     sync_in_progress_ = true;
     spare_.clear();
     pending_.swap(spare_);
+    inflight_bytes_ = spare_.size();
     const uint64_t off = written_end_;
     const uint64_t upto = next_seq_ - 1;
     const uint64_t group = pending_entries_;
@@ -646,6 +683,7 @@ void WalImpl::wait_for_durable_locked(std::unique_lock<std::mutex>& lk, uint64_t
     }
     lk.lock();
     sync_in_progress_ = false;
+    inflight_bytes_ = 0;
     if (failure) stop_locked(fmt::format("{} of segment {} failed", what, active_->name), *failure);
     written_end_ = off + spare_.size();
     written_seq_ = durable_seq_ = ack_seq_ = upto;
@@ -849,8 +887,8 @@ std::vector<ReadPlan> WalImpl::plan_reads_locked(uint64_t from_seq, size_t max_p
     if (s.last_seq < from_seq || s.entries == 0) continue;
     plans.push_back({file_for_locked(s), index_start(s, from_seq), s.data_end});
   }
-  if (plans.size() < max_plans && active_->entries > 0 && from_seq <= ack_seq_ &&
-      ack_end_ > kHeaderSize) {
+  if (plans.size() < max_plans && active_->entries > 0 && active_->first_seq <= ack_seq_ &&
+      from_seq <= ack_seq_ && ack_end_ > kHeaderSize) {
     plans.push_back({active_->file, index_start(*active_, from_seq), ack_end_});
   }
   return plans;
@@ -965,6 +1003,7 @@ WalStatus WalImpl::status() {
   st.low_free_space = low_free_;
   st.free_bytes = fs_.disk_space(opt_.dir).free_bytes;
   st.confirmed_seq = confirmed_seq_;
+  st.history_id = history_id_;
   return st;
 }
 
@@ -976,6 +1015,9 @@ void WalImpl::truncate_after(uint64_t seq) {
   check_open_locked();
   drain_locked(lk);
   if (seq >= next_seq_ - 1) return;
+  // First tell readers of the old history (the materializer) that it is
+  // gone; a crash after this only costs them a rebuild.
+  write_history_id(new_history_id());
 
   // Newest first, so a crash part-way leaves a shorter but consistent log.
   std::vector<std::shared_ptr<Segment>> all = sealed_;
@@ -1071,8 +1113,24 @@ CompactResult WalImpl::compact(bool force) {
     for_each_record(
         i, [&](const RecordView& v, std::string_view) { latest[std::string(v.path)] = v.seq; });
   }
+  // Creating "a/b" removes a file "a", and deleting a directory removes what
+  // is under it: an entry can change paths other than its own. Entries of a
+  // path that is an ancestor or descendant of another path in the log are
+  // therefore all kept; only paths with no such relative are compacted.
+  std::unordered_set<std::string> tangled;
+  for (const auto& [path, seq] : latest) {
+    for (size_t slash = path.find('/'); slash != std::string::npos;
+         slash = path.find('/', slash + 1)) {
+      std::string ancestor = path.substr(0, slash);
+      if (latest.count(ancestor)) {
+        tangled.insert(ancestor);
+        tangled.insert(path);
+      }
+    }
+  }
   auto dropped = [&](const RecordView& v) {
-    return latest[std::string(v.path)] != v.seq && (force || v.seq <= confirmed);
+    std::string path(v.path);
+    return latest[path] != v.seq && (force || v.seq <= confirmed) && !tangled.count(path);
   };
   std::vector<uint64_t> kept_bytes(segs.size(), 0), drops(segs.size(), 0);
   for (size_t i = 0; i < segs.size(); ++i) {

@@ -83,7 +83,15 @@ class Materialize : public ::testing::Test {
   uint64_t del(std::string path) { return add(make_entry(std::move(path), "", EntryOp::kDelete)); }
   std::vector<Entry> first(size_t n) { return {log_.begin(), log_.begin() + n}; }
   std::string state() const { return data_ + "/state"; }
-  std::string seq_file_text() const { return read_file(data_ + "/state.seq"); }
+  // The first line of state.seq (the seq); the second names the WAL history.
+  std::string seq_file_text() const {
+    std::string t = read_file(data_ + "/state.seq");
+    return t.substr(0, t.find('\n') + 1);
+  }
+  std::string seq_file_history() const {
+    std::string t = read_file(data_ + "/state.seq");
+    return t.substr(t.find('\n') + 1);
+  }
 
   TempDir tmp_;
   std::string data_ = tmp_.path();
@@ -124,6 +132,7 @@ TEST_F(Materialize, StateSeqIsRecordedAsDecimalLine) {
   Materializer m(data_);
   m.run(*wal_);
   EXPECT_EQ(seq_file_text(), "7\n");
+  EXPECT_EQ(seq_file_history(), "history " + wal_->status().history_id + "\n");
   EXPECT_EQ(m.applied_seq(), 7u);
   EXPECT_EQ(Materializer(data_).applied_seq(), 7u);
   EXPECT_FALSE(fs::exists(data_ + "/state.seq.tmp"));
