@@ -332,7 +332,12 @@ TEST_F(Cli, MaterializeWritesStateAndPrintsSeq) {
   EXPECT_EQ(out, "3\n");
   EXPECT_EQ(read_file(data_ + "/state/dir/a"), "A");
   EXPECT_FALSE(std::filesystem::exists(data_ + "/state/dir/b"));
-  EXPECT_EQ(read_file(data_ + "/state.seq"), "3\n");
+  {
+    // First line: the seq; second: the WAL history it was applied from.
+    const std::string seq_file = read_file(data_ + "/state.seq");
+    EXPECT_EQ(seq_file.substr(0, seq_file.find('\n') + 1), "3\n");
+    EXPECT_EQ(seq_file.substr(seq_file.find('\n') + 1, 8), "history ");
+  }
   ASSERT_EQ(run("status --json", &out), 0);
   EXPECT_EQ(nlohmann::json::parse(out)["state_applied_seq"], 3);
 }
