@@ -43,11 +43,16 @@ struct WalOptions {
   // Opening: skip records that fail their checks in the middle of the log
   // instead of refusing to open (each skip is counted and reported).
   bool skip_corrupt = false;
+  // `always` mode: how many group commits may have their fdatasync in flight
+  // at once (each through its own descriptor). 1 is classic group commit;
+  // more lets groups overlap on devices that flush concurrently.
+  uint32_t syncs_in_flight = 2;
   FileSystem* fs = nullptr;  // nullptr: the real file system
 
   // Defaults overridden by WAL_SYNC, WAL_SYNC_INTERVAL_MS, WAL_SEGMENT_BYTES,
   // WAL_MAX_ENTRY_BYTES, WAL_WARN_BYTES, WAL_MAX_BYTES, WAL_MIN_FREE_BYTES,
-  // WAL_RESUME_FREE_BYTES. Throws kConfigInvalid on a bad value.
+  // WAL_RESUME_FREE_BYTES, WAL_SYNCS_IN_FLIGHT. Throws kConfigInvalid on a
+  // bad value.
   static WalOptions from_env(std::string dir);
 };
 

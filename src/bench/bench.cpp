@@ -257,7 +257,9 @@ WalOptions bench_wal_options(const std::string& dir, SyncMode sync, uint64_t seg
 }
 
 Result bench_append(const std::string& dir, const AppendOptions& o) {
-  auto wal = Wal::open(bench_wal_options(dir, o.sync, o.segment_bytes));
+  WalOptions wo = bench_wal_options(dir, o.sync, o.segment_bytes);
+  wo.syncs_in_flight = o.syncs_in_flight;
+  auto wal = Wal::open(wo);
   // One prepared entry per thread, so the measured loop allocates nothing of
   // its own: the time is the WAL's.
   std::vector<Entry> entries(static_cast<size_t>(o.threads));
@@ -272,6 +274,7 @@ Result bench_append(const std::string& dir, const AppendOptions& o) {
   r.name = "append";
   r.params = {
       {"threads", o.threads}, {"size", o.size}, {"sync", std::string(sync_mode_name(o.sync))}};
+  if (o.sync == SyncMode::kAlways) r.params["syncs_in_flight"] = o.syncs_in_flight;
   run_timed(
       o.threads, o.limit, [&](int t, uint64_t) { wal->append(entries[static_cast<size_t>(t)]); },
       &r);

@@ -60,6 +60,7 @@ struct AppendOptions {
   size_t size = 256;  // payload bytes per entry
   SyncMode sync = SyncMode::kAlways;
   uint64_t segment_bytes = 64ull << 20;
+  uint32_t syncs_in_flight = WalOptions{}.syncs_in_flight;
   Limit limit;
 };
 // Durable (or not) appends of distinct entries into a fresh WAL in dir.

@@ -142,6 +142,7 @@ void add_append(CLI::App& bench, Context& ctx) {
   struct Args {
     std::string sync = "always";
     std::string segment_bytes = "64M";
+    uint32_t syncs_in_flight = WalOptions{}.syncs_in_flight;
     double baseline_seconds = 1.0;
     bool no_baseline = false;
   };
@@ -150,6 +151,9 @@ void add_append(CLI::App& bench, Context& ctx) {
   cmd->add_option("--sync", a->sync, "always, interval or none")
       ->check(CLI::IsMember({"always", "interval", "none"}));
   cmd->add_option("--segment-bytes", a->segment_bytes, "WAL segment size (e.g. 64M)");
+  cmd->add_option("--syncs-in-flight", a->syncs_in_flight,
+                  "always mode: group commits whose fdatasync may overlap")
+      ->check(CLI::Range(1, 16));
   cmd->add_option("--baseline-seconds", a->baseline_seconds,
                   "Length of the single-thread fsync run the ratio is taken against")
       ->check(CLI::PositiveNumber);
@@ -175,6 +179,7 @@ void add_append(CLI::App& bench, Context& ctx) {
         o.size = c->size;
         o.sync = parse_sync_mode(a->sync);
         o.segment_bytes = seg;
+        o.syncs_in_flight = a->syncs_in_flight;
         o.limit = limit_of(*c);
         auto r = bench::bench_append(dir.path() + "/wal", o);
         if (base_ops > 0) r.extra["ratio_to_fsync"] = r.ops_per_s() / base_ops;

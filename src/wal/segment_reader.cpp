@@ -8,15 +8,21 @@
 
 namespace strata::wal {
 
-RecordReader::RecordReader(File& file, uint64_t start, uint64_t end, uint64_t max_body)
-    : file_(file), pos_(start), end_(end), max_body_(max_body), buf_off_(start) {}
+RecordReader::RecordReader(File& file, uint64_t start, uint64_t end, uint64_t max_body,
+                           size_t read_bytes)
+    : file_(file),
+      pos_(start),
+      end_(end),
+      max_body_(max_body),
+      read_bytes_(std::max<size_t>(read_bytes, kFrameSize)),
+      buf_off_(start) {}
 
 bool RecordReader::fill(size_t need) {
   // Keep the unread part, then read until `need` bytes are buffered or the
-  // range ends. Reads are at least 1 MiB so scanning is sequential I/O.
+  // range ends, in reads of at least read_bytes_.
   size_t unread = buf_len_ - static_cast<size_t>(pos_ - buf_off_);
   if (unread >= need) return true;
-  size_t want = std::max<size_t>(need, 1 << 20);
+  size_t want = std::max<size_t>(need, read_bytes_);
   want = static_cast<size_t>(std::min<uint64_t>(want, end_ - pos_));
   if (buf_.size() < want) {
     std::string bigger(want, '\0');
@@ -131,15 +137,30 @@ uint64_t non_zero_extent(File& file, uint64_t from, uint64_t end) {
   return last - from;
 }
 
+// The first kFileBlock boundary B in (from, to] such that the bytes
+// [max(from, B - kFileBlock), B) are all zero, or 0 if there is none. After a
+// crash, a block whose write never reached the disk reads back as it was
+// before: the zeros of preallocation (or what was synced into its start).
+uint64_t unwritten_block_end(File& file, uint64_t from, uint64_t to) {
+  char buf[kFileBlock];
+  for (uint64_t b = (from / kFileBlock + 1) * kFileBlock; b <= to; b += kFileBlock) {
+    const uint64_t start = std::max(from, b - kFileBlock);
+    const size_t n = static_cast<size_t>(b - start);
+    if (file.pread(buf, n, start) != n) return 0;
+    if (std::all_of(buf, buf + n, [](char c) { return c == 0; })) return b;
+  }
+  return 0;
+}
+
 }  // namespace
 
 TailScan scan_segment(File& file, uint64_t base_seq, uint64_t prev_seq, uint64_t max_body,
-                      bool skip_corrupt) {
+                      bool skip_corrupt, bool hash) {
   TailScan scan;
   const uint64_t size = file.size();
   char header[kHeaderSize];
   file.pread(header, kHeaderSize, 0);
-  scan.sha.update(header, kHeaderSize);
+  if (hash) scan.sha.update(header, kHeaderSize);
   uint64_t last = std::max(prev_seq, base_seq > 0 ? base_seq - 1 : 0);
   uint64_t pos = kHeaderSize;
   while (true) {
@@ -152,7 +173,7 @@ TailScan scan_segment(File& file, uint64_t base_seq, uint64_t prev_seq, uint64_t
         r = RecordReader::Result::kBad;  // seqs must increase; a stale record is not ours
         break;
       }
-      scan.sha.update(reader.raw().data(), reader.raw().size());
+      if (hash) scan.sha.update(reader.raw().data(), reader.raw().size());
       if (scan.entries == 0) scan.first_seq = v.seq;
       scan.entries++;
       scan.last_seq = last = v.seq;
@@ -185,6 +206,15 @@ TailScan scan_segment(File& file, uint64_t base_seq, uint64_t prev_seq, uint64_t
       }
       return scan;
     }
+    if (const uint64_t hole = unwritten_block_end(file, off, next); hole != 0) {
+      // Records after a lost write were never acknowledged: a group is
+      // acknowledged only after an fdatasync that followed every earlier
+      // write, and that would have made this block durable.
+      scan.torn_offset = off;
+      scan.torn_bytes = non_zero_extent(file, off, size);
+      scan.unwritten_block_end = hole;
+      return scan;
+    }
     if (!skip_corrupt) {
       throw Error(ErrorCode::kWalCorrupt,
                   fmt::format("corrupt record in {} at offset {}: a valid record follows at "
@@ -194,9 +224,11 @@ TailScan scan_segment(File& file, uint64_t base_seq, uint64_t prev_seq, uint64_t
     scan.skipped.emplace_back(off, next - off);
     // The skipped bytes stay in the file, so the digest must cover them to
     // describe the file as it is.
-    std::string gap(next - off, '\0');
-    file.pread(gap.data(), gap.size(), off);
-    scan.sha.update(gap.data(), gap.size());
+    if (hash) {
+      std::string gap(next - off, '\0');
+      file.pread(gap.data(), gap.size(), off);
+      scan.sha.update(gap.data(), gap.size());
+    }
     pos = next;
   }
 }

@@ -17,7 +17,10 @@ class RecordReader {
  public:
   enum class Result { kRecord, kEnd, kZero, kTruncated, kBad };
 
-  RecordReader(File& file, uint64_t start, uint64_t end, uint64_t max_body);
+  // Reads go in chunks of at least read_bytes: large for scans (sequential
+  // I/O), about an index stride for point reads.
+  RecordReader(File& file, uint64_t start, uint64_t end, uint64_t max_body,
+               size_t read_bytes = 1 << 20);
   // On kRecord, *view stays valid until the next call. *offset is where the
   // record (or the problem) starts.
   Result next(RecordView* view, uint64_t* offset);
@@ -31,6 +34,7 @@ class RecordReader {
   uint64_t pos_;
   uint64_t end_;
   uint64_t max_body_;
+  size_t read_bytes_;
   std::string buf_;
   uint64_t buf_off_;  // file offset of buf_[0]
   size_t buf_len_ = 0;
@@ -48,9 +52,13 @@ struct TailScan {
   uint64_t first_seq = 0;
   uint64_t last_seq = 0;
   std::vector<std::pair<uint64_t, uint64_t>> index;  // (seq, offset), sparse
-  Sha256 sha;                                        // over [0, end)
+  Sha256 sha;                                        // over [0, end), when hashing
   uint64_t torn_offset = 0;  // where an invalid tail starts (== end) when torn_bytes > 0
   uint64_t torn_bytes = 0;   // non-zero bytes after end that are not records
+  // Non-zero when valid-looking records follow the cut but a file block
+  // before them is unwritten (zeros up to this block boundary): a crash lost
+  // that block's write, so what follows was never synced (see docs/format.md).
+  uint64_t unwritten_block_end = 0;
   std::vector<std::pair<uint64_t, uint64_t>> skipped;  // (offset, bytes) of corrupt records
   bool sealed_trailer_found = false;                   // records end at a valid trailer
 };
@@ -58,9 +66,15 @@ struct TailScan {
 // Scans from the header to the end of the file. A bad record followed by a
 // valid one is corruption: throws kWalCorrupt naming the file and offset,
 // unless skip_corrupt (then it is skipped and listed). A bad or short record
-// with nothing valid after it is a torn tail, reported but not yet cut.
+// with nothing valid after it is a torn tail, reported but not yet cut; so is
+// one followed by valid records when the bytes between them include a file
+// block left unwritten (all zeros up to a kFileBlock boundary), which is what
+// a crash does to writes that were never synced. `hash` fills scan.sha.
 TailScan scan_segment(File& file, uint64_t base_seq, uint64_t prev_seq, uint64_t max_body,
-                      bool skip_corrupt);
+                      bool skip_corrupt, bool hash = true);
+
+// The unit in which a crash can lose unsynced writes (a page / fs block).
+inline constexpr uint64_t kFileBlock = 4096;
 
 // Adds (seq, offset) to a sparse index if the record is far enough from the
 // previous indexed one.

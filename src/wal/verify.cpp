@@ -99,12 +99,18 @@ VerifyResult Wal::verify(const std::string& dir, FileSystem* fs_opt) {
       return r;
     }
     try {
-      wal::TailScan scan = wal::scan_segment(*file, base, prev_last, kMaxBody, false);
+      wal::TailScan scan =
+          wal::scan_segment(*file, base, prev_last, kMaxBody, false, /*hash=*/false);
       r.records += scan.entries;
       if (scan.torn_bytes > 0) {
         fail(r, path, scan.torn_offset,
-             fmt::format("torn tail: {} bytes after the last record (opening the WAL cuts them)",
-                         scan.torn_bytes));
+             fmt::format("torn tail: {} bytes after the last record{} (opening the WAL cuts them)",
+                         scan.torn_bytes,
+                         scan.unwritten_block_end
+                             ? fmt::format(", including records after a block that never "
+                                           "reached the disk (ending at offset {})",
+                                           scan.unwritten_block_end)
+                             : ""));
         return r;
       }
     } catch (const Error& e) {

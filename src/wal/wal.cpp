@@ -1,13 +1,20 @@
 // The WAL: segments on disk, group commit, recovery of the tail at open.
 //
 // Writes are pipelined: an appender encodes its records into `pending_`
-// under the mutex (seq assignment, CRC, digest, index), then in `always` mode
-// waits until a leader has written and fdatasynced past its seq. Whoever
-// finds no sync in flight becomes the leader, takes everything pending, and
-// writes it with one pwrite and one fdatasync while the next group gathers.
+// under the mutex (seq assignment, CRC, index), then in `always` mode waits
+// until a leader has written and fdatasynced past its seq. Whoever finds its
+// records still pending and a sync slot free becomes the leader: it takes
+// everything pending and, without the mutex, hashes it, writes it with one
+// pwrite and fdatasyncs, while the next group gathers. Up to
+// WalOptions::syncs_in_flight leaders run at once. Their pwrites happen in
+// log order (so the file never has a hole a process crash could expose);
+// their fdatasyncs overlap, each through its own descriptor so that a
+// writeback error is reported to every one of them (Linux errseq_t), and a
+// group is acknowledged only when it and every group before it are synced.
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -31,9 +38,14 @@ using wal::kTrailerSize;
 using wal::RecordReader;
 using wal::RecordView;
 
-// Segments grow by this much zero-filled space at a time: overwriting
-// allocated blocks lets fdatasync skip the file-size journal update.
+// In `always` mode segments grow by this much zero-filled space at a time:
+// overwriting allocated blocks lets fdatasync skip the file-size journal
+// update. The background thread fills and syncs the next chunk before the
+// writers need it.
 constexpr uint64_t kPreallocChunk = 4ull << 20;
+// Point reads scan from the sparse index entry before the record, so one
+// read of a stride (plus a typical record) usually finds it.
+constexpr size_t kPointReadBytes = wal::kIndexStride + 4096;
 // In `none` mode records are buffered in memory up to this size.
 constexpr size_t kBufferedWriteBytes = 1 << 20;
 // Readers accept any record body up to the largest WAL_MAX_ENTRY_BYTES
@@ -65,6 +77,25 @@ struct Segment {
   Sha256Digest sha{};
   std::vector<std::pair<uint64_t, uint64_t>> index;  // (seq, offset)
   std::shared_ptr<File> file;  // may be null for sealed segments (opened on demand)
+  // Active segment only: one descriptor per concurrent fdatasync (leaders'
+  // slots, then the background preallocation), opened before any write.
+  std::vector<std::shared_ptr<File>> sync_files;
+};
+
+// A group taken by a leader and not yet acknowledged.
+struct InflightGroup {
+  uint64_t upto = 0;  // last seq in the group
+  uint64_t end = 0;   // file offset just past it
+  size_t slot = 0;    // which sync descriptor it uses
+  bool synced = false;
+};
+
+// An appender waiting in `always` mode: woken alone when its seq is durable
+// or when it should lead the next group, so 32 waiting threads are not all
+// woken by every fdatasync.
+struct Waiter {
+  uint64_t seq = 0;
+  std::condition_variable cv;
 };
 
 // Where to look for records: a file and a byte range.
@@ -73,6 +104,54 @@ struct ReadPlan {
   uint64_t start = 0;
   uint64_t end = 0;
 };
+
+void write_zeros(File& file, uint64_t from, uint64_t to) {
+  static const std::string kZeros(1 << 20, '\0');
+  for (uint64_t off = from; off < to;) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(kZeros.size(), to - off));
+    file.pwrite(kZeros.data(), n, off);
+    off += n;
+  }
+}
+
+Sha256 hash_file_prefix(File& file, uint64_t end) {
+  Sha256 sha;
+  std::string buf(1 << 20, '\0');
+  for (uint64_t off = 0; off < end;) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), end - off));
+    const size_t got = file.pread(buf.data(), want, off);
+    if (got != want) {
+      throw Error(ErrorCode::kWalCorrupt,
+                  fmt::format("{}: shorter than its records ({} of {} bytes)", file.path(),
+                              off + got, end));
+    }
+    sha.update(buf.data(), got);
+    off += got;
+  }
+  return sha;
+}
+
+// The sparse index and trailer that seal a segment whose records end at
+// index_offset; digest_so_far covers the file up to there.
+wal::Trailer encode_index_and_trailer(const Segment& s, uint64_t index_offset,
+                                      const Sha256& digest_so_far, std::string* tail) {
+  const size_t index_bytes = s.index.size() * kIndexEntrySize;
+  tail->assign(index_bytes + kTrailerSize, '\0');
+  for (size_t i = 0; i < s.index.size(); ++i) {
+    wal::put_u64(tail->data() + i * kIndexEntrySize, s.index[i].first);
+    wal::put_u64(tail->data() + i * kIndexEntrySize + 8, s.index[i].second);
+  }
+  Sha256 digest = digest_so_far;
+  digest.update(tail->data(), index_bytes);
+  wal::Trailer t;
+  t.entry_count = s.entries;
+  t.first_seq = s.first_seq;
+  t.last_seq = s.last_seq;
+  t.index_offset = index_offset;
+  t.index_count = s.index.size();
+  wal::encode_trailer(t, digest, tail->data() + index_bytes);
+  return t;
+}
 
 uint64_t index_start(const Segment& s, uint64_t seq) {
   // The largest indexed seq <= seq gives the offset to scan from.
@@ -139,6 +218,10 @@ class WalImpl final : public Wal {
   void open_last_segment(const std::string& name, uint64_t base, uint64_t prev_last,
                          OpenReport& rep);
   void create_active_segment(uint64_t base);
+  // Makes the unsealed segment described by scan the active one.
+  void adopt_active(const std::string& name, uint64_t base, std::shared_ptr<File> file,
+                    wal::TailScan& scan, bool sha_valid);
+  void open_sync_files(Segment& s);
   void write_history_id(const std::string& id);
   std::shared_ptr<Segment> load_sealed(const std::string& name, uint64_t base);
   void copy_file_bytes(File& from, const std::string& to, uint64_t size);
@@ -148,8 +231,15 @@ class WalImpl final : public Wal {
   void validate(const Entry& e) const;
   void check_open_locked() const;
   void check_writable_locked(uint64_t bytes);
-  void ensure_allocated_locked(uint64_t end);
+  // Makes sure the file is zero-filled up to end (always mode). False when it
+  // had to wait without the mutex, so the caller must look again.
+  bool ensure_allocated_locked(std::unique_lock<std::mutex>& lk, uint64_t end);
+  static constexpr size_t kNoSlot = SIZE_MAX;
+  size_t free_slot_locked() const;
   void wait_for_durable_locked(std::unique_lock<std::mutex>& lk, uint64_t seq);
+  void lead_group_locked(std::unique_lock<std::mutex>& lk);
+  void wake_waiters_locked();
+  void preallocate_in_background(std::unique_lock<std::mutex>& lk);
   void write_pending_locked();
   void drain_locked(std::unique_lock<std::mutex>& lk);
   void rotate_locked(std::unique_lock<std::mutex>& lk);
@@ -165,7 +255,7 @@ class WalImpl final : public Wal {
   uint64_t total_bytes_locked() const { return sealed_bytes_ + active_end(); }
 
   // ---- reading ----
-  void make_readable_locked(std::unique_lock<std::mutex>& lk);
+  void make_readable_locked();
   std::shared_ptr<File> file_for_locked(Segment& s);
   // Segments holding seqs >= from_seq, oldest first, at most max_plans.
   std::vector<ReadPlan> plan_reads_locked(uint64_t from_seq, size_t max_plans = SIZE_MAX);
@@ -185,22 +275,33 @@ class WalImpl final : public Wal {
 
   std::vector<std::shared_ptr<Segment>> sealed_;
   std::shared_ptr<Segment> active_;
-  Sha256 active_sha_;  // over [0, active_end())
+  // Over [0, written_end_) when sha_valid_. Only the leader whose turn it is
+  // to write (or a holder of mu_ with no leader in flight) touches it. Open
+  // does not hash the unsealed tail (that would make open time grow with
+  // it); sealing hashes the file instead when sha_valid_ is false.
+  Sha256 active_sha_;
+  bool sha_valid_ = true;
   uint64_t sealed_bytes_ = 0;
   size_t cached_handles_ = 0;
 
-  std::string pending_;  // encoded records not yet written
-  std::string spare_;    // the leader's buffer, swapped with pending_
+  std::string pending_;                  // encoded records not yet written
+  std::vector<std::string> spare_bufs_;  // leaders' buffers, reused
   uint64_t pending_entries_ = 0;
-  uint64_t inflight_bytes_ = 0;         // taken by the leader, not yet written
+  uint64_t inflight_bytes_ = 0;         // taken by leaders, not yet written
   uint64_t written_end_ = kHeaderSize;  // data pwritten up to here
   uint64_t alloc_end_ = kHeaderSize;    // the file is zero-filled up to here
+  bool prealloc_wanted_ = false;        // the background thread should grow the file
+  bool prealloc_running_ = false;
   uint64_t next_seq_ = 1;
-  uint64_t written_seq_ = 0;  // last seq pwritten
+  uint64_t taken_seq_ = 0;              // last seq handed to a leader or written
+  uint64_t written_seq_ = 0;            // last seq pwritten
+  std::deque<InflightGroup> inflight_;  // oldest first
+  std::vector<bool> slot_busy_;
+  std::vector<Waiter*> waiters_;
   uint64_t durable_seq_ = 0;  // last seq fdatasynced
   uint64_t ack_seq_ = 0;      // last seq acknowledged to a writer (visible to readers)
   uint64_t ack_end_ = kHeaderSize;
-  bool sync_in_progress_ = false;
+  bool interval_sync_running_ = false;
   bool stopped_ = false;
   std::string stop_reason_;
   bool closed_ = false;
@@ -349,7 +450,8 @@ void WalImpl::open_dir(OpenReport* report) {
 
   uint64_t head = active_->entries > 0 ? active_->last_seq : active_->base_seq - 1;
   next_seq_ = head + 1;
-  written_seq_ = durable_seq_ = ack_seq_ = head;
+  taken_seq_ = written_seq_ = durable_seq_ = ack_seq_ = head;
+  slot_busy_.assign(std::max<uint32_t>(1, opt_.syncs_in_flight), false);
   ack_end_ = written_end_;
   rep.segments = sealed_.size() + 1;
   metrics_.torn_bytes_dropped = rep.torn_bytes_dropped;
@@ -381,7 +483,8 @@ void WalImpl::open_last_segment(const std::string& name, uint64_t base, uint64_t
     throw Error(ErrorCode::kWalCorrupt, fmt::format("{}: header says base seq {}, the name says {}",
                                                     path, h.base_seq, base));
   }
-  wal::TailScan scan = wal::scan_segment(*file, base, prev_last, kMaxBody, opt_.skip_corrupt);
+  wal::TailScan scan =
+      wal::scan_segment(*file, base, prev_last, kMaxBody, opt_.skip_corrupt, /*hash=*/false);
   if (scan.sealed_trailer_found) {
     // Sealing wrote the trailer but did not cut the preallocated space.
     wal::Trailer t;
@@ -444,17 +547,30 @@ void WalImpl::open_last_segment(const std::string& name, uint64_t base, uint64_t
                     "kept as {}",
                     path, kept));
     file = std::shared_ptr<File>(fs_.open(path, OpenMode::kReadWrite));
-    scan = wal::scan_segment(*file, base, prev_last, kMaxBody, false);
+    scan = wal::scan_segment(*file, base, prev_last, kMaxBody, false, /*hash=*/false);
   }
   if (scan.torn_bytes > 0) {
     rep.torn_bytes_dropped += scan.torn_bytes;
     rep.torn_file = path;
     rep.torn_offset = scan.torn_offset;
-    rep.notes.push_back(fmt::format("cut torn tail of {} at offset {}: {} bytes dropped", path,
-                                    scan.torn_offset, scan.torn_bytes));
+    if (scan.unwritten_block_end > 0) {
+      rep.notes.push_back(fmt::format(
+          "cut torn tail of {} at offset {}: {} bytes dropped, among them records after a "
+          "block that never reached the disk (ending at offset {}), so none of them had been "
+          "acknowledged",
+          path, scan.torn_offset, scan.torn_bytes, scan.unwritten_block_end));
+    } else {
+      rep.notes.push_back(fmt::format("cut torn tail of {} at offset {}: {} bytes dropped", path,
+                                      scan.torn_offset, scan.torn_bytes));
+    }
     file->truncate(scan.end);
     file->sync();
   }
+  adopt_active(name, base, file, scan, /*sha_valid=*/false);
+}
+
+void WalImpl::adopt_active(const std::string& name, uint64_t base, std::shared_ptr<File> file,
+                           wal::TailScan& scan, bool sha_valid) {
   auto s = std::make_shared<Segment>();
   s->name = name;
   s->base_seq = base;
@@ -464,10 +580,23 @@ void WalImpl::open_last_segment(const std::string& name, uint64_t base, uint64_t
   s->data_end = scan.end;
   s->index = std::move(scan.index);
   s->file = file;
+  open_sync_files(*s);
   active_ = std::move(s);
   active_sha_ = scan.sha;
+  sha_valid_ = sha_valid;
   written_end_ = scan.end;
-  alloc_end_ = std::max(file->size(), scan.end);
+  alloc_end_ = opt_.sync == SyncMode::kAlways ? std::max(file->size(), scan.end) : scan.end;
+}
+
+void WalImpl::open_sync_files(Segment& s) {
+  // Opened before anything is written through s.file, so each one has seen
+  // no writeback error yet and will report any later one.
+  s.sync_files.clear();
+  const size_t n =
+      opt_.sync == SyncMode::kAlways ? std::max<uint32_t>(1, opt_.syncs_in_flight) + 1 : 0;
+  for (size_t i = 0; i < n; ++i) {
+    s.sync_files.push_back(std::shared_ptr<File>(fs_.open(seg_path(s.name), OpenMode::kReadWrite)));
+  }
 }
 
 void WalImpl::create_active_segment(uint64_t base) {
@@ -486,9 +615,11 @@ void WalImpl::create_active_segment(uint64_t base) {
   s->last_seq = base - 1;
   s->data_end = kHeaderSize;
   s->file = file;
+  open_sync_files(*s);
   active_ = std::move(s);
   active_sha_ = Sha256();
   active_sha_.update(header, kHeaderSize);
+  sha_valid_ = true;
   written_end_ = alloc_end_ = kHeaderSize;
   ack_end_ = kHeaderSize;  // nothing in the new segment is acknowledged yet
 }
@@ -564,28 +695,79 @@ void WalImpl::check_writable_locked(uint64_t bytes) {
   }
 }
 
-void WalImpl::ensure_allocated_locked(uint64_t end) {
-  if (end <= alloc_end_) return;
-  const uint64_t chunk = std::min(kPreallocChunk, opt_.segment_bytes);
-  const uint64_t target = std::max(end, std::min(alloc_end_ + chunk, opt_.segment_bytes));
-  static const std::string kZeros(1 << 20, '\0');
-  try {
-    for (uint64_t off = alloc_end_; off < target;) {
-      size_t n = static_cast<size_t>(std::min<uint64_t>(kZeros.size(), target - off));
-      active_->file->pwrite(kZeros.data(), n, off);
-      off += n;
-    }
-  } catch (const Error& e) {
-    // e.g. ENOSPC: nothing was acknowledged and the zeros are not records,
-    // so refusing this write leaves the log as it was.
-    try {
-      active_->file->truncate(alloc_end_);
-    } catch (const Error&) {
-    }
-    metrics_.rejected_writes++;
-    throw Error(ErrorCode::kIoError, fmt::format("cannot grow WAL segment: {}", e.what()));
+bool WalImpl::ensure_allocated_locked(std::unique_lock<std::mutex>& lk, uint64_t end) {
+  if (opt_.sync != SyncMode::kAlways) return true;  // the file grows with its writes
+  if (end > alloc_end_ && prealloc_running_) {
+    // The background thread is behind: let it finish, then look again
+    // (the segment may have rotated meanwhile).
+    cv_.wait(lk, [&] { return !prealloc_running_ || stopped_; });
+    if (stopped_) throw stopped_error();
+    return false;
   }
-  alloc_end_ = target;
+  const uint64_t chunk = std::min(kPreallocChunk, opt_.segment_bytes);
+  if (end > alloc_end_) {
+    const uint64_t target = std::max(end, std::min(alloc_end_ + chunk, opt_.segment_bytes));
+    try {
+      write_zeros(*active_->file, alloc_end_, target);
+    } catch (const Error& e) {
+      // e.g. ENOSPC: nothing was acknowledged and the zeros are not records,
+      // so refusing this write leaves the log as it was.
+      try {
+        active_->file->truncate(alloc_end_);
+      } catch (const Error&) {
+      }
+      metrics_.rejected_writes++;
+      throw Error(ErrorCode::kIoError, fmt::format("cannot grow WAL segment: {}", e.what()));
+    }
+    alloc_end_ = target;
+  }
+  if (alloc_end_ - end < chunk / 2 && alloc_end_ < opt_.segment_bytes && !prealloc_running_) {
+    prealloc_wanted_ = true;
+    bg_cv_.notify_all();
+  }
+  return true;
+}
+
+void WalImpl::preallocate_in_background(std::unique_lock<std::mutex>& lk) {
+  prealloc_wanted_ = false;
+  if (prealloc_running_ || !active_ || active_->sync_files.empty()) return;
+  const uint64_t from = alloc_end_;
+  const uint64_t to =
+      std::min(from + std::min(kPreallocChunk, opt_.segment_bytes), opt_.segment_bytes);
+  if (to <= from) return;
+  prealloc_running_ = true;
+  auto seg = active_;
+  lk.unlock();
+  std::optional<Error> failure;
+  bool sync_failed = false;
+  try {
+    write_zeros(*seg->file, from, to);
+    sync_failed = true;
+    // Synced here so the writers' fdatasyncs find the blocks allocated and
+    // have no metadata to journal.
+    seg->sync_files.back()->sync_data();
+    sync_failed = false;
+  } catch (const Error& e) {
+    failure = e;
+  }
+  lk.lock();
+  prealloc_running_ = false;
+  cv_.notify_all();
+  if (!failure) {
+    metrics_.fsyncs++;
+    if (active_ == seg) alloc_end_ = std::max(alloc_end_, to);
+    return;
+  }
+  // Any failed fdatasync of a segment may have consumed a writeback error
+  // that belonged to records, so it stops the WAL like a leader's would.
+  if (sync_failed) stop_locked(fmt::format("fdatasync of segment {} failed", seg->name), *failure);
+  // A failed write (ENOSPC, say) only means the writers grow the file
+  // themselves and meet the error there, where it can be refused cleanly.
+  try {
+    seg->file->truncate(from);
+  } catch (const Error&) {
+  }
+  spdlog::warn("WAL {}: preallocating {}: {}", opt_.dir, seg->name, failure->what());
 }
 
 uint64_t WalImpl::append_entries(const Entry* entries, size_t n) {
@@ -596,10 +778,17 @@ uint64_t WalImpl::append_entries(const Entry* entries, size_t n) {
   }
   const uint64_t ts = now_ms();
   std::unique_lock lk(mu_);
-  check_writable_locked(bytes);
-  const uint64_t reserve = bytes + kTrailerSize + (active_->index.size() + 2) * kIndexEntrySize;
-  if (active_->entries > 0 && active_end() + reserve > opt_.segment_bytes) rotate_locked(lk);
-  ensure_allocated_locked(active_end() + bytes);
+  // Rotation and growing the file may wait without the mutex, so the checks
+  // are repeated until one pass needs neither.
+  while (true) {
+    check_writable_locked(bytes);
+    const uint64_t reserve = bytes + kTrailerSize + (active_->index.size() + 2) * kIndexEntrySize;
+    if (active_->entries > 0 && active_end() + reserve > opt_.segment_bytes) {
+      rotate_locked(lk);
+      continue;
+    }
+    if (ensure_allocated_locked(lk, active_end() + bytes)) break;
+  }
 
   uint64_t off = active_end();
   const size_t old = pending_.size();
@@ -616,7 +805,6 @@ uint64_t WalImpl::append_entries(const Entry* entries, size_t n) {
     if (active_->entries++ == 0) active_->first_seq = seq;
     active_->last_seq = seq;
   }
-  active_sha_.update(pending_.data() + old, bytes);
   active_->data_end = active_end();
   pending_entries_ += n;
   const uint64_t last = next_seq_ - 1;
@@ -651,59 +839,137 @@ void WalImpl::stop_locked(const std::string& reason, const Error& cause) {
     spdlog::critical("WAL {} stopped: {}", opt_.dir, stop_reason_);
   }
   cv_.notify_all();
+  wake_waiters_locked();
   throw stopped_error();
 }
 
 void WalImpl::wait_for_durable_locked(std::unique_lock<std::mutex>& lk, uint64_t seq) {
+  Waiter me;
+  me.seq = seq;
+  waiters_.push_back(&me);
+  // Every way out of this function holds the mutex.
+  struct Leave {
+    std::vector<Waiter*>& list;
+    Waiter* w;
+    ~Leave() { list.erase(std::find(list.begin(), list.end(), w)); }
+  } leave{waiters_, &me};
   while (durable_seq_ < seq) {
     if (stopped_) throw stopped_error();
-    if (sync_in_progress_) {
-      cv_.wait(lk);
+    if (seq > taken_seq_ && free_slot_locked() != kNoSlot) {
+      lead_group_locked(lk);
       continue;
     }
-    // Become the leader for everything pending.
-    sync_in_progress_ = true;
-    spare_.clear();
-    pending_.swap(spare_);
-    inflight_bytes_ = spare_.size();
-    const uint64_t off = written_end_;
-    const uint64_t upto = next_seq_ - 1;
-    const uint64_t group = pending_entries_;
-    pending_entries_ = 0;
-    auto file = active_->file;
-    lk.unlock();
-    std::optional<Error> failure;
-    const char* what = "write";
-    try {
-      if (!spare_.empty()) file->pwrite(spare_.data(), spare_.size(), off);
-      what = "fdatasync";
-      file->sync_data();
-    } catch (const Error& e) {
-      failure = e;
+    me.cv.wait(lk);
+  }
+}
+
+void WalImpl::lead_group_locked(std::unique_lock<std::mutex>& lk) {
+  const size_t slot = free_slot_locked();
+  slot_busy_[slot] = true;
+  std::string buf;
+  if (!spare_bufs_.empty()) {
+    buf = std::move(spare_bufs_.back());
+    spare_bufs_.pop_back();
+  }
+  buf.clear();
+  buf.swap(pending_);
+  const uint64_t off = written_end_ + inflight_bytes_;
+  inflight_bytes_ += buf.size();
+  const uint64_t upto = next_seq_ - 1;
+  taken_seq_ = upto;
+  const uint64_t group = pending_entries_;
+  pending_entries_ = 0;
+  inflight_.push_back(InflightGroup{upto, off + buf.size(), slot, false});
+  auto seg = active_;
+  auto release = [&] {
+    slot_busy_[slot] = false;
+    buf.clear();
+    spare_bufs_.push_back(std::move(buf));
+  };
+
+  // Groups are written in log order: wait for those taken before this one.
+  cv_.wait(lk, [&] { return stopped_ || written_end_ == off; });
+  if (stopped_) {
+    release();
+    throw stopped_error();
+  }
+  lk.unlock();
+  std::optional<Error> failure;
+  try {
+    if (sha_valid_) active_sha_.update(buf.data(), buf.size());
+    seg->file->pwrite(buf.data(), buf.size(), off);
+  } catch (const Error& e) {
+    failure = e;
+  }
+  lk.lock();
+  if (failure) {
+    release();
+    stop_locked(fmt::format("write of segment {} failed", seg->name), *failure);
+  }
+  written_end_ = off + buf.size();
+  inflight_bytes_ -= buf.size();
+  written_seq_ = upto;
+  cv_.notify_all();  // the next leader's turn to write
+  lk.unlock();
+
+  try {
+    seg->sync_files[slot]->sync_data();
+  } catch (const Error& e) {
+    failure = e;
+  }
+  lk.lock();
+  release();
+  metrics_.fsyncs++;
+  metrics_.group_commits++;
+  metrics_.max_group_size = std::max(metrics_.max_group_size, group);
+  if (failure) stop_locked(fmt::format("fdatasync of segment {} failed", seg->name), *failure);
+  if (stopped_) throw stopped_error();  // an overlapping sync failed
+  // A group is acknowledged once its own fdatasync and those of all groups
+  // before it have succeeded: a later group's success does not prove an
+  // earlier one's if that one failed.
+  for (auto& g : inflight_) {
+    if (g.upto == upto) g.synced = true;
+  }
+  while (!inflight_.empty() && inflight_.front().synced) {
+    durable_seq_ = ack_seq_ = inflight_.front().upto;
+    ack_end_ = inflight_.front().end;
+    inflight_.pop_front();
+  }
+  cv_.notify_all();
+  wake_waiters_locked();
+}
+
+size_t WalImpl::free_slot_locked() const {
+  for (size_t i = 0; i < slot_busy_.size(); ++i) {
+    if (!slot_busy_[i]) return i;
+  }
+  return kNoSlot;
+}
+
+void WalImpl::wake_waiters_locked() {
+  // Wake whoever is durable now, and one writer whose records are still
+  // pending to lead them if a slot is free.
+  bool want_leader = taken_seq_ + 1 < next_seq_ && free_slot_locked() != kNoSlot;
+  for (Waiter* w : waiters_) {
+    if (stopped_ || w->seq <= durable_seq_) {
+      w->cv.notify_one();
+    } else if (want_leader && w->seq > taken_seq_) {
+      w->cv.notify_one();
+      want_leader = false;
     }
-    lk.lock();
-    sync_in_progress_ = false;
-    inflight_bytes_ = 0;
-    if (failure) stop_locked(fmt::format("{} of segment {} failed", what, active_->name), *failure);
-    written_end_ = off + spare_.size();
-    written_seq_ = durable_seq_ = ack_seq_ = upto;
-    ack_end_ = written_end_;
-    metrics_.fsyncs++;
-    metrics_.group_commits++;
-    metrics_.max_group_size = std::max(metrics_.max_group_size, group);
-    cv_.notify_all();
   }
 }
 
 void WalImpl::write_pending_locked() {
   if (pending_.empty()) return;
   try {
+    if (sha_valid_) active_sha_.update(pending_.data(), pending_.size());
     active_->file->pwrite(pending_.data(), pending_.size(), written_end_);
   } catch (const Error& e) {
     stop_locked(fmt::format("write of segment {} failed", active_->name), e);
   }
   written_end_ += pending_.size();
-  written_seq_ = next_seq_ - 1;
+  taken_seq_ = written_seq_ = next_seq_ - 1;
   if (opt_.sync != SyncMode::kAlways) {
     ack_seq_ = written_seq_;
     ack_end_ = written_end_;
@@ -714,9 +980,12 @@ void WalImpl::write_pending_locked() {
   pending_.clear();
 }
 
-// Writes and syncs everything appended so far. Waits out a leader in flight.
+// Writes and syncs everything appended so far. Waits out leaders, the
+// interval sync and preallocation in flight.
 void WalImpl::drain_locked(std::unique_lock<std::mutex>& lk) {
-  cv_.wait(lk, [&] { return !sync_in_progress_; });
+  cv_.wait(lk, [&] {
+    return stopped_ || (inflight_.empty() && !interval_sync_running_ && !prealloc_running_);
+  });
   if (stopped_) throw stopped_error();
   write_pending_locked();
   if (durable_seq_ < written_seq_) {
@@ -731,25 +1000,19 @@ void WalImpl::drain_locked(std::unique_lock<std::mutex>& lk) {
   ack_seq_ = written_seq_;
   ack_end_ = written_end_;
   cv_.notify_all();
+  wake_waiters_locked();
 }
 
 void WalImpl::seal_active_locked() {
   Segment& s = *active_;
-  std::string tail(s.index.size() * kIndexEntrySize + kTrailerSize, '\0');
-  for (size_t i = 0; i < s.index.size(); ++i) {
-    wal::put_u64(tail.data() + i * 16, s.index[i].first);
-    wal::put_u64(tail.data() + i * 16 + 8, s.index[i].second);
+  if (!sha_valid_) {
+    // Open skipped hashing the tail it found; the file holds exactly the
+    // bytes the digest must cover.
+    active_sha_ = hash_file_prefix(*s.file, written_end_);
+    sha_valid_ = true;
   }
-  const size_t index_bytes = s.index.size() * kIndexEntrySize;
-  Sha256 digest = active_sha_;
-  digest.update(tail.data(), index_bytes);
-  wal::Trailer t;
-  t.entry_count = s.entries;
-  t.first_seq = s.first_seq;
-  t.last_seq = s.last_seq;
-  t.index_offset = written_end_;
-  t.index_count = s.index.size();
-  wal::encode_trailer(t, digest, tail.data() + index_bytes);
+  std::string tail;
+  const wal::Trailer t = encode_index_and_trailer(s, written_end_, active_sha_, &tail);
   const uint64_t size = written_end_ + tail.size();
   try {
     s.file->pwrite(tail.data(), tail.size(), written_end_);
@@ -764,11 +1027,14 @@ void WalImpl::seal_active_locked() {
   s.size = size;
   s.sha = t.sha256;
   s.data_end = written_end_;
+  s.sync_files.clear();
   durable_seq_ = written_seq_;
 }
 
 void WalImpl::rotate_locked(std::unique_lock<std::mutex>& lk) {
+  auto seg = active_;
   drain_locked(lk);
+  if (active_ != seg) return;  // another writer rotated while this one waited
   seal_active_locked();
   sealed_bytes_ += active_->size;
   sealed_.push_back(active_);
@@ -815,13 +1081,15 @@ void WalImpl::close() {
 void WalImpl::background_loop() {
   std::unique_lock lk(mu_);
   while (!background_stop_) {
-    bg_cv_.wait_for(lk, std::chrono::milliseconds(opt_.sync_interval_ms));
+    if (!prealloc_wanted_) bg_cv_.wait_for(lk, std::chrono::milliseconds(opt_.sync_interval_ms));
     if (background_stop_ || closed_ || stopped_) break;
     try {
-      if (!sync_in_progress_) write_pending_locked();
-      if (opt_.sync == SyncMode::kInterval && durable_seq_ < written_seq_ && !sync_in_progress_) {
+      if (prealloc_wanted_) preallocate_in_background(lk);
+      if (opt_.sync != SyncMode::kAlways) write_pending_locked();
+      if (opt_.sync == SyncMode::kInterval && durable_seq_ < written_seq_ &&
+          !interval_sync_running_) {
         // The sync runs without the mutex so appends continue meanwhile.
-        sync_in_progress_ = true;
+        interval_sync_running_ = true;
         const uint64_t upto = written_seq_;
         auto file = active_->file;
         lk.unlock();
@@ -832,7 +1100,7 @@ void WalImpl::background_loop() {
           failure = e;
         }
         lk.lock();
-        sync_in_progress_ = false;
+        interval_sync_running_ = false;
         cv_.notify_all();
         if (failure) stop_locked("periodic fdatasync failed", *failure);
         metrics_.fsyncs++;
@@ -857,12 +1125,9 @@ void WalImpl::background_loop() {
 
 // ------------------------------------------------------------------ read
 
-void WalImpl::make_readable_locked(std::unique_lock<std::mutex>& lk) {
+void WalImpl::make_readable_locked() {
   check_open_locked();
-  if (opt_.sync != SyncMode::kAlways && !pending_.empty()) {
-    cv_.wait(lk, [&] { return !sync_in_progress_; });
-    write_pending_locked();
-  }
+  if (opt_.sync != SyncMode::kAlways) write_pending_locked();
 }
 
 std::shared_ptr<File> WalImpl::file_for_locked(Segment& s) {
@@ -898,14 +1163,14 @@ std::optional<Entry> WalImpl::read_entry(uint64_t seq) {
   std::vector<ReadPlan> plans;
   {
     std::unique_lock lk(mu_);
-    make_readable_locked(lk);
+    make_readable_locked();
     if (seq == 0 || seq > ack_seq_) return std::nullopt;
     // Ranges are contiguous, so the first segment holding seqs >= seq either
     // has it or nobody does (compaction dropped it).
     plans = plan_reads_locked(seq, 1);
   }
   for (const auto& p : plans) {
-    RecordReader reader(*p.file, p.start, p.end, kMaxBody);
+    RecordReader reader(*p.file, p.start, p.end, kMaxBody, kPointReadBytes);
     RecordView v;
     uint64_t off;
     RecordReader::Result r;
@@ -927,7 +1192,7 @@ uint64_t WalImpl::replay_view(uint64_t since_seq, uint64_t limit,
   uint64_t upto;
   {
     std::unique_lock lk(mu_);
-    make_readable_locked(lk);
+    make_readable_locked();
     upto = ack_seq_;
     if (since_seq >= upto) return 0;
     plans = plan_reads_locked(since_seq + 1);
@@ -1054,22 +1319,12 @@ void WalImpl::truncate_after(uint64_t seq) {
     file->truncate(cut);
     file->sync();
     uint64_t prev_last = sealed_.empty() ? 0 : sealed_.back()->last_seq;
-    wal::TailScan scan = wal::scan_segment(*file, keep->base_seq, prev_last, kMaxBody, false);
-    auto s = std::make_shared<Segment>();
-    s->name = keep->name;
-    s->base_seq = keep->base_seq;
-    s->first_seq = scan.first_seq;
-    s->last_seq = scan.entries ? scan.last_seq : keep->base_seq - 1;
-    s->entries = scan.entries;
-    s->data_end = scan.end;
-    s->index = std::move(scan.index);
-    s->file = file;
-    active_ = std::move(s);
-    active_sha_ = scan.sha;
-    written_end_ = alloc_end_ = scan.end;
+    wal::TailScan scan =
+        wal::scan_segment(*file, keep->base_seq, prev_last, kMaxBody, false, /*hash=*/true);
+    adopt_active(keep->name, keep->base_seq, file, scan, /*sha_valid=*/true);
   }
   next_seq_ = seq + 1;
-  written_seq_ = durable_seq_ = ack_seq_ = seq;
+  taken_seq_ = written_seq_ = durable_seq_ = ack_seq_ = seq;
   ack_end_ = written_end_;
   warned_pressure_ = false;
   spdlog::info("WAL {}: truncated after seq {}", opt_.dir, seq);
@@ -1181,15 +1436,8 @@ CompactResult WalImpl::compact(bool force) {
     seg->data_end = buf.size();
     Sha256 digest;
     digest.update(buf.data(), buf.size());
-    std::string tail(seg->index.size() * kIndexEntrySize + kTrailerSize, '\0');
-    for (size_t i = 0; i < seg->index.size(); ++i) {
-      wal::put_u64(tail.data() + i * 16, seg->index[i].first);
-      wal::put_u64(tail.data() + i * 16 + 8, seg->index[i].second);
-    }
-    digest.update(tail.data(), seg->index.size() * kIndexEntrySize);
-    wal::Trailer t{seg->entries,  seg->first_seq,    seg->last_seq,
-                   seg->data_end, seg->index.size(), {}};
-    wal::encode_trailer(t, digest, tail.data() + seg->index.size() * kIndexEntrySize);
+    std::string tail;
+    const wal::Trailer t = encode_index_and_trailer(*seg, seg->data_end, digest, &tail);
     buf.append(tail);
     seg->sha = t.sha256;
     seg->size = buf.size();

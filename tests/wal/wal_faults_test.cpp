@@ -419,8 +419,9 @@ TEST_F(WalFaults, ConcurrentAppendsAcrossRotationsStayConsistent) {
 class FromEnv : public ::testing::Test {
  protected:
   static constexpr const char* kVars[] = {
-      "WAL_SYNC",       "WAL_SYNC_INTERVAL_MS", "WAL_SEGMENT_BYTES",  "WAL_MAX_ENTRY_BYTES",
-      "WAL_WARN_BYTES", "WAL_MAX_BYTES",        "WAL_MIN_FREE_BYTES", "WAL_RESUME_FREE_BYTES"};
+      "WAL_SYNC",           "WAL_SYNC_INTERVAL_MS", "WAL_SEGMENT_BYTES",  "WAL_MAX_ENTRY_BYTES",
+      "WAL_WARN_BYTES",     "WAL_MAX_BYTES",        "WAL_MIN_FREE_BYTES", "WAL_RESUME_FREE_BYTES",
+      "WAL_SYNCS_IN_FLIGHT"};
   void SetUp() override {
     for (const char* v : kVars) unsetenv(v);
   }
@@ -449,6 +450,7 @@ TEST_F(FromEnv, DefaultsWhenUnset) {
   EXPECT_LE(o.warn_bytes, o.max_bytes);
   EXPECT_EQ(o.stop_free_bytes, 100ull * 1000 * 1000);
   EXPECT_EQ(o.resume_free_bytes, 150ull * 1000 * 1000);
+  EXPECT_EQ(o.syncs_in_flight, 2u);
   EXPECT_FALSE(o.skip_corrupt);
 }
 
@@ -461,6 +463,7 @@ TEST_F(FromEnv, ReadsEveryVariable) {
   setenv("WAL_MAX_BYTES", "20MB", 1);
   setenv("WAL_MIN_FREE_BYTES", "1000", 1);
   setenv("WAL_RESUME_FREE_BYTES", "2000", 1);
+  setenv("WAL_SYNCS_IN_FLIGHT", "4", 1);
   auto o = WalOptions::from_env("d");
   EXPECT_EQ(o.sync, SyncMode::kInterval);
   EXPECT_EQ(o.sync_interval_ms, 25u);
@@ -470,6 +473,13 @@ TEST_F(FromEnv, ReadsEveryVariable) {
   EXPECT_EQ(o.max_bytes, 20000000u);
   EXPECT_EQ(o.stop_free_bytes, 1000u);
   EXPECT_EQ(o.resume_free_bytes, 2000u);
+  EXPECT_EQ(o.syncs_in_flight, 4u);
+}
+
+TEST_F(FromEnv, BadSyncsInFlightNamesVariable) {
+  expect_invalid("WAL_SYNCS_IN_FLIGHT", "0", "WAL_SYNCS_IN_FLIGHT");
+  expect_invalid("WAL_SYNCS_IN_FLIGHT", "17", "WAL_SYNCS_IN_FLIGHT");
+  expect_invalid("WAL_SYNCS_IN_FLIGHT", "two", "WAL_SYNCS_IN_FLIGHT");
 }
 
 TEST_F(FromEnv, BadSyncModeNamesVariable) {

@@ -167,6 +167,71 @@ TEST_F(WalRecovery, MidLogCorruptionRefusesToOpenNamingFileAndOffset) {
   EXPECT_EQ(after, b);
 }
 
+// A power loss can lose any write that was not yet synced, page by page and
+// in any order: the synced prefix may be followed by a block that reads back
+// as zeros and then by records that did reach the disk. None of those was
+// acknowledged (an acknowledgement needs an fdatasync issued after every
+// earlier write), so this is a torn tail to cut, not corruption.
+TEST_F(WalRecovery, UnwrittenBlockBeforeValidRecordsIsATornTail) {
+  for (bool skip : {false, true}) {
+    SCOPED_TRACE(skip ? "skip_corrupt" : "default");
+    std::filesystem::remove_all(dir_);
+    auto [seg, end] = write_and_close(200);
+    const uint64_t block = 3 * 4096;
+    ASSERT_GT(end, block + 2 * 4096);
+    patch_file(seg, block, std::string(4096, '\0'));
+    uint64_t first_lost = 1;
+    while (offset_of(first_lost + 1) <= block) first_lost++;  // the record holding `block`
+    auto o = opts();
+    o.skip_corrupt = skip;
+    OpenReport rep;
+    auto wal = Wal::open(o, &rep);
+    EXPECT_EQ(rep.torn_offset, offset_of(first_lost));
+    EXPECT_GT(rep.torn_bytes_dropped, 0u);
+    EXPECT_EQ(rep.corrupt_records_skipped, 0u);
+    bool noted = false;
+    for (const auto& n : rep.notes)
+      noted = noted || n.find("never reached the disk") != std::string::npos;
+    EXPECT_TRUE(noted);
+    EXPECT_EQ(wal->status().head_seq, first_lost - 1);
+    expect_intact(*wal, 1, first_lost - 1);
+    EXPECT_EQ(wal->append(entry(first_lost)), first_lost);
+    wal->close();
+    auto v = Wal::verify(dir_);
+    EXPECT_TRUE(v.ok) << v.problem;
+  }
+}
+
+// The older content of an unsynced block is what was synced into its start,
+// then zeros: a zero run from the first bad record up to a block boundary.
+TEST_F(WalRecovery, ZerosFromABadRecordToTheBlockEndAreATornTail) {
+  auto [seg, end] = write_and_close(200);
+  uint64_t k = 1;
+  while (offset_of(k + 1) < 2 * 4096) k++;
+  // Record k crosses the boundary at 8192; zero from it to the boundary.
+  ASSERT_LT(offset_of(k), 2u * 4096);
+  ASSERT_GT(offset_of(k + 1), 2u * 4096);
+  patch_file(seg, offset_of(k), std::string(2 * 4096 - offset_of(k), '\0'));
+  OpenReport rep;
+  auto wal = Wal::open(opts(), &rep);
+  EXPECT_EQ(rep.torn_offset, offset_of(k));
+  EXPECT_EQ(wal->status().head_seq, k - 1);
+}
+
+// Zeros that do not reach a block boundary cannot be a lost page write.
+TEST_F(WalRecovery, ZeroedBytesInsideABlockAreStillCorruption) {
+  auto [seg, end] = write_and_close(20);
+  const uint64_t at = offset_of(5) + 10;
+  ASSERT_LT(at + 50, 4096u);
+  patch_file(seg, at, std::string(50, '\0'));
+  try {
+    Wal::open(opts());
+    ADD_FAILURE() << "opened a log with zeroed bytes in the middle of a block";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kWalCorrupt) << e.what();
+  }
+}
+
 TEST_F(WalRecovery, CorruptLengthFieldInTheMiddleIsCorruption) {
   auto [seg, end] = write_and_close(10);
   patch_file(seg, offset_of(4) + 4, std::string("\xff\xff\x00\x00", 4));
