@@ -1,8 +1,6 @@
 // JSON shapes the CLI prints, shared by its commands.
 #pragma once
 
-#include <string_view>
-
 #include <nlohmann/json.hpp>
 
 #include "strata/entry.h"
@@ -10,7 +8,6 @@
 
 namespace strata::cli {
 
-bool is_valid_utf8(std::string_view s);
 // seq, timestamp, type, op, path, data (UTF-8) or data_b64, sha256 of data.
 nlohmann::json entry_json(const EntryView& e);
 nlohmann::json status_json(const WalStatus& s);

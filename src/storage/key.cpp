@@ -4,6 +4,7 @@
 #include "storage/validation.h"
 #include "strata/error.h"
 #include "strata/storage.h"
+#include "strata/utf8.h"
 
 namespace strata {
 
@@ -22,44 +23,6 @@ namespace {
   throw Error(ErrorCode::kInvalidPath, fmt::format("invalid storage key \"{}\": {}", shown, why));
 }
 
-// Well-formed UTF-8 (no overlongs, no surrogates): S3 keys are UTF-8 and a
-// malformed one would be encoded differently by every client.
-bool valid_utf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    int n;
-    uint32_t cp;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    if ((c & 0xE0) == 0xC0) {
-      n = 1;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 2;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 3;
-      cp = c & 0x07;
-    } else
-      return false;
-    for (int k = 1; k <= n; ++k) {
-      if (i + k >= s.size()) return false;
-      auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
-    }
-    i += n + 1;
-  }
-  return true;
-}
-
 }  // namespace
 
 void validate_key(std::string_view key) {
@@ -70,7 +33,9 @@ void validate_key(std::string_view key) {
   for (unsigned char c : key) {
     if (c < 0x20 || c == 0x7F) bad(key, "contains a control character");
   }
-  if (!valid_utf8(key)) bad(key, "is not valid UTF-8");
+  // S3 keys are UTF-8, and a malformed one would be encoded differently by
+  // every client.
+  if (!is_valid_utf8(key)) bad(key, "is not valid UTF-8");
   size_t start = 0;
   while (start <= key.size()) {
     size_t slash = key.find('/', start);
