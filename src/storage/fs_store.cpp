@@ -23,6 +23,7 @@
 
 #include <fmt/format.h>
 
+#include "storage/check_probe.h"
 #include "storage/local_file.h"
 #include "storage/validation.h"
 #include "strata/error.h"
@@ -502,37 +503,7 @@ std::vector<CheckResult> FsCheckpointStorage::check() {
     return out;
   }
   out.push_back({"reachable", true, root_});
-  std::random_device rd;
-  std::string probe = fmt::format("strata-check/probe-{}-{:08x}", ::getpid(), rd());
-  std::string payload = "strata remote check probe\n";
-  auto failed = [&](std::string name, const std::exception& e) {
-    const auto* se = dynamic_cast<const Error*>(&e);
-    out.push_back({std::move(name), false,
-                   se ? fmt::format("{}: {}", se->code_name(), se->what()) : e.what()});
-  };
-  try {
-    write_file(probe, payload);
-    out.push_back({"write", true, probe});
-  } catch (const std::exception& e) {
-    failed("write", e);
-    return out;
-  }
-  try {
-    auto back = read_file(probe);
-    if (!back || *back != payload) {
-      out.push_back({"read", false, "content differs from what was written"});
-      return out;
-    }
-    out.push_back({"read", true, fmt::format("{} bytes, SHA-256 matches", back->size())});
-    delete_file(probe);
-    if (stat(probe)) {
-      out.push_back({"delete", false, "the probe is still there after delete"});
-      return out;
-    }
-    out.push_back({"delete", true, "probe removed"});
-  } catch (const std::exception& e) {
-    failed(out.back().name == "write" ? "read" : "delete", e);
-  }
+  storage::check_probe_round_trip(*this, out);
   return out;
 }
 

@@ -5,11 +5,11 @@
 
 #include <cerrno>
 #include <ctime>
-#include <random>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "storage/check_probe.h"
 #include "storage/local_file.h"
 #include "storage/s3_impl.h"
 #include "storage/xml.h"
@@ -339,9 +339,7 @@ std::optional<ObjectStat> S3CheckpointStorage::stat(std::string_view key) {
 std::vector<CheckResult> S3CheckpointStorage::check() {
   std::vector<CheckResult> out;
   auto failed = [&](std::string name, const std::exception& e) {
-    const auto* se = dynamic_cast<const Error*>(&e);
-    out.push_back({std::move(name), false,
-                   se ? fmt::format("{}: {}", se->code_name(), se->what()) : e.what()});
+    out.push_back(storage::failed_check(std::move(name), e));
   };
   // One listing answers three questions: is the endpoint reachable, are the
   // credentials accepted, does the bucket exist.
@@ -379,39 +377,7 @@ std::vector<CheckResult> S3CheckpointStorage::check() {
     }
   }
 
-  std::random_device rd;
-  std::string probe = fmt::format("strata-check/probe-{}-{:08x}", ::getpid(), rd());
-  std::string payload = fmt::format("strata remote check probe {}\n", probe);
-  try {
-    write_file(probe, payload);
-    out.push_back({"write", true, probe});
-  } catch (const std::exception& e) {
-    failed("write", e);
-    return out;
-  }
-  try {
-    auto back = read_file(probe);
-    if (!back || *back != payload) {
-      out.push_back(
-          {"read", false,
-           back ? "content differs from what was written" : "the object just written is missing"});
-      return out;
-    }
-    out.push_back({"read", true, fmt::format("{} bytes, SHA-256 matches", back->size())});
-  } catch (const std::exception& e) {
-    failed("read", e);
-    return out;
-  }
-  try {
-    delete_file(probe);
-    if (stat(probe)) {
-      out.push_back({"delete", false, "the probe object is still there after DELETE"});
-      return out;
-    }
-    out.push_back({"delete", true, "probe removed"});
-  } catch (const std::exception& e) {
-    failed("delete", e);
-  }
+  storage::check_probe_round_trip(*this, out);
   return out;
 }
 
