@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -115,6 +116,23 @@ class FaultInjectionFileSystem : public FileSystem {
   void set_free_bytes(std::optional<uint64_t> bytes);
   uint64_t count(FsOp op) const;
 
+  // Power-loss simulation. While tracking, every 4 KiB block written and not
+  // yet covered by a completed fsync/fdatasync of its file (one that started
+  // after the write finished) keeps the content it had at the last such sync.
+  // cut_power() makes every later call fail with EIO, as if the machine had
+  // died; lose_unsynced_writes() then reverts each such block with
+  // probability 1/2 (seeded), in no particular order, as a disk that lost
+  // power may, ends the cut and returns how many blocks it reverted. Call it
+  // with no I/O in flight.
+  void track_unsynced_writes(bool on);
+  void cut_power();
+  size_t lose_unsynced_writes(uint64_t seed);
+
+  // Used by this file system's File objects.
+  void tracked_write(File& base, const void* buf, size_t n, uint64_t off);
+  uint64_t sync_started();
+  void sync_finished(const std::string& path, uint64_t version);
+
   std::unique_ptr<File> open(const std::string& path, OpenMode mode) override;
   bool exists(const std::string& path) override;
   bool is_directory(const std::string& path) override;
@@ -142,6 +160,18 @@ class FaultInjectionFileSystem : public FileSystem {
   std::vector<ActiveRule> rules_;
   std::optional<uint64_t> free_bytes_;
   std::atomic<uint64_t> counts_[14] = {};
+
+  struct UnsyncedBlock {
+    std::string durable;  // content a completed sync is known to have kept
+    // (write counter, content right after that write), oldest first: a sync
+    // that started after write v makes the content after v durable.
+    std::vector<std::pair<uint64_t, std::string>> writes;
+  };
+  std::mutex track_mu_;  // held across a tracked write so blocks stay consistent
+  bool tracking_ = false;
+  std::atomic<bool> power_cut_{false};
+  uint64_t write_version_ = 0;
+  std::map<std::string, std::map<uint64_t, UnsyncedBlock>> unsynced_;  // path -> block index
 };
 
 }  // namespace strata

@@ -1,5 +1,7 @@
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <random>
 
 #include <fmt/format.h>
 
@@ -8,6 +10,8 @@
 
 namespace strata {
 namespace {
+
+constexpr uint64_t kBlock = 4096;
 
 std::string_view op_name(FsOp op) {
   switch (op) {
@@ -57,18 +61,22 @@ class FaultFile final : public File {
     try {
       fs_.check(FsOp::kWrite, path(), &torn);
     } catch (const Error&) {
-      if (torn > 0) base_->pwrite(buf, std::min(torn, n), off);
+      if (torn > 0) fs_.tracked_write(*base_, buf, std::min(torn, n), off);
       throw;
     }
-    base_->pwrite(buf, n, off);
+    fs_.tracked_write(*base_, buf, n, off);
   }
   void sync_data() override {
     fs_.check(FsOp::kSyncData, path());
+    const uint64_t v = fs_.sync_started();
     base_->sync_data();
+    fs_.sync_finished(path(), v);
   }
   void sync() override {
     fs_.check(FsOp::kSync, path());
+    const uint64_t v = fs_.sync_started();
     base_->sync();
+    fs_.sync_finished(path(), v);
   }
   void truncate(uint64_t size) override {
     fs_.check(FsOp::kTruncate, path());
@@ -105,8 +113,86 @@ uint64_t FaultInjectionFileSystem::count(FsOp op) const {
   return counts_[static_cast<int>(op)].load();
 }
 
+void FaultInjectionFileSystem::track_unsynced_writes(bool on) {
+  std::lock_guard lock(track_mu_);
+  tracking_ = on;
+  if (!on) unsynced_.clear();
+}
+
+void FaultInjectionFileSystem::cut_power() {
+  power_cut_ = true;
+}
+
+void FaultInjectionFileSystem::tracked_write(File& base, const void* buf, size_t n, uint64_t off) {
+  std::lock_guard lock(track_mu_);
+  if (tracking_ && n > 0) {
+    auto& blocks = unsynced_[base.path()];
+    for (uint64_t b = off / kBlock; b <= (off + n - 1) / kBlock; ++b) {
+      auto [it, fresh] = blocks.try_emplace(b);
+      if (fresh) {
+        it->second.durable.assign(kBlock, '\0');
+        base.pread(it->second.durable.data(), kBlock, b * kBlock);
+      }
+    }
+    base.pwrite(buf, n, off);
+    const uint64_t version = ++write_version_;
+    for (uint64_t b = off / kBlock; b <= (off + n - 1) / kBlock; ++b) {
+      std::string after(kBlock, '\0');
+      base.pread(after.data(), kBlock, b * kBlock);
+      blocks[b].writes.emplace_back(version, std::move(after));
+    }
+    return;
+  }
+  base.pwrite(buf, n, off);
+}
+
+uint64_t FaultInjectionFileSystem::sync_started() {
+  std::lock_guard lock(track_mu_);
+  return write_version_;
+}
+
+void FaultInjectionFileSystem::sync_finished(const std::string& path, uint64_t version) {
+  std::lock_guard lock(track_mu_);
+  auto it = unsynced_.find(path);
+  if (it == unsynced_.end()) return;
+  for (auto b = it->second.begin(); b != it->second.end();) {
+    auto& w = b->second.writes;
+    auto covered =
+        std::find_if(w.begin(), w.end(), [&](const auto& x) { return x.first > version; });
+    if (covered != w.begin()) {
+      b->second.durable = std::prev(covered)->second;
+      w.erase(w.begin(), covered);
+    }
+    b = w.empty() ? it->second.erase(b) : std::next(b);
+  }
+}
+
+size_t FaultInjectionFileSystem::lose_unsynced_writes(uint64_t seed) {
+  std::lock_guard lock(track_mu_);
+  std::mt19937_64 rng(seed);
+  size_t reverted = 0;
+  for (auto& [path, blocks] : unsynced_) {
+    if (!base_.exists(path)) continue;
+    auto f = base_.open(path, OpenMode::kReadWrite);
+    const uint64_t size = f->size();
+    for (const auto& [b, block] : blocks) {
+      if (rng() % 2 == 0 || b * kBlock >= size) continue;
+      f->pwrite(block.durable.data(),
+                static_cast<size_t>(std::min<uint64_t>(kBlock, size - b * kBlock)), b * kBlock);
+      reverted++;
+    }
+  }
+  unsynced_.clear();
+  power_cut_ = false;
+  return reverted;
+}
+
 void FaultInjectionFileSystem::check(FsOp op, const std::string& path, size_t* torn_bytes) {
   counts_[static_cast<int>(op)]++;
+  if (power_cut_) {
+    throw Error(ErrorCode::kIoError, fmt::format("{} {}: {} (power cut, injected)", op_name(op),
+                                                 path, std::strerror(EIO)));
+  }
   std::lock_guard lock(mu_);
   for (auto& r : rules_) {
     if (r.rule.op != op) continue;
@@ -135,10 +221,18 @@ bool FaultInjectionFileSystem::is_directory(const std::string& path) {
 void FaultInjectionFileSystem::rename(const std::string& from, const std::string& to) {
   check(FsOp::kRename, to);
   base_.rename(from, to);
+  std::lock_guard lock(track_mu_);
+  unsynced_.erase(to);
+  if (auto it = unsynced_.find(from); it != unsynced_.end()) {
+    unsynced_[to] = std::move(it->second);
+    unsynced_.erase(from);
+  }
 }
 void FaultInjectionFileSystem::remove(const std::string& path) {
   check(FsOp::kRemove, path);
   base_.remove(path);
+  std::lock_guard lock(track_mu_);
+  unsynced_.erase(path);
 }
 void FaultInjectionFileSystem::make_dirs(const std::string& path) {
   check(FsOp::kMakeDirs, path);
