@@ -947,16 +947,19 @@ size_t WalImpl::free_slot_locked() const {
 }
 
 void WalImpl::wake_waiters_locked() {
-  // Wake whoever is durable now, and one writer whose records are still
-  // pending to lead them if a slot is free.
-  bool want_leader = taken_seq_ + 1 < next_seq_ && free_slot_locked() != kNoSlot;
-  for (Waiter* w : waiters_) {
-    if (stopped_ || w->seq <= durable_seq_) {
-      w->cv.notify_one();
-    } else if (want_leader && w->seq > taken_seq_) {
-      w->cv.notify_one();
-      want_leader = false;
+  // One writer whose records are still pending is woken first to lead them
+  // if a slot is free (the sooner it runs, the shorter the gap without a
+  // sync in flight), then whoever is durable now.
+  if (!stopped_ && taken_seq_ + 1 < next_seq_ && free_slot_locked() != kNoSlot) {
+    for (Waiter* w : waiters_) {
+      if (w->seq > taken_seq_) {
+        w->cv.notify_one();
+        break;
+      }
     }
+  }
+  for (Waiter* w : waiters_) {
+    if (stopped_ || w->seq <= durable_seq_) w->cv.notify_one();
   }
 }
 
