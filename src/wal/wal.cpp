@@ -238,7 +238,9 @@ class WalImpl final : public Wal {
   size_t free_slot_locked() const;
   void wait_for_durable_locked(std::unique_lock<std::mutex>& lk, uint64_t seq);
   void lead_group_locked(std::unique_lock<std::mutex>& lk);
-  void wake_waiters_locked();
+  // Wakes the next leader now and the writers whose seq is durable now, or
+  // hands the latter to *later so the caller can wake them without mu_.
+  void wake_waiters_locked(std::vector<std::shared_ptr<Waiter>>* later = nullptr);
   void preallocate_in_background(std::unique_lock<std::mutex>& lk);
   void write_pending_locked();
   void drain_locked(std::unique_lock<std::mutex>& lk);
@@ -297,7 +299,7 @@ class WalImpl final : public Wal {
   uint64_t written_seq_ = 0;            // last seq pwritten
   std::deque<InflightGroup> inflight_;  // oldest first
   std::vector<bool> slot_busy_;
-  std::vector<Waiter*> waiters_;
+  std::vector<std::shared_ptr<Waiter>> waiters_;
   uint64_t durable_seq_ = 0;  // last seq fdatasynced
   uint64_t ack_seq_ = 0;      // last seq acknowledged to a writer (visible to readers)
   uint64_t ack_end_ = kHeaderSize;
@@ -844,22 +846,27 @@ void WalImpl::stop_locked(const std::string& reason, const Error& cause) {
 }
 
 void WalImpl::wait_for_durable_locked(std::unique_lock<std::mutex>& lk, uint64_t seq) {
-  Waiter me;
-  me.seq = seq;
-  waiters_.push_back(&me);
+  // Shared so that a leader may notify it after releasing the mutex, even if
+  // this writer has returned by then.
+  auto me = std::make_shared<Waiter>();
+  me->seq = seq;
+  waiters_.push_back(me);
   // Every way out of this function holds the mutex.
   struct Leave {
-    std::vector<Waiter*>& list;
+    std::vector<std::shared_ptr<Waiter>>& list;
     Waiter* w;
-    ~Leave() { list.erase(std::find(list.begin(), list.end(), w)); }
-  } leave{waiters_, &me};
+    ~Leave() {
+      list.erase(
+          std::find_if(list.begin(), list.end(), [&](const auto& x) { return x.get() == w; }));
+    }
+  } leave{waiters_, me.get()};
   while (durable_seq_ < seq) {
     if (stopped_) throw stopped_error();
     if (seq > taken_seq_ && free_slot_locked() != kNoSlot) {
       lead_group_locked(lk);
       continue;
     }
-    me.cv.wait(lk);
+    me->cv.wait(lk);
   }
 }
 
@@ -936,7 +943,13 @@ void WalImpl::lead_group_locked(std::unique_lock<std::mutex>& lk) {
     inflight_.pop_front();
   }
   cv_.notify_all();
-  wake_waiters_locked();
+  // Waking a group's writers takes a syscall each; doing it without the
+  // mutex lets the next leader, woken first, start its write meanwhile.
+  std::vector<std::shared_ptr<Waiter>> wake;
+  wake_waiters_locked(&wake);
+  lk.unlock();
+  for (const auto& w : wake) w->cv.notify_one();
+  lk.lock();
 }
 
 size_t WalImpl::free_slot_locked() const {
@@ -946,20 +959,26 @@ size_t WalImpl::free_slot_locked() const {
   return kNoSlot;
 }
 
-void WalImpl::wake_waiters_locked() {
+void WalImpl::wake_waiters_locked(std::vector<std::shared_ptr<Waiter>>* later) {
   // One writer whose records are still pending is woken first to lead them
   // if a slot is free (the sooner it runs, the shorter the gap without a
   // sync in flight), then whoever is durable now.
   if (!stopped_ && taken_seq_ + 1 < next_seq_ && free_slot_locked() != kNoSlot) {
-    for (Waiter* w : waiters_) {
+    for (const auto& w : waiters_) {
       if (w->seq > taken_seq_) {
         w->cv.notify_one();
         break;
       }
     }
   }
-  for (Waiter* w : waiters_) {
-    if (stopped_ || w->seq <= durable_seq_) w->cv.notify_one();
+  for (const auto& w : waiters_) {
+    if (stopped_ || w->seq <= durable_seq_) {
+      if (later) {
+        later->push_back(w);
+      } else {
+        w->cv.notify_one();
+      }
+    }
   }
 }
 

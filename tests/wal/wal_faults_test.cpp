@@ -450,7 +450,7 @@ TEST_F(FromEnv, DefaultsWhenUnset) {
   EXPECT_LE(o.warn_bytes, o.max_bytes);
   EXPECT_EQ(o.stop_free_bytes, 100ull * 1000 * 1000);
   EXPECT_EQ(o.resume_free_bytes, 150ull * 1000 * 1000);
-  EXPECT_EQ(o.syncs_in_flight, 2u);
+  EXPECT_EQ(o.syncs_in_flight, 1u);
   EXPECT_FALSE(o.skip_corrupt);
 }
 
