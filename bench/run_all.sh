@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One benchmark run for docs/performance.md: the comparison (strata_compare)
 # and every `strata bench` subcommand, all in one go on the same machine,
-# then the plots. About two minutes; needs about 1.5 GB free on the disk
+# then the plots. About three minutes; needs about 1.5 GB free on the disk
 # under test.
 #
 #   bench/run_all.sh [build_dir] [data_dir]
@@ -28,12 +28,17 @@ strata=("$build/strata" --data-dir "$data")
 # the large generated logs below.
 "$build/strata_compare" --dir "$data/compare" --threads 1,8,32 --seconds 2 --json | tee "$cmp"
 "${strata[@]}" bench fsync --threads 1,4 --seconds 1 --json | tee -a "$res"
-"${strata[@]}" bench append --sync always --threads 1 --seconds 2 --json | tee "$cmp"
+# Group commit with one and with two fdatasyncs in flight (WAL_SYNCS_IN_FLIGHT).
+for n in 1 2; do
+  "${strata[@]}" bench append --sync always --threads 1,8,32 --seconds 2 --syncs-in-flight "$n" \
+    --json | tee -a "$res"
+done
 "${strata[@]}" bench append --sync none --threads 1 --seconds 2 --no-baseline --json | tee -a "$res"
 "${strata[@]}" bench replay --entries 1000000 --json | tee -a "$res"
 "${strata[@]}" bench open --log-sizes 128M,1G --json | tee -a "$res"
-# The worst case for open: everything in one unsealed (active) segment.
-"${strata[@]}" bench open --log-sizes 8M,63M --json | tee -a "$res"
+# The worst case for open: a nearly full unsealed (active) segment of 63 MiB,
+# alone and after 15 sealed ones.
+"${strata[@]}" bench open --log-sizes 63M,1023M --json | tee -a "$res"
 "${strata[@]}" bench read --seconds 1 --json | tee -a "$res"
 rm -rf "$data"
 bash "$root/bench/plot.sh" "$cmp" "$out"
