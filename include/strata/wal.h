@@ -158,7 +158,9 @@ class Wal {
   // entry.seq is ignored; entry.timestamp_ms is set to now when 0.
   virtual uint64_t append(const Entry& entry) = 0;
   virtual uint64_t append_batch(const std::vector<Entry>& entries) = 0;
-  // Removes every entry with seq > seq; the next append gets seq + 1.
+  // Removes every entry with seq > seq; the next append gets seq + 1. Waits
+  // for reads in progress to finish, so it must not be called from inside a
+  // replay callback. If it fails part-way the WAL stops (reopen to recover).
   virtual void truncate_after(uint64_t seq) = 0;
   virtual std::optional<Entry> read_entry(uint64_t seq) = 0;
   // Calls fn for entries with seq > since_seq in order, at most limit of

@@ -146,6 +146,7 @@ uint64_t unwritten_block_end(File& file, uint64_t from, uint64_t to) {
   for (uint64_t b = (from / kFileBlock + 1) * kFileBlock; b <= to; b += kFileBlock) {
     const uint64_t start = std::max(from, b - kFileBlock);
     const size_t n = static_cast<size_t>(b - start);
+    if (n < kFrameSize) continue;  // too short to tell from a damaged header
     if (file.pread(buf, n, start) != n) return 0;
     if (std::all_of(buf, buf + n, [](char c) { return c == 0; })) return b;
   }

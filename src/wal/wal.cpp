@@ -17,6 +17,7 @@
 #include <deque>
 #include <mutex>
 #include <random>
+#include <shared_mutex>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -236,6 +237,11 @@ class WalImpl final : public Wal {
   bool ensure_allocated_locked(std::unique_lock<std::mutex>& lk, uint64_t end);
   static constexpr size_t kNoSlot = SIZE_MAX;
   size_t free_slot_locked() const;
+  // A leader, the interval sync or the preallocation is doing I/O without mu_.
+  bool io_in_flight_locked() const {
+    return interval_sync_running_ || prealloc_running_ ||
+           std::find(slot_busy_.begin(), slot_busy_.end(), true) != slot_busy_.end();
+  }
   void wait_for_durable_locked(std::unique_lock<std::mutex>& lk, uint64_t seq);
   void lead_group_locked(std::unique_lock<std::mutex>& lk);
   // Wakes the next leader now and the writers whose seq is durable now, or
@@ -270,7 +276,8 @@ class WalImpl final : public Wal {
   FileSystem& fs_;
   std::unique_ptr<FileLock> lock_;
 
-  std::mutex admin_mu_;  // serializes compact and truncate_after
+  std::shared_mutex history_mu_;  // readers share it; truncate_after takes it alone
+  std::mutex admin_mu_;           // serializes compact and truncate_after
   mutable std::mutex mu_;
   std::condition_variable cv_;     // durable progress, leader hand-off
   std::condition_variable bg_cv_;  // wakes the background thread
@@ -500,7 +507,22 @@ void WalImpl::open_last_segment(const std::string& name, uint64_t base, uint64_t
         break;
       }
     }
+    // A crash between writing index + trailer and syncing them may have
+    // kept the trailer's page and lost an index page: finish the seal only
+    // if every byte is what sealing these records writes.
+    Segment expect;
+    expect.entries = scan.entries;
+    expect.first_seq = scan.first_seq;
+    expect.last_seq = scan.entries ? scan.last_seq : base - 1;
+    expect.index = scan.index;
+    std::string tail, on_disk;
     if (trailer_off != 0) {
+      encode_index_and_trailer(expect, scan.end, hash_file_prefix(*file, scan.end), &tail);
+      on_disk.resize(tail.size());
+      on_disk.resize(file->pread(on_disk.data(), on_disk.size(), scan.end));
+    }
+    if (trailer_off != 0 && trailer_off + kTrailerSize == scan.end + tail.size() &&
+        on_disk == tail) {
       file->truncate(trailer_off + kTrailerSize);
       file->sync();
       rep.notes.push_back(fmt::format("finished sealing {}", name));
@@ -511,6 +533,13 @@ void WalImpl::open_last_segment(const std::string& name, uint64_t base, uint64_t
       sealed_.push_back(std::move(s));
       return;
     }
+    // Only the records are trusted: drop the half-written seal; the segment
+    // stays active and is sealed again when it rotates.
+    file->truncate(scan.end);
+    file->sync();
+    rep.notes.push_back(fmt::format(
+        "{}: dropped an unfinished seal whose index or trailer did not reach the disk whole",
+        name));
   }
   for (const auto& [off, len] : scan.skipped) {
     rep.corrupt_records_skipped++;
@@ -568,6 +597,11 @@ void WalImpl::open_last_segment(const std::string& name, uint64_t base, uint64_t
     file->truncate(scan.end);
     file->sync();
   }
+  // What the scan found may be in the page cache only (a process killed
+  // between a group's write and its fdatasync): make it durable before it is
+  // acknowledged to anyone, or a later power loss could take back seqs that
+  // readers and remote tiers have already seen.
+  file->sync_data();
   adopt_active(name, base, file, scan, /*sha_valid=*/false);
 }
 
@@ -847,8 +881,11 @@ void WalImpl::stop_locked(const std::string& reason, const Error& cause) {
 
 void WalImpl::wait_for_durable_locked(std::unique_lock<std::mutex>& lk, uint64_t seq) {
   // Shared so that a leader may notify it after releasing the mutex, even if
-  // this writer has returned by then.
-  auto me = std::make_shared<Waiter>();
+  // this writer has returned by then; one per thread, so waiting allocates
+  // nothing (a late notification from an earlier append is only a spurious
+  // wake-up, which the loop below tolerates).
+  thread_local const std::shared_ptr<Waiter> mine = std::make_shared<Waiter>();
+  const std::shared_ptr<Waiter>& me = mine;
   me->seq = seq;
   waiters_.push_back(me);
   // Every way out of this function holds the mutex.
@@ -898,6 +935,7 @@ void WalImpl::lead_group_locked(std::unique_lock<std::mutex>& lk) {
   cv_.wait(lk, [&] { return stopped_ || written_end_ == off; });
   if (stopped_) {
     release();
+    cv_.notify_all();
     throw stopped_error();
   }
   lk.unlock();
@@ -930,7 +968,10 @@ void WalImpl::lead_group_locked(std::unique_lock<std::mutex>& lk) {
   metrics_.group_commits++;
   metrics_.max_group_size = std::max(metrics_.max_group_size, group);
   if (failure) stop_locked(fmt::format("fdatasync of segment {} failed", seg->name), *failure);
-  if (stopped_) throw stopped_error();  // an overlapping sync failed
+  if (stopped_) {  // an overlapping sync failed
+    cv_.notify_all();
+    throw stopped_error();
+  }
   // A group is acknowledged once its own fdatasync and those of all groups
   // before it have succeeded: a later group's success does not prove an
   // earlier one's if that one failed.
@@ -1093,6 +1134,9 @@ void WalImpl::close() {
       failure = e;
     }
   }
+  // Even a stopped WAL may have a leader inside pwrite: the lock must not be
+  // released (and the log reopened) until no write of ours can still land.
+  cv_.wait(lk, [&] { return !io_in_flight_locked(); });
   closed_ = true;
   sealed_.clear();
   active_.reset();
@@ -1182,6 +1226,7 @@ std::vector<ReadPlan> WalImpl::plan_reads_locked(uint64_t from_seq, size_t max_p
 }
 
 std::optional<Entry> WalImpl::read_entry(uint64_t seq) {
+  std::shared_lock history(history_mu_);
   std::vector<ReadPlan> plans;
   {
     std::unique_lock lk(mu_);
@@ -1210,6 +1255,7 @@ std::optional<Entry> WalImpl::read_entry(uint64_t seq) {
 
 uint64_t WalImpl::replay_view(uint64_t since_seq, uint64_t limit,
                               const std::function<bool(const EntryView&)>& fn) {
+  std::shared_lock history(history_mu_);
   std::vector<ReadPlan> plans;
   uint64_t upto;
   {
@@ -1281,7 +1327,9 @@ WalStatus WalImpl::status() {
       break;
     }
   }
-  if (st.first_seq == 0 && active_->entries > 0) st.first_seq = active_->first_seq;
+  if (st.first_seq == 0 && active_->entries > 0 && active_->first_seq <= ack_seq_) {
+    st.first_seq = active_->first_seq;
+  }
   st.segments = sealed_.size() + 1;
   st.total_bytes = total_bytes_locked();
   st.pressure = st.total_bytes >= opt_.max_bytes    ? DiskPressure::kCritical
@@ -1297,58 +1345,66 @@ WalStatus WalImpl::status() {
 // ------------------------------------------------------------------ truncate
 
 void WalImpl::truncate_after(uint64_t seq) {
+  // Readers work on the files without mu_; cutting a file under one of them
+  // would show it a torn record or entries of the new history.
+  std::unique_lock readers(history_mu_);
   std::lock_guard admin(admin_mu_);
   std::unique_lock lk(mu_);
   check_open_locked();
   drain_locked(lk);
   if (seq >= next_seq_ - 1) return;
   // First tell readers of the old history (the materializer) that it is
-  // gone; a crash after this only costs them a rebuild.
+  // gone; a crash after this only costs them a rebuild. Nothing is cut yet
+  // if this fails.
   write_history_id(new_history_id());
-
-  // Newest first, so a crash part-way leaves a shorter but consistent log.
-  std::vector<std::shared_ptr<Segment>> all = sealed_;
-  all.push_back(active_);
-  while (!all.empty() && all.back()->base_seq > seq) {
-    auto s = all.back();
-    all.pop_back();
-    s->file.reset();
-    fs_.remove(seg_path(s->name));
-    fs_.sync_dir(opt_.dir);
-  }
-  pending_.clear();
-  pending_entries_ = 0;
-  if (all.empty()) {
-    sealed_.clear();
-    sealed_bytes_ = 0;
-    create_active_segment(seq + 1);
-  } else {
-    auto keep = all.back();
-    all.pop_back();
-    sealed_.assign(all.begin(), all.end());
-    sealed_bytes_ = 0;
-    for (const auto& s : sealed_) sealed_bytes_ += s->size;
-    // Find where the records after seq start, then cut there.
-    auto file = std::shared_ptr<File>(fs_.open(seg_path(keep->name), OpenMode::kReadWrite));
-    const uint64_t end = keep->sealed ? keep->data_end : written_end_;
-    RecordReader reader(*file, index_start(*keep, seq), end, kMaxBody);
-    RecordView v;
-    uint64_t off;
-    uint64_t cut = index_start(*keep, seq);
-    while (reader.next(&v, &off) == RecordReader::Result::kRecord && v.seq <= seq) {
-      cut = reader.position();
+  try {
+    // Newest first, so a crash part-way leaves a shorter but consistent log.
+    std::vector<std::shared_ptr<Segment>> all = sealed_;
+    all.push_back(active_);
+    while (!all.empty() && all.back()->base_seq > seq) {
+      auto s = all.back();
+      all.pop_back();
+      s->file.reset();
+      fs_.remove(seg_path(s->name));
+      fs_.sync_dir(opt_.dir);
     }
-    file->truncate(cut);
-    file->sync();
-    uint64_t prev_last = sealed_.empty() ? 0 : sealed_.back()->last_seq;
-    wal::TailScan scan =
-        wal::scan_segment(*file, keep->base_seq, prev_last, kMaxBody, false, /*hash=*/true);
-    adopt_active(keep->name, keep->base_seq, file, scan, /*sha_valid=*/true);
+    pending_.clear();
+    pending_entries_ = 0;
+    if (all.empty()) {
+      sealed_.clear();
+      sealed_bytes_ = 0;
+      create_active_segment(seq + 1);
+    } else {
+      auto keep = all.back();
+      all.pop_back();
+      sealed_.assign(all.begin(), all.end());
+      sealed_bytes_ = 0;
+      for (const auto& s : sealed_) sealed_bytes_ += s->size;
+      // Find where the records after seq start, then cut there.
+      auto file = std::shared_ptr<File>(fs_.open(seg_path(keep->name), OpenMode::kReadWrite));
+      const uint64_t end = keep->sealed ? keep->data_end : written_end_;
+      RecordReader reader(*file, index_start(*keep, seq), end, kMaxBody);
+      RecordView v;
+      uint64_t off;
+      uint64_t cut = index_start(*keep, seq);
+      while (reader.next(&v, &off) == RecordReader::Result::kRecord && v.seq <= seq) {
+        cut = reader.position();
+      }
+      file->truncate(cut);
+      file->sync();
+      uint64_t prev_last = sealed_.empty() ? 0 : sealed_.back()->last_seq;
+      wal::TailScan scan =
+          wal::scan_segment(*file, keep->base_seq, prev_last, kMaxBody, false, /*hash=*/true);
+      adopt_active(keep->name, keep->base_seq, file, scan, /*sha_valid=*/true);
+    }
+    next_seq_ = seq + 1;
+    taken_seq_ = written_seq_ = durable_seq_ = ack_seq_ = seq;
+    ack_end_ = written_end_;
+    warned_pressure_ = false;
+  } catch (const Error& e) {
+    // Files may already be gone: nothing in memory describes the log now.
+    stop_locked(fmt::format("truncate_after({}) failed part-way", seq), e);
   }
-  next_seq_ = seq + 1;
-  taken_seq_ = written_seq_ = durable_seq_ = ack_seq_ = seq;
-  ack_end_ = written_end_;
-  warned_pressure_ = false;
   spdlog::info("WAL {}: truncated after seq {}", opt_.dir, seq);
 }
 

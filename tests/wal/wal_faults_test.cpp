@@ -93,6 +93,47 @@ TEST_F(WalFaults, FailedFsyncStopsTheWalAndIsNeverRetried) {
 // BUG (reported): WalMetrics::rejected_writes documents "refusals of
 // valid-looking writes (pressure, stopped)", but refusals by a stopped WAL
 // are not counted.
+// truncate_after removes files before it rebuilds its state; failing in
+// between must stop the WAL (not leave it pointing at removed files) and
+// leave a log that reopens as a consistent prefix.
+TEST_F(WalFaults, TruncateAfterFailingPartWayStopsTheWal) {
+  auto o = opts();
+  o.segment_bytes = 4096;
+  auto wal = Wal::open(o);
+  for (int i = 1; i <= 60; ++i) {
+    wal->append(make_entry(fmt::format("k/{}", i), std::string(100, 'x')));
+  }
+  // The new HISTORY file's directory sync succeeds; the one after the first
+  // segment is removed fails.
+  fi_.add_rule(testing::fault(FsOp::kSyncDir, "", 1, -1));
+  EXPECT_EQ(code_of([&] { wal->truncate_after(5); }), ErrorCode::kWalStopped);
+  EXPECT_EQ(code_of([&] { wal->append(make_entry("after")); }), ErrorCode::kWalStopped);
+  EXPECT_TRUE(wal->status().stopped);
+  wal.reset();
+  fi_.clear_rules();
+  auto again = Wal::open(testing::test_options(dir_));
+  EXPECT_GE(again->status().head_seq, 5u);
+  for (uint64_t seq = 1; seq <= 5; ++seq) EXPECT_TRUE(again->read_entry(seq).has_value()) << seq;
+}
+
+// Records found at open may be in the page cache only (a process killed
+// between a write and its fdatasync); open makes them durable before anyone
+// can see them, and refuses to open if it cannot.
+TEST_F(WalFaults, OpenSyncsTheTailItFound) {
+  {
+    auto o = opts();
+    o.sync = SyncMode::kNone;
+    auto wal = Wal::open(o);
+    for (int i = 0; i < 3; ++i) wal->append(make_entry(fmt::format("k/{}", i)));
+    wal->close();
+  }
+  const uint64_t before = fi_.count(FsOp::kSyncData);
+  Wal::open(opts())->close();
+  EXPECT_GT(fi_.count(FsOp::kSyncData), before);
+  fi_.add_rule(testing::fault(FsOp::kSyncData, ".seg", 0, -1));
+  EXPECT_EQ(code_of([&] { Wal::open(opts()); }), ErrorCode::kIoError);
+}
+
 TEST_F(WalFaults, StoppedWalRefusalIsCountedAsRejectedWrite) {
   auto wal = Wal::open(opts());
   wal->append(make_entry("a"));

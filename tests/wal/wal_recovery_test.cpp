@@ -415,6 +415,33 @@ TEST_F(SealedDamage, CrashAfterTrailerBeforeCutFinishesTheSeal) {
   EXPECT_EQ(after.sealed.back().sha256, s.sha256);
 }
 
+// A power loss between writing index + trailer and syncing them can keep the
+// trailer's page and lose (or garble) an index page. Such a seal must not be
+// "finished": its index would send reads to the wrong offsets and its SHA-256
+// would not match the file. The records are kept and sealed again later.
+TEST_F(SealedDamage, InterruptedSealWithADamagedIndexIsDroppedNotFinished) {
+  auto snap = build();
+  std::filesystem::remove(dir_ + "/" + snap.active.file);
+  const auto& s = snap.sealed.back();
+  const std::string path = dir_ + "/" + s.file;
+  const uint64_t sealed_size = file_size(path);
+  // 4 KiB segments hold one index entry (16 bytes) before the 88-byte trailer.
+  flip_byte(path, sealed_size - 88 - 16 + 3);
+  testing::truncate_file(path, sealed_size + 8192);
+  OpenReport rep;
+  auto wal = Wal::open(opts(), &rep);
+  bool noted = false;
+  for (const auto& n : rep.notes) noted = noted || n.find("unfinished seal") != std::string::npos;
+  EXPECT_TRUE(noted);
+  EXPECT_EQ(wal->status().head_seq, s.last_seq);
+  expect_intact(*wal, s.first_seq, s.last_seq);
+  EXPECT_EQ(wal->append(entry(s.last_seq + 1)), s.last_seq + 1);
+  wal->rotate();
+  wal->close();
+  auto v = Wal::verify(dir_);
+  EXPECT_TRUE(v.ok) << v.bad_file << ": " << v.problem;
+}
+
 TEST_F(WalRecovery, UnfinishedSegmentCreationIsRemoved) {
   {
     auto wal = Wal::open(opts());
