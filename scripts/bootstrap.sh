@@ -27,6 +27,16 @@ if ((${#missing[@]})); then
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# sshd refuses to start without its privilege-separation directory, which
+# exists only once the system service has run; the Git SSH tests start their
+# own sshd and skip without it.
+if [[ -x /usr/sbin/sshd && ! -d /run/sshd ]]; then
+  sudo=""
+  if [[ $(id -u) -ne 0 ]]; then sudo="sudo -n"; fi
+  $sudo mkdir -p /run/sshd 2>/dev/null ||
+    echo "bootstrap: cannot create /run/sshd; the Git SSH tests will skip" >&2
+fi
+
 # npm tools the tests use (s3rver, the AWS SDK), pinned by the lock file.
 if [[ -f tests/js/package-lock.json ]]; then
   stamp=tests/js/node_modules/.strata-lock-sha
