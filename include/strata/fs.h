@@ -127,6 +127,8 @@ class FaultInjectionFileSystem : public FileSystem {
   void track_unsynced_writes(bool on);
   void cut_power();
   size_t lose_unsynced_writes(uint64_t seed);
+  // Blocks written that no completed sync covers yet (while tracking).
+  size_t unsynced_blocks();
 
   // Used by this file system's File objects.
   void tracked_write(File& base, const void* buf, size_t n, uint64_t off);
@@ -166,11 +168,12 @@ class FaultInjectionFileSystem : public FileSystem {
     // (write counter, content right after that write), oldest first: a sync
     // that started after write v makes the content after v durable.
     std::vector<std::pair<uint64_t, std::string>> writes;
+    int writing = 0;  // writes to the block in progress
   };
   std::mutex track_mu_;  // held across a tracked write so blocks stay consistent
   bool tracking_ = false;
   std::atomic<bool> power_cut_{false};
-  uint64_t write_version_ = 0;
+  std::atomic<uint64_t> write_version_{0};
   std::map<std::string, std::map<uint64_t, UnsyncedBlock>> unsynced_;  // path -> block index
 };
 

@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <random>
 
 #include <fmt/format.h>
@@ -124,31 +125,45 @@ void FaultInjectionFileSystem::cut_power() {
 }
 
 void FaultInjectionFileSystem::tracked_write(File& base, const void* buf, size_t n, uint64_t off) {
-  std::lock_guard lock(track_mu_);
-  if (tracking_ && n > 0) {
-    auto& blocks = unsynced_[base.path()];
-    for (uint64_t b = off / kBlock; b <= (off + n - 1) / kBlock; ++b) {
-      auto [it, fresh] = blocks.try_emplace(b);
-      if (fresh) {
-        it->second.durable.assign(kBlock, '\0');
-        base.pread(it->second.durable.data(), kBlock, b * kBlock);
-      }
-    }
+  std::unique_lock lock(track_mu_);
+  if (!tracking_ || n == 0) {
+    lock.unlock();
     base.pwrite(buf, n, off);
-    const uint64_t version = ++write_version_;
-    for (uint64_t b = off / kBlock; b <= (off + n - 1) / kBlock; ++b) {
-      std::string after(kBlock, '\0');
-      base.pread(after.data(), kBlock, b * kBlock);
-      blocks[b].writes.emplace_back(version, std::move(after));
-    }
     return;
   }
-  base.pwrite(buf, n, off);
+  auto& blocks = unsynced_[base.path()];
+  const uint64_t first = off / kBlock, last = (off + n - 1) / kBlock;
+  for (uint64_t b = first; b <= last; ++b) {
+    auto [it, fresh] = blocks.try_emplace(b);
+    if (fresh) {
+      it->second.durable.assign(kBlock, '\0');
+      base.pread(it->second.durable.data(), kBlock, b * kBlock);
+    }
+    it->second.writing++;
+  }
+  // The write itself runs unlocked, so a sync that starts meanwhile does not
+  // wait for it and does not count it as covered (it only would if the
+  // write had finished before the sync began).
+  lock.unlock();
+  std::optional<Error> failure;
+  try {
+    base.pwrite(buf, n, off);
+  } catch (const Error& e) {
+    failure = e;
+  }
+  lock.lock();
+  const uint64_t version = ++write_version_;
+  for (uint64_t b = first; b <= last; ++b) {
+    std::string after(kBlock, '\0');
+    base.pread(after.data(), kBlock, b * kBlock);
+    blocks[b].writes.emplace_back(version, std::move(after));
+    blocks[b].writing--;
+  }
+  if (failure) throw *failure;
 }
 
 uint64_t FaultInjectionFileSystem::sync_started() {
-  std::lock_guard lock(track_mu_);
-  return write_version_;
+  return write_version_.load();
 }
 
 void FaultInjectionFileSystem::sync_finished(const std::string& path, uint64_t version) {
@@ -163,8 +178,15 @@ void FaultInjectionFileSystem::sync_finished(const std::string& path, uint64_t v
       b->second.durable = std::prev(covered)->second;
       w.erase(w.begin(), covered);
     }
-    b = w.empty() ? it->second.erase(b) : std::next(b);
+    b = w.empty() && b->second.writing == 0 ? it->second.erase(b) : std::next(b);
   }
+}
+
+size_t FaultInjectionFileSystem::unsynced_blocks() {
+  std::lock_guard lock(track_mu_);
+  size_t n = 0;
+  for (const auto& [path, blocks] : unsynced_) n += blocks.size();
+  return n;
 }
 
 size_t FaultInjectionFileSystem::lose_unsynced_writes(uint64_t seed) {

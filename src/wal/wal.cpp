@@ -115,6 +115,19 @@ void write_zeros(File& file, uint64_t from, uint64_t to) {
   }
 }
 
+bool is_all_zero(File& file) {
+  std::string buf(1 << 20, '\0');
+  for (uint64_t off = 0;;) {
+    const size_t got = file.pread(buf.data(), buf.size(), off);
+    if (got == 0) return true;
+    if (std::any_of(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(got),
+                    [](char c) { return c != 0; })) {
+      return false;
+    }
+    off += got;
+  }
+}
+
 Sha256 hash_file_prefix(File& file, uint64_t end) {
   Sha256 sha;
   std::string buf(1 << 20, '\0');
@@ -476,10 +489,10 @@ void WalImpl::open_last_segment(const std::string& name, uint64_t base, uint64_t
   wal::SegmentHeader h;
   if (!wal::read_segment_header(*file, &h)) {
     // A segment whose creation did not finish: nothing acknowledged is in it
-    // because its header is synced before any record is written.
-    std::string head(std::min<uint64_t>(file->size(), kHeaderSize), '\0');
-    file->pread(head.data(), head.size(), 0);
-    if (file->size() < kHeaderSize || head.find_first_not_of('\0') == std::string::npos) {
+    // because its header is synced before any record is written. Only a file
+    // shorter than a header or all zeros looks like that; a damaged header
+    // in front of records is corruption.
+    if (file->size() < kHeaderSize || is_all_zero(*file)) {
       file.reset();
       fs_.remove(path);
       fs_.sync_dir(opt_.dir);

@@ -294,7 +294,7 @@ TEST_F(Materialize, TruncateBelowAppliedSeqRebuilds) {
   EXPECT_EQ(seq_file_text(), "5\n");
 }
 
-// BUG (reported): run() notices a truncation only while the head is below
+// Regression test (a bug the black-box suite found, since fixed): run() notices a truncation only while the head is below
 // state.seq. Once new entries take the head past it again, entries 6..10 of
 // the old history stay in the state and the new 6..10 are never applied.
 TEST_F(Materialize, TruncateBelowAppliedSeqThenAppendPastItStillRebuilds) {
@@ -329,7 +329,7 @@ TEST_F(Materialize, CompactedLogMaterializesToTheSameTree) {
   EXPECT_EQ(actual(tmp_ / "other/state"), model(log_));
 }
 
-// BUG (reported): compaction keeps the latest entry per path, but a create of
+// Regression test (a bug the black-box suite found, since fixed): compaction keeps the latest entry per path, but a create of
 // "a/b" implicitly removes a file "a". Dropping the superseded "a/b" entries
 // while keeping the older "a" resurrects "a" on a rebuild from the log.
 TEST_F(Materialize, CompactionKeepsFileDirectoryReplacementsFaithful) {
