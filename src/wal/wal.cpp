@@ -601,7 +601,7 @@ void WalImpl::open_last_segment(const std::string& name, uint64_t base, uint64_t
       rep.notes.push_back(fmt::format(
           "cut torn tail of {} at offset {}: {} bytes dropped, among them records after a "
           "block that never reached the disk (ending at offset {}), so none of them had been "
-          "acknowledged",
+          "synced",
           path, scan.torn_offset, scan.torn_bytes, scan.unwritten_block_end));
     } else {
       rep.notes.push_back(fmt::format("cut torn tail of {} at offset {}: {} bytes dropped", path,
