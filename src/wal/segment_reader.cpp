@@ -117,7 +117,24 @@ uint64_t find_valid_record(File& file, uint64_t from, uint64_t end, uint64_t pre
   return 0;
 }
 
-// Bytes in [from, end) up to and including the last non-zero one.
+// The first kFileBlock boundary B in (from, to] such that the bytes
+// [max(from, B - kFileBlock), B) are all zero, or 0 if there is none. After a
+// crash, a block whose write never reached the disk reads back as it was
+// before: the zeros of preallocation (or what was synced into its start).
+uint64_t unwritten_block_end(File& file, uint64_t from, uint64_t to) {
+  char buf[kFileBlock];
+  for (uint64_t b = (from / kFileBlock + 1) * kFileBlock; b <= to; b += kFileBlock) {
+    const uint64_t start = std::max(from, b - kFileBlock);
+    const size_t n = static_cast<size_t>(b - start);
+    if (n < kFrameSize) continue;  // too short to tell from a damaged header
+    if (file.pread(buf, n, start) != n) return 0;
+    if (std::all_of(buf, buf + n, [](char c) { return c == 0; })) return b;
+  }
+  return 0;
+}
+
+}  // namespace
+
 uint64_t non_zero_extent(File& file, uint64_t from, uint64_t end) {
   constexpr size_t kChunk = 1 << 20;
   static const std::string kZeros(kChunk, '\0');
@@ -137,23 +154,20 @@ uint64_t non_zero_extent(File& file, uint64_t from, uint64_t end) {
   return last - from;
 }
 
-// The first kFileBlock boundary B in (from, to] such that the bytes
-// [max(from, B - kFileBlock), B) are all zero, or 0 if there is none. After a
-// crash, a block whose write never reached the disk reads back as it was
-// before: the zeros of preallocation (or what was synced into its start).
-uint64_t unwritten_block_end(File& file, uint64_t from, uint64_t to) {
-  char buf[kFileBlock];
-  for (uint64_t b = (from / kFileBlock + 1) * kFileBlock; b <= to; b += kFileBlock) {
-    const uint64_t start = std::max(from, b - kFileBlock);
-    const size_t n = static_cast<size_t>(b - start);
-    if (n < kFrameSize) continue;  // too short to tell from a damaged header
-    if (file.pread(buf, n, start) != n) return 0;
-    if (std::all_of(buf, buf + n, [](char c) { return c == 0; })) return b;
+std::optional<Sha256> hash_file_prefix(File& file, uint64_t end, uint64_t* short_at) {
+  Sha256 sha;
+  std::string buf(1 << 20, '\0');
+  for (uint64_t off = 0; off < end;) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), end - off));
+    if (file.pread(buf.data(), want, off) != want) {
+      if (short_at) *short_at = off;
+      return std::nullopt;
+    }
+    sha.update(buf.data(), want);
+    off += want;
   }
-  return 0;
+  return sha;
 }
-
-}  // namespace
 
 TailScan scan_segment(File& file, uint64_t base_seq, uint64_t prev_seq, uint64_t max_body,
                       bool skip_corrupt, bool hash) {

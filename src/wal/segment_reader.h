@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -72,6 +73,14 @@ struct TailScan {
 // a crash does to writes that were never synced. `hash` fills scan.sha.
 TailScan scan_segment(File& file, uint64_t base_seq, uint64_t prev_seq, uint64_t max_body,
                       bool skip_corrupt, bool hash = true);
+
+// Bytes in [from, end) up to and including the last non-zero one (0: all
+// zeros).
+uint64_t non_zero_extent(File& file, uint64_t from, uint64_t end);
+
+// SHA-256 of the file's first `end` bytes; nullopt if the file is shorter
+// (then *short_at, if given, is the offset of the chunk that came up short).
+std::optional<Sha256> hash_file_prefix(File& file, uint64_t end, uint64_t* short_at = nullptr);
 
 // The unit in which a crash can lose unsynced writes (a page / fs block).
 inline constexpr uint64_t kFileBlock = 4096;

@@ -22,21 +22,13 @@ bool fail(VerifyResult& r, const std::string& file, uint64_t offset, std::string
 }
 
 bool verify_sealed(File& file, uint64_t size, const wal::Trailer& t, VerifyResult& r) {
-  Sha256 digest;
-  std::string buf(1 << 20, '\0');
-  const uint64_t hashed_end = size - wal::kTrailerSize + 48;
-  for (uint64_t off = 0; off < hashed_end;) {
-    size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), hashed_end - off));
-    if (file.pread(buf.data(), n, off) != n) {
-      return fail(r, file.path(), off, "file shorter than its trailer says");
-    }
-    digest.update(buf.data(), n);
-    off += n;
-  }
-  if (digest.finish() != t.sha256) {
+  uint64_t short_at = 0;
+  const auto digest = wal::hash_file_prefix(file, size - wal::kTrailerSize + 48, &short_at);
+  if (!digest) return fail(r, file.path(), short_at, "file shorter than its trailer says");
+  if (digest->finish() != t.sha256) {
     return fail(r, file.path(), 0,
                 fmt::format("SHA-256 mismatch: trailer says {}, contents hash to {}",
-                            to_hex(t.sha256), to_hex(digest.finish())));
+                            to_hex(t.sha256), to_hex(digest->finish())));
   }
   wal::RecordReader reader(file, wal::kHeaderSize, t.index_offset, kMaxBody);
   wal::RecordView v;

@@ -87,7 +87,6 @@ struct Segment {
 struct InflightGroup {
   uint64_t upto = 0;  // last seq in the group
   uint64_t end = 0;   // file offset just past it
-  size_t slot = 0;    // which sync descriptor it uses
   bool synced = false;
 };
 
@@ -115,34 +114,16 @@ void write_zeros(File& file, uint64_t from, uint64_t to) {
   }
 }
 
-bool is_all_zero(File& file) {
-  std::string buf(1 << 20, '\0');
-  for (uint64_t off = 0;;) {
-    const size_t got = file.pread(buf.data(), buf.size(), off);
-    if (got == 0) return true;
-    if (std::any_of(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(got),
-                    [](char c) { return c != 0; })) {
-      return false;
-    }
-    off += got;
+// The digest of a segment's first `end` bytes, which must all be there.
+Sha256 digest_of_prefix(File& file, uint64_t end) {
+  uint64_t short_at = 0;
+  auto sha = wal::hash_file_prefix(file, end, &short_at);
+  if (!sha) {
+    throw Error(ErrorCode::kWalCorrupt,
+                fmt::format("{}: shorter than its records (short read at offset {} of {})",
+                            file.path(), short_at, end));
   }
-}
-
-Sha256 hash_file_prefix(File& file, uint64_t end) {
-  Sha256 sha;
-  std::string buf(1 << 20, '\0');
-  for (uint64_t off = 0; off < end;) {
-    const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), end - off));
-    const size_t got = file.pread(buf.data(), want, off);
-    if (got != want) {
-      throw Error(ErrorCode::kWalCorrupt,
-                  fmt::format("{}: shorter than its records ({} of {} bytes)", file.path(),
-                              off + got, end));
-    }
-    sha.update(buf.data(), got);
-    off += got;
-  }
-  return sha;
+  return *sha;
 }
 
 // The sparse index and trailer that seal a segment whose records end at
@@ -492,7 +473,7 @@ void WalImpl::open_last_segment(const std::string& name, uint64_t base, uint64_t
     // because its header is synced before any record is written. Only a file
     // shorter than a header or all zeros looks like that; a damaged header
     // in front of records is corruption.
-    if (file->size() < kHeaderSize || is_all_zero(*file)) {
+    if (file->size() < kHeaderSize || wal::non_zero_extent(*file, 0, file->size()) == 0) {
       file.reset();
       fs_.remove(path);
       fs_.sync_dir(opt_.dir);
@@ -530,7 +511,7 @@ void WalImpl::open_last_segment(const std::string& name, uint64_t base, uint64_t
     expect.index = scan.index;
     std::string tail, on_disk;
     if (trailer_off != 0) {
-      encode_index_and_trailer(expect, scan.end, hash_file_prefix(*file, scan.end), &tail);
+      encode_index_and_trailer(expect, scan.end, digest_of_prefix(*file, scan.end), &tail);
       on_disk.resize(tail.size());
       on_disk.resize(file->pread(on_disk.data(), on_disk.size(), scan.end));
     }
@@ -936,7 +917,7 @@ void WalImpl::lead_group_locked(std::unique_lock<std::mutex>& lk) {
   taken_seq_ = upto;
   const uint64_t group = pending_entries_;
   pending_entries_ = 0;
-  inflight_.push_back(InflightGroup{upto, off + buf.size(), slot, false});
+  inflight_.push_back(InflightGroup{upto, off + buf.size(), false});
   auto seg = active_;
   auto release = [&] {
     slot_busy_[slot] = false;
@@ -1084,7 +1065,7 @@ void WalImpl::seal_active_locked() {
   if (!sha_valid_) {
     // Open skipped hashing the tail it found; the file holds exactly the
     // bytes the digest must cover.
-    active_sha_ = hash_file_prefix(*s.file, written_end_);
+    active_sha_ = digest_of_prefix(*s.file, written_end_);
     sha_valid_ = true;
   }
   std::string tail;
