@@ -36,6 +36,26 @@ std::string payload(int thread, int i, std::mt19937& rng) {
   return d;
 }
 
+// Options for a WAL in dir whose I/O goes through fi, which tracks what a
+// power loss may take back.
+WalOptions tracked_options(FaultInjectionFileSystem& fi, const std::string& dir) {
+  fi.track_unsynced_writes(true);
+  auto o = testing::test_options(dir);
+  o.fs = &fi;
+  return o;
+}
+
+// Reopens dir on the real file system after the power loss; a refusal is a
+// test failure (and null).
+std::unique_ptr<Wal> reopen_after_power_loss(const std::string& dir, OpenReport* rep) {
+  try {
+    return Wal::open(testing::test_options(dir), rep);
+  } catch (const Error& e) {
+    ADD_FAILURE() << "reopen after power loss: " << e.what();
+    return nullptr;
+  }
+}
+
 TEST(PowerLoss, AcknowledgedEntriesSurviveLosingAnyUnsyncedBlocks) {
   constexpr int kRounds = 60;
   testing::TempDir tmp;
@@ -46,9 +66,7 @@ TEST(PowerLoss, AcknowledgedEntriesSurviveLosingAnyUnsyncedBlocks) {
     SCOPED_TRACE(fmt::format("round {}", round));
     std::filesystem::remove_all(dir);
     FaultInjectionFileSystem fi;
-    fi.track_unsynced_writes(true);
-    auto o = testing::test_options(dir);
-    o.fs = &fi;
+    auto o = tracked_options(fi, dir);
     o.syncs_in_flight = 1 + round % 3;
     o.segment_bytes = 128 * 1024;  // rotations happen during the run
     std::map<uint64_t, std::string> acked;
@@ -91,12 +109,8 @@ TEST(PowerLoss, AcknowledgedEntriesSurviveLosingAnyUnsyncedBlocks) {
     total_acked += acked.size();
 
     OpenReport rep;
-    std::unique_ptr<Wal> wal;
-    try {
-      wal = Wal::open(testing::test_options(dir), &rep);
-    } catch (const Error& e) {
-      FAIL() << "reopen after power loss: " << e.what();
-    }
+    auto wal = reopen_after_power_loss(dir, &rep);
+    ASSERT_TRUE(wal);
     if (rep.torn_bytes_dropped > 0) torn_rounds++;
     for (const auto& n : rep.notes) {
       if (n.find("never reached the disk") != std::string::npos) hole_rounds++;
@@ -149,9 +163,7 @@ TEST(PowerLoss, IntervalModeKeepsTheDurablePrefixAndOpensCleanly) {
     SCOPED_TRACE(fmt::format("round {}", round));
     std::filesystem::remove_all(dir);
     FaultInjectionFileSystem fi;
-    fi.track_unsynced_writes(true);
-    auto o = testing::test_options(dir);
-    o.fs = &fi;
+    auto o = tracked_options(fi, dir);
     o.sync = SyncMode::kInterval;
     o.sync_interval_ms = 5;
     o.segment_bytes = 256 * 1024;
@@ -172,12 +184,8 @@ TEST(PowerLoss, IntervalModeKeepsTheDurablePrefixAndOpensCleanly) {
     }
     reverted += fi.lose_unsynced_writes(seeds());
     OpenReport rep;
-    std::unique_ptr<Wal> wal;
-    try {
-      wal = Wal::open(testing::test_options(dir), &rep);
-    } catch (const Error& e) {
-      FAIL() << "reopen after power loss: " << e.what();
-    }
+    auto wal = reopen_after_power_loss(dir, &rep);
+    ASSERT_TRUE(wal);
     const uint64_t head = wal->status().head_seq;
     EXPECT_GE(head, durable);
     beyond_durable += head - durable;
