@@ -2,7 +2,6 @@
 // this directory (tree_writer, remote, restore_writer, manifest).
 #include "strata/git_sync.h"
 
-#include <openssl/rand.h>
 #include <sys/stat.h>
 
 #include <ctime>
@@ -12,6 +11,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "common/random_id.h"
 #include "git/git_util.h"
 #include "git/manifest.h"
 #include "git/remote.h"
@@ -24,20 +24,6 @@ namespace strata {
 namespace {
 
 using namespace strata::git;
-
-std::string random_hex(size_t bytes) {
-  std::string raw(bytes, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1) {
-    throw Error(ErrorCode::kInternal, "no random bytes for a snapshot id");
-  }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : raw) {
-    out.push_back(kHex[c >> 4]);
-    out.push_back(kHex[c & 15]);
-  }
-  return out;
-}
 
 std::string iso_utc(std::chrono::system_clock::time_point t) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();

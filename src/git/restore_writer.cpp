@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "common/unique_fd.h"
 #include "git/git_util.h"
 #include "git/path_rules.h"
 #include "strata/error.h"
@@ -21,17 +22,6 @@ namespace strata::git {
 namespace {
 
 constexpr int kMaxDepth = 256;
-
-struct Fd {
-  int fd = -1;
-  Fd() = default;
-  explicit Fd(int f) : fd(f) {}
-  Fd(Fd&& o) noexcept : fd(o.fd) { o.fd = -1; }
-  Fd& operator=(Fd&&) = delete;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
 
 [[noreturn]] void refuse(const std::string& commit, const std::string& path,
                          const std::string& why) {
@@ -67,12 +57,13 @@ class Writer {
             if (errno == EEXIST) refuse(commit_, path, "a duplicate name");
             throw_errno("mkdir", path, errno);
           }
-          Fd sub(::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-          if (sub.fd < 0) throw_errno("opening", path, errno);
+          UniqueFd sub(
+              ::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+          if (sub.get() < 0) throw_errno("opening", path, errno);
           git_tree* child = nullptr;
           check(git_tree_lookup(&child, repo_, git_tree_entry_id(e)), "reading tree " + path);
           TreePtr owner(child);
-          write_tree(child, sub.fd, path, depth + 1);
+          write_tree(child, sub.get(), path, depth + 1);
           break;
         }
         case GIT_FILEMODE_BLOB:
@@ -107,30 +98,31 @@ class Writer {
 
   // Directories git could not hold, recorded in the manifest.
   void make_dir_path(const std::string& path) {
-    Fd cur(::dup(root_fd_));
+    UniqueFd cur(::dup(root_fd_));
     size_t start = 0;
     while (start < path.size()) {
       size_t end = path.find('/', start);
       if (end == std::string::npos) end = path.size();
       std::string part = path.substr(start, end - start);
       if (auto why = bad_component(part)) refuse(commit_, path, "an empty directory with " + *why);
-      if (::mkdirat(cur.fd, part.c_str(), 0755) != 0 && errno != EEXIST)
+      if (::mkdirat(cur.get(), part.c_str(), 0755) != 0 && errno != EEXIST)
         throw_errno("mkdir", path, errno);
-      Fd next(::openat(cur.fd, part.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      if (next.fd < 0) refuse(commit_, path, "an empty directory whose path is not a directory");
-      std::swap(cur.fd, next.fd);
+      UniqueFd next(
+          ::openat(cur.get(), part.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (next.get() < 0) refuse(commit_, path, "an empty directory whose path is not a directory");
+      std::swap(cur, next);
       start = end + 1;
     }
   }
 
   void make_links() {
     for (const auto& l : links_) {
-      Fd dir(l.dir_rel.empty() ? ::dup(root_fd_)
-                               : ::openat(root_fd_, l.dir_rel.c_str(),
-                                          O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      UniqueFd dir(l.dir_rel.empty() ? ::dup(root_fd_)
+                                     : ::openat(root_fd_, l.dir_rel.c_str(),
+                                                O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       const std::string path = l.dir_rel.empty() ? l.name : l.dir_rel + "/" + l.name;
-      if (dir.fd < 0) throw_errno("opening", l.dir_rel, errno);
-      if (::symlinkat(l.target.c_str(), dir.fd, l.name.c_str()) != 0) {
+      if (dir.get() < 0) throw_errno("opening", l.dir_rel, errno);
+      if (::symlinkat(l.target.c_str(), dir.get(), l.name.c_str()) != 0) {
         if (errno == EEXIST) refuse(commit_, path, "a duplicate name");
         throw_errno("symlink", path, errno);
       }
@@ -158,16 +150,16 @@ class Writer {
 
   void write_file(int dir_fd, const std::string& name, const std::string& path,
                   const git_blob* blob, mode_t perm) {
-    Fd f(
+    UniqueFd f(
         ::openat(dir_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, perm));
-    if (f.fd < 0) {
+    if (f.get() < 0) {
       if (errno == EEXIST) refuse(commit_, path, "a duplicate name");
       throw_errno("creating", path, errno);
     }
     const char* p = static_cast<const char*>(git_blob_rawcontent(blob));
     size_t left = static_cast<size_t>(git_blob_rawsize(blob));
     while (left > 0) {
-      ssize_t n = ::write(f.fd, p, left);
+      ssize_t n = ::write(f.get(), p, left);
       if (n < 0) {
         if (errno == EINTR) continue;
         throw_errno("writing", path, errno);
@@ -176,7 +168,7 @@ class Writer {
       left -= static_cast<size_t>(n);
     }
     // The umask must not change what the archive says.
-    if (::fchmod(f.fd, perm) != 0) throw_errno("chmod", path, errno);
+    if (::fchmod(f.get(), perm) != 0) throw_errno("chmod", path, errno);
   }
 
   git_repository* repo_;
@@ -216,11 +208,11 @@ RestoreStats write_tree(git_repository* repo, const git_tree* tree, const Manife
     throw_errno("creating a staging directory in", parent.string(), errno);
   const std::string staging = tmpl;
   try {
-    Fd root(::open(staging.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (root.fd < 0) throw_errno("opening", staging, errno);
-    if (::fchmod(root.fd, 0755) != 0) throw_errno("chmod", staging, errno);
-    Writer w(repo, commit_hex, root.fd);
-    w.write_tree(tree, root.fd, "", 0);
+    UniqueFd root(::open(staging.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (root.get() < 0) throw_errno("opening", staging, errno);
+    if (::fchmod(root.get(), 0755) != 0) throw_errno("chmod", staging, errno);
+    Writer w(repo, commit_hex, root.get());
+    w.write_tree(tree, root.get(), "", 0);
     for (const auto& src : manifest.sources) w.make_dir_path(src);
     for (const auto& dir : manifest.empty_dirs) w.make_dir_path(dir);
     w.make_links();

@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "common/unique_fd.h"
 #include "git/git_util.h"
 #include "git/path_rules.h"
 #include "strata/error.h"
@@ -21,13 +22,6 @@ namespace {
 
 // Deeper trees are almost certainly a loop or an attack, not state.
 constexpr int kMaxDepth = 256;
-
-struct Fd {
-  int fd = -1;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
 
 std::vector<std::string> list_names(int dir_fd, const std::string& path) {
   int dup_fd = ::dup(dir_fd);
@@ -69,12 +63,12 @@ void TreeWriter::skip(std::string path, std::string reason) {
 }
 
 bool TreeWriter::write_dir(const std::string& dir, const std::string& archive_path, git_oid* out) {
-  Fd root{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
-  if (root.fd < 0) {
+  UniqueFd root{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+  if (root.get() < 0) {
     if (errno == ENOENT) return false;
     throw_errno("opening", dir, errno);
   }
-  bool has = write_dir_fd(root.fd, root.fd, "", archive_path, 0, out);
+  bool has = write_dir_fd(root.get(), root.get(), "", archive_path, 0, out);
   return has;
 }
 
@@ -105,13 +99,13 @@ bool TreeWriter::write_dir_fd(int root_fd, int dir_fd, const std::string& rel,
     git_filemode_t mode;
     uint64_t bytes = 0;
     if (S_ISDIR(st.st_mode)) {
-      Fd sub{::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
-      if (sub.fd < 0) {
+      UniqueFd sub{::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
+      if (sub.get() < 0) {
         if (errno == ENOENT) continue;
         throw_errno("opening", child_archive, errno);
       }
       const size_t empties_before = stats_.empty_dirs.size();
-      if (!write_dir_fd(root_fd, sub.fd, child_rel, child_archive, depth + 1, &oid)) {
+      if (!write_dir_fd(root_fd, sub.get(), child_rel, child_archive, depth + 1, &oid)) {
         // Only the deepest empty directories: restoring them makes the rest.
         if (stats_.empty_dirs.size() == empties_before) stats_.empty_dirs.push_back(child_archive);
         continue;
@@ -165,15 +159,15 @@ bool TreeWriter::write_dir_fd(int root_fd, int dir_fd, const std::string& rel,
 
 bool TreeWriter::add_file(int dir_fd, const std::string& name, const std::string& archive_path,
                           git_oid* out, uint64_t* bytes) {
-  Fd f{::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)};
-  if (f.fd < 0) {
+  UniqueFd f{::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)};
+  if (f.get() < 0) {
     if (errno == ENOENT) return false;
     throw_errno("opening", archive_path, errno);
   }
   buffer_.clear();
   char chunk[1 << 16];
   for (;;) {
-    ssize_t n = ::read(f.fd, chunk, sizeof(chunk));
+    ssize_t n = ::read(f.get(), chunk, sizeof(chunk));
     if (n < 0) {
       if (errno == EINTR) continue;
       throw_errno("reading", archive_path, errno);

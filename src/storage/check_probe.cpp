@@ -2,10 +2,9 @@
 
 #include <unistd.h>
 
-#include <random>
-
 #include <fmt/format.h>
 
+#include "common/random_id.h"
 #include "strata/error.h"
 
 namespace strata::storage {
@@ -17,8 +16,7 @@ CheckResult failed_check(std::string name, const std::exception& e) {
 }
 
 void check_probe_round_trip(CheckpointStorage& store, std::vector<CheckResult>& out) {
-  std::random_device rd;
-  std::string probe = fmt::format("strata-check/probe-{}-{:08x}", ::getpid(), rd());
+  std::string probe = fmt::format("strata-check/probe-{}-{}", ::getpid(), random_hex(4));
   std::string payload = fmt::format("strata remote check probe {}\n", probe);
   try {
     store.write_file(probe, payload);

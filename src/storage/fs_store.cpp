@@ -23,6 +23,7 @@
 
 #include <fmt/format.h>
 
+#include "common/unique_fd.h"
 #include "storage/check_probe.h"
 #include "storage/local_file.h"
 #include "storage/validation.h"
@@ -39,30 +40,7 @@ constexpr std::string_view kMetaAttrPrefix = "user.strata.meta.";
 constexpr const char* kLockName = ".strata-lock";
 constexpr std::string_view kTmpMarker = ".strata-tmp-";
 
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
-  Fd& operator=(Fd&& o) noexcept {
-    if (this != &o) {
-      reset();
-      fd_ = o.fd_;
-      o.fd_ = -1;
-    }
-    return *this;
-  }
-  ~Fd() { reset(); }
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-  int get() const { return fd_; }
-  explicit operator bool() const { return fd_ >= 0; }
-
- private:
-  int fd_ = -1;
-};
+using Fd = UniqueFd;
 
 std::vector<std::string> split(std::string_view key) {
   std::vector<std::string> out;
