@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 
 #include "strata/error.h"
-#include "strata/fs.h"
+#include "strata/testing/fault_injection_file_system.h"
 
 namespace strata {
 namespace {
@@ -44,6 +44,28 @@ std::string_view op_name(FsOp op) {
       return "statvfs";
     case FsOp::kSyncFilesystem:
       return "syncfs";
+    case FsOp::kOpenDir:
+      return "open directory";
+    case FsOp::kStat:
+      return "stat";
+    case FsOp::kLink:
+      return "link";
+    case FsOp::kSymlink:
+      return "symlink";
+    case FsOp::kReadLink:
+      return "readlink";
+    case FsOp::kResolve:
+      return "resolve";
+    case FsOp::kChmod:
+      return "chmod";
+    case FsOp::kSetXattr:
+      return "setxattr";
+    case FsOp::kGetXattr:
+      return "getxattr";
+    case FsOp::kAccess:
+      return "access";
+    case FsOp::kCount:
+      break;
   }
   return "?";
 }
@@ -84,10 +106,134 @@ class FaultFile final : public File {
     base_->truncate(size);
   }
   uint64_t size() override { return base_->size(); }
+  FileInfo info() override {
+    fs_.check(FsOp::kStat, path());
+    return base_->info();
+  }
+  void set_mode(uint32_t mode) override {
+    fs_.check(FsOp::kChmod, path());
+    base_->set_mode(mode);
+  }
+  void set_xattr(const std::string& name, std::string_view value) override {
+    fs_.check(FsOp::kSetXattr, path());
+    base_->set_xattr(name, value);
+  }
+  std::optional<std::string> get_xattr(const std::string& name) override {
+    fs_.check(FsOp::kGetXattr, path());
+    return base_->get_xattr(name);
+  }
+  std::vector<std::string> list_xattrs() override {
+    fs_.check(FsOp::kGetXattr, path());
+    return base_->list_xattrs();
+  }
   const std::string& path() const override { return base_->path(); }
 
  private:
   std::unique_ptr<File> base_;
+  FaultInjectionFileSystem& fs_;
+};
+
+class FaultDir final : public Dir {
+ public:
+  FaultDir(std::unique_ptr<Dir> base, FaultInjectionFileSystem& fs)
+      : base_(std::move(base)), fs_(fs) {}
+
+  const std::string& path() const override { return base_->path(); }
+
+  std::optional<FileInfo> stat(const std::string& name) override {
+    fs_.check(FsOp::kStat, child(name));
+    return base_->stat(name);
+  }
+  std::vector<std::string> list() override {
+    fs_.check(FsOp::kListDir, path());
+    return base_->list();
+  }
+  std::unique_ptr<Dir> open_dir(const std::string& name) override {
+    fs_.check(FsOp::kOpenDir, child(name));
+    auto d = base_->open_dir(name);
+    return d ? std::make_unique<FaultDir>(std::move(d), fs_) : nullptr;
+  }
+  bool make_dir(const std::string& name, uint32_t mode) override {
+    fs_.check(FsOp::kMakeDirs, child(name));
+    return base_->make_dir(name, mode);
+  }
+  std::unique_ptr<File> open_file(const std::string& name, OpenMode mode, uint32_t perm) override {
+    fs_.check(FsOp::kOpen, child(name));
+    auto f = base_->open_file(name, mode, perm);
+    return f ? std::make_unique<FaultFile>(std::move(f), fs_) : nullptr;
+  }
+  void rename(const std::string& from, Dir& to_dir, const std::string& to) override {
+    FaultDir& other = unwrap(to_dir);
+    fs_.check(FsOp::kRename, other.child(to));
+    base_->rename(from, *other.base_, to);
+    fs_.moved(child(from), other.child(to));
+  }
+  bool link(const std::string& from, Dir& to_dir, const std::string& to) override {
+    FaultDir& other = unwrap(to_dir);
+    fs_.check(FsOp::kLink, other.child(to));
+    return base_->link(from, *other.base_, to);
+  }
+  bool remove_file(const std::string& name) override {
+    fs_.check(FsOp::kRemove, child(name));
+    const bool removed = base_->remove_file(name);
+    fs_.removed(child(name));
+    return removed;
+  }
+  bool remove_dir(const std::string& name) override {
+    fs_.check(FsOp::kRemove, child(name));
+    return base_->remove_dir(name);
+  }
+  bool make_symlink(const std::string& target, const std::string& name) override {
+    fs_.check(FsOp::kSymlink, child(name));
+    return base_->make_symlink(target, name);
+  }
+  std::optional<std::string> read_symlink(const std::string& name) override {
+    fs_.check(FsOp::kReadLink, child(name));
+    return base_->read_symlink(name);
+  }
+  Resolution resolve_beneath(const std::string& rel) override {
+    fs_.check(FsOp::kResolve, path() + "/" + rel);
+    return base_->resolve_beneath(rel);
+  }
+  void sync() override {
+    fs_.check(FsOp::kSyncDir, path());
+    base_->sync();
+  }
+  void set_mode(uint32_t mode) override {
+    fs_.check(FsOp::kChmod, path());
+    base_->set_mode(mode);
+  }
+  bool accessible() override {
+    try {
+      fs_.check(FsOp::kAccess, path());
+    } catch (const Error&) {
+      return false;
+    }
+    return base_->accessible();
+  }
+  std::unique_ptr<FileLock> lock(const std::string& name) override {
+    fs_.check(FsOp::kLock, child(name));
+    return base_->lock(name);
+  }
+  void sync_filesystem() override {
+    fs_.check(FsOp::kSyncFilesystem, path());
+    base_->sync_filesystem();
+  }
+
+ private:
+  std::string child(const std::string& name) const {
+    return path() == "/" ? "/" + name : path() + "/" + name;
+  }
+  FaultDir& unwrap(Dir& other) const {
+    auto* d = dynamic_cast<FaultDir*>(&other);
+    if (d == nullptr) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("{}: a directory of another file system", other.path()));
+    }
+    return *d;
+  }
+
+  std::unique_ptr<Dir> base_;
   FaultInjectionFileSystem& fs_;
 };
 
@@ -240,9 +386,7 @@ bool FaultInjectionFileSystem::exists(const std::string& path) {
 bool FaultInjectionFileSystem::is_directory(const std::string& path) {
   return base_.is_directory(path);
 }
-void FaultInjectionFileSystem::rename(const std::string& from, const std::string& to) {
-  check(FsOp::kRename, to);
-  base_.rename(from, to);
+void FaultInjectionFileSystem::moved(const std::string& from, const std::string& to) {
   std::lock_guard lock(track_mu_);
   unsynced_.erase(to);
   if (auto it = unsynced_.find(from); it != unsynced_.end()) {
@@ -250,11 +394,19 @@ void FaultInjectionFileSystem::rename(const std::string& from, const std::string
     unsynced_.erase(from);
   }
 }
+void FaultInjectionFileSystem::removed(const std::string& path) {
+  std::lock_guard lock(track_mu_);
+  unsynced_.erase(path);
+}
+void FaultInjectionFileSystem::rename(const std::string& from, const std::string& to) {
+  check(FsOp::kRename, to);
+  base_.rename(from, to);
+  moved(from, to);
+}
 void FaultInjectionFileSystem::remove(const std::string& path) {
   check(FsOp::kRemove, path);
   base_.remove(path);
-  std::lock_guard lock(track_mu_);
-  unsynced_.erase(path);
+  removed(path);
 }
 void FaultInjectionFileSystem::make_dirs(const std::string& path) {
   check(FsOp::kMakeDirs, path);
@@ -284,6 +436,11 @@ DiskSpace FaultInjectionFileSystem::disk_space(const std::string& path) {
 void FaultInjectionFileSystem::sync_filesystem(const std::string& path) {
   check(FsOp::kSyncFilesystem, path);
   base_.sync_filesystem(path);
+}
+std::unique_ptr<Dir> FaultInjectionFileSystem::open_dir(const std::string& path) {
+  check(FsOp::kOpenDir, path);
+  auto d = base_.open_dir(path);
+  return d ? std::make_unique<FaultDir>(std::move(d), *this) : nullptr;
 }
 
 }  // namespace strata

@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "strata/error.h"
-#include "strata/fs.h"
+#include "strata/testing/fault_injection_file_system.h"
 #include "strata/wal.h"
 #include "support/temp_dir.h"
 #include "support/wal_helpers.h"

@@ -9,8 +9,8 @@
 
 #include "strata/error.h"
 #include "strata/fs.h"
+#include "strata/testing/fault_injection_file_system.h"
 #include "support/temp_dir.h"
-#include "support/wal_helpers.h"
 
 namespace strata {
 namespace {

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "strata/error.h"
-#include "strata/fs.h"
+#include "strata/testing/fault_injection_file_system.h"
 #include "strata/materializer.h"
 #include "strata/wal.h"
 #include "support/temp_dir.h"

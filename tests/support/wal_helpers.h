@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "strata/entry.h"
-#include "strata/fs.h"
+#include "strata/testing/fault_injection_file_system.h"
 #include "strata/wal.h"
 #include "support/temp_dir.h"
 
@@ -29,20 +29,6 @@ inline Entry make_entry(std::string path, std::string data = "payload",
   e.path = std::move(path);
   e.data = std::move(data);
   return e;
-}
-
-// A fault rule with every field spelled out (designated initializers that
-// leave fields out trip -Wmissing-field-initializers).
-inline FaultRule fault(FsOp op, std::string path_contains = "", int skip = 0, int times = 1,
-                       int err = 5, size_t torn_bytes = 0) {
-  FaultRule r;
-  r.op = op;
-  r.path_contains = std::move(path_contains);
-  r.skip = skip;
-  r.times = times;
-  r.err = err;
-  r.torn_bytes = torn_bytes;
-  return r;
 }
 
 // Options for a WAL in dir that never trips the free-space guard (tests that
