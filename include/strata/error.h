@@ -36,6 +36,7 @@ enum class ErrorCode {
   kGitConflict,
   kTimeout,
   kInternal,
+  kSnapshotInvalid,  // a state snapshot archive is malformed, altered or not ours to read
 };
 
 // "WAL_CORRUPT", "DISK_PRESSURE_CRITICAL", ... as shown to users and in JSON.

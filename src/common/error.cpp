@@ -62,6 +62,8 @@ std::string_view error_code_name(ErrorCode code) {
       return "TIMEOUT";
     case ErrorCode::kInternal:
       return "INTERNAL";
+    case ErrorCode::kSnapshotInvalid:
+      return "SNAPSHOT_INVALID";
   }
   return "UNKNOWN";
 }

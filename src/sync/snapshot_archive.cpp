@@ -1,0 +1,811 @@
+#include "sync/snapshot_archive.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <ctime>
+#include <exception>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "strata/entry.h"
+#include "strata/error.h"
+#include "strata/hash.h"
+
+namespace strata::sync {
+
+namespace {
+
+constexpr size_t kChunk = 256 * 1024;
+constexpr uint64_t kMaxHeaderBytes = 64 * 1024;
+constexpr size_t kMaxListLine = 8 * 1024;
+
+struct Fd {
+  int fd = -1;
+  Fd() = default;
+  explicit Fd(int f) : fd(f) {}
+  Fd(Fd&& o) noexcept : fd(o.fd) { o.fd = -1; }
+  Fd& operator=(Fd&& o) noexcept {
+    std::swap(fd, o.fd);
+    return *this;
+  }
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+struct ArchiveDeleter {
+  void operator()(struct archive* a) const;
+};
+void ArchiveDeleter::operator()(struct archive* a) const {
+  // Both free functions accept either kind; the magic number tells them apart.
+  archive_free(a);
+}
+using ArchivePtr = std::unique_ptr<struct archive, ArchiveDeleter>;
+struct EntryDeleter {
+  void operator()(archive_entry* e) const { archive_entry_free(e); }
+};
+using EntryPtr = std::unique_ptr<archive_entry, EntryDeleter>;
+
+std::string rfc3339_ms(uint64_t ms) {
+  std::time_t secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+}
+
+uint64_t now_ms() {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count());
+}
+
+std::string join(const std::string& rel, const std::string& name) {
+  return rel.empty() ? name : rel + "/" + name;
+}
+
+// Names in an open directory, sorted so the same state gives the same archive.
+std::vector<std::string> list_names(int dir_fd, const std::string& path) {
+  int fd = ::dup(dir_fd);
+  if (fd < 0) throw_errno("dup", path, errno);
+  DIR* d = ::fdopendir(fd);
+  if (d == nullptr) {
+    int err = errno;
+    ::close(fd);
+    throw_errno("opendir", path, err);
+  }
+  ::rewinddir(d);
+  std::vector<std::string> names;
+  errno = 0;
+  while (dirent* de = ::readdir(d)) {
+    std::string name = de->d_name;
+    if (name != "." && name != "..") names.push_back(std::move(name));
+    errno = 0;
+  }
+  int err = errno;
+  ::closedir(d);
+  if (err != 0) throw_errno("readdir", path, err);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// ---------------------------------------------------------------- writing
+
+class SnapshotWriter {
+ public:
+  SnapshotWriter(File& out, const SnapshotWriteOptions& options, SnapshotWriteResult& result)
+      : out_(out),
+        result_(result),
+        mtime_s_(result.meta.created_ms / 1000),
+        a_(archive_write_new()) {
+    if (!a_) throw Error(ErrorCode::kInternal, "libarchive: out of memory");
+    check(archive_write_set_format_pax_restricted(a_.get()), "setting the tar format");
+    check(archive_write_add_filter_zstd(a_.get()), "adding the zstd filter");
+    check(archive_write_set_filter_option(a_.get(), "zstd", "compression-level",
+                                          std::to_string(options.zstd_level).c_str()),
+          "setting the zstd level");
+    // No zero padding after the compressed stream.
+    check(archive_write_set_bytes_in_last_block(a_.get(), 1), "setting the block size");
+    check(archive_write_open2(a_.get(), this, nullptr, &SnapshotWriter::on_write, nullptr, nullptr),
+          "opening the archive");
+  }
+
+  void add_bytes(const std::string& name, std::string_view bytes) {
+    EntryPtr e = entry(name, AE_IFREG, 0644);
+    archive_entry_set_size(e.get(), static_cast<la_int64_t>(bytes.size()));
+    check(archive_write_header(a_.get(), e.get()), "writing the header of " + name);
+    write_data(bytes.data(), bytes.size(), name);
+  }
+
+  void add_tree(int dir_fd, const std::string& rel) {
+    const std::string shown = rel.empty() ? "." : rel;
+    for (const std::string& name : list_names(dir_fd, shown)) {
+      const std::string path = join(rel, name);
+      struct stat st;
+      if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT) continue;  // removed while walking: not part of the state
+        throw_errno("stat", path, errno);
+      }
+      if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+        skip(path, S_ISLNK(st.st_mode) ? "a symlink" : "not a regular file or directory");
+        continue;
+      }
+      try {
+        validate_entry_path(path);
+      } catch (const Error& e) {
+        skip(path, e.what());
+        continue;
+      }
+      if (S_ISDIR(st.st_mode)) {
+        Fd sub(::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (sub.fd < 0) throw_errno("opening", path, errno);
+        add_dir(std::string(kSnapshotStatePrefix) + path);
+        add_tree(sub.fd, path);
+      } else {
+        add_file(dir_fd, name, path);
+      }
+    }
+  }
+
+  void add_dir(const std::string& name) {
+    EntryPtr e = entry(name, AE_IFDIR, 0755);
+    check(archive_write_header(a_.get(), e.get()), "writing the header of " + name);
+    result_.directories++;
+  }
+
+  void finish() {
+    add_bytes(std::string(kSnapshotFileListName), list_);
+    check(archive_write_close(a_.get()), "finishing the archive");
+  }
+
+  std::string archive_sha256() const { return to_hex(sha_.finish()); }
+
+ private:
+  static la_ssize_t on_write(struct archive*, void* self, const void* buf, size_t n) {
+    auto* w = static_cast<SnapshotWriter*>(self);
+    try {
+      w->out_.pwrite(buf, n, w->result_.archive_bytes);
+      w->sha_.update(buf, n);
+      w->result_.archive_bytes += n;
+      return static_cast<la_ssize_t>(n);
+    } catch (...) {
+      w->failure_ = std::current_exception();
+      return -1;
+    }
+  }
+
+  void check(int rc, const std::string& what) {
+    if (rc == ARCHIVE_OK) return;
+    if (failure_) std::rethrow_exception(failure_);
+    const char* msg = archive_error_string(a_.get());
+    throw Error(ErrorCode::kIoError,
+                fmt::format("snapshot archive: {}: {}", what, msg ? msg : "libarchive error"));
+  }
+
+  EntryPtr entry(const std::string& name, unsigned type, unsigned perm) {
+    EntryPtr e(archive_entry_new());
+    if (!e) throw Error(ErrorCode::kInternal, "libarchive: out of memory");
+    archive_entry_set_pathname(e.get(), name.c_str());
+    archive_entry_set_filetype(e.get(), type);
+    archive_entry_set_perm(e.get(), perm);
+    archive_entry_set_mtime(e.get(), static_cast<time_t>(mtime_s_), 0);
+    archive_entry_set_uid(e.get(), 0);
+    archive_entry_set_gid(e.get(), 0);
+    return e;
+  }
+
+  void write_data(const void* p, size_t n, const std::string& name) {
+    const char* c = static_cast<const char*>(p);
+    while (n > 0) {
+      la_ssize_t w = archive_write_data(a_.get(), c, n);
+      if (w <= 0) check(ARCHIVE_FATAL, "writing " + name);
+      c += w;
+      n -= static_cast<size_t>(w);
+    }
+  }
+
+  void add_file(int dir_fd, const std::string& name, const std::string& path) {
+    // O_NONBLOCK: a FIFO swapped in after the stat must not block the open.
+    Fd f(::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    if (f.fd < 0) {
+      if (errno == ENOENT) return;
+      if (errno == ELOOP) return skip(path, "a symlink");
+      throw_errno("opening", path, errno);
+    }
+    struct stat st;
+    if (::fstat(f.fd, &st) != 0) throw_errno("stat", path, errno);
+    if (!S_ISREG(st.st_mode)) return skip(path, "not a regular file");
+    const uint64_t size = static_cast<uint64_t>(st.st_size);
+    const std::string member = std::string(kSnapshotStatePrefix) + path;
+    EntryPtr e = entry(member, AE_IFREG, 0644);
+    archive_entry_set_size(e.get(), static_cast<la_int64_t>(size));
+    check(archive_write_header(a_.get(), e.get()), "writing the header of " + member);
+    Sha256 sha;
+    std::vector<char> buf(
+        static_cast<size_t>(std::min<uint64_t>(kChunk, std::max<uint64_t>(size, 1))));
+    uint64_t done = 0;
+    while (done < size) {
+      size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), size - done));
+      ssize_t n = ::pread(f.fd, buf.data(), want, static_cast<off_t>(done));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        throw_errno("reading", path, errno);
+      }
+      if (n == 0) {
+        throw Error(
+            ErrorCode::kIoError,
+            fmt::format("snapshot archive: {} shrank from {} to {} bytes while it was read; "
+                        "the state directory must not change during a snapshot",
+                        path, size, done));
+      }
+      sha.update(buf.data(), static_cast<size_t>(n));
+      write_data(buf.data(), static_cast<size_t>(n), member);
+      done += static_cast<uint64_t>(n);
+    }
+    list_ +=
+        nlohmann::json{{"path", path}, {"size", size}, {"sha256", to_hex(sha.finish())}}.dump();
+    list_ += '\n';
+    result_.files++;
+    result_.content_bytes += size;
+  }
+
+  void skip(const std::string& path, std::string reason) {
+    result_.skipped.push_back({path, std::move(reason)});
+  }
+
+  File& out_;
+  SnapshotWriteResult& result_;
+  uint64_t mtime_s_;
+  ArchivePtr a_;
+  Sha256 sha_;
+  std::string list_;
+  std::exception_ptr failure_;
+};
+
+std::string temp_name(const std::string& path) {
+  static std::atomic<uint64_t> counter{0};
+  return fmt::format("{}.tmp-{}-{}", path, ::getpid(), counter.fetch_add(1));
+}
+
+// ---------------------------------------------------------------- reading
+
+[[noreturn]] void invalid(const std::string& what) {
+  throw Error(ErrorCode::kSnapshotInvalid, "snapshot refused: " + what);
+}
+
+[[noreturn]] void refuse_member(const std::string& member, const std::string& why) {
+  throw Error(ErrorCode::kInvalidPath,
+              fmt::format("snapshot refused: member '{}' is {}", member, why));
+}
+
+std::string file_type_name(archive_entry* e) {
+  switch (archive_entry_filetype(e)) {
+    case AE_IFLNK: {
+      const char* t = archive_entry_symlink(e);
+      return fmt::format("a symlink (to '{}')", t ? t : "?");
+    }
+    case AE_IFCHR:
+      return "a character device";
+    case AE_IFBLK:
+      return "a block device";
+    case AE_IFIFO:
+      return "a FIFO";
+    case AE_IFSOCK:
+      return "a socket";
+    default:
+      return fmt::format("of unknown type {:o}", archive_entry_filetype(e));
+  }
+}
+
+SnapshotMeta parse_header(std::string_view text) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const std::exception& e) {
+    invalid(fmt::format("{} is not JSON: {}", kSnapshotHeaderName, e.what()));
+  }
+  auto need = [&](const char* key) -> const nlohmann::json& {
+    if (!j.is_object() || !j.contains(key))
+      invalid(fmt::format("{} has no '{}'", kSnapshotHeaderName, key));
+    return j[key];
+  };
+  if (need("format") != "strata-snapshot")
+    invalid(fmt::format("{} is not a strata snapshot header (format {})", kSnapshotHeaderName,
+                        need("format").dump()));
+  const auto& v = need("version");
+  if (!v.is_number_unsigned() || v.get<uint64_t>() == 0)
+    invalid(fmt::format("{} has a bad version {}", kSnapshotHeaderName, v.dump()));
+  if (v.get<uint64_t>() > kSnapshotFormatVersion) {
+    invalid(
+        fmt::format("snapshot format version {} is from the future; this strata reads up to "
+                    "version {}: upgrade strata to restore it",
+                    v.get<uint64_t>(), kSnapshotFormatVersion));
+  }
+  SnapshotMeta m;
+  m.version = static_cast<uint32_t>(v.get<uint64_t>());
+  const auto& seq = need("seq");
+  const auto& lineage = need("lineage");
+  const auto& created = need("created_ms");
+  if (!seq.is_number_unsigned())
+    invalid(fmt::format("{}: 'seq' is not a seq", kSnapshotHeaderName));
+  if (!lineage.is_string())
+    invalid(fmt::format("{}: 'lineage' is not a string", kSnapshotHeaderName));
+  if (!created.is_number_unsigned())
+    invalid(fmt::format("{}: 'created_ms' is not a time", kSnapshotHeaderName));
+  m.seq = seq.get<uint64_t>();
+  m.lineage_id = lineage.get<std::string>();
+  m.created_ms = created.get<uint64_t>();
+  m.created_at = rfc3339_ms(m.created_ms);
+  return m;
+}
+
+class SnapshotReader {
+ public:
+  SnapshotReader(const ByteSource& source, const SnapshotReadOptions& options)
+      : source_(source), options_(options), buf_(kChunk), a_(archive_read_new()) {
+    if (!a_) throw Error(ErrorCode::kInternal, "libarchive: out of memory");
+    // Only what a snapshot can be: tar (ustar, pax, GNU), zstd or uncompressed.
+    archive_read_support_filter_zstd(a_.get());
+    archive_read_support_format_tar(a_.get());
+    if (archive_read_open2(a_.get(), this, nullptr, &SnapshotReader::on_read, nullptr, nullptr) !=
+        ARCHIVE_OK) {
+      fail("opening");
+    }
+  }
+
+  // The next member, or nullptr at the end of the archive.
+  archive_entry* next(const char* after) {
+    archive_entry* e = nullptr;
+    int rc = archive_read_next_header(a_.get(), &e);
+    if (rc == ARCHIVE_EOF) return nullptr;
+    if (rc != ARCHIVE_OK) fail(fmt::format("reading the member after {}", after));
+    return e;
+  }
+
+  // Streams the current member's data to fn (chunks of at most kChunk).
+  template <typename Fn>
+  uint64_t read_data(const std::string& member, Fn&& fn) {
+    uint64_t total = 0;
+    while (true) {
+      la_ssize_t n = archive_read_data(a_.get(), buf_.data(), buf_.size());
+      if (n == 0) return total;
+      if (n < 0) fail("reading " + member);
+      fn(buf_.data(), static_cast<size_t>(n));
+      total += static_cast<uint64_t>(n);
+    }
+  }
+
+  std::string read_small(const std::string& member, uint64_t limit) {
+    std::string out;
+    read_data(member, [&](const char* p, size_t n) {
+      if (out.size() + n > limit)
+        invalid(fmt::format("member '{}' is larger than {} bytes", member, limit));
+      out.append(p, n);
+    });
+    return out;
+  }
+
+  // Reads what follows the tar end marker so the SHA-256 covers every byte.
+  void drain() {
+    while (pull() > 0) {
+    }
+  }
+
+  uint64_t bytes_in() const { return bytes_in_; }
+  std::string sha256() const { return to_hex(sha_.finish()); }
+
+ private:
+  static la_ssize_t on_read(struct archive*, void* self, const void** out) {
+    auto* r = static_cast<SnapshotReader*>(self);
+    try {
+      size_t n = r->pull();
+      *out = r->in_.data();
+      return static_cast<la_ssize_t>(n);
+    } catch (...) {
+      r->failure_ = std::current_exception();
+      return -1;
+    }
+  }
+
+  size_t pull() {
+    if (in_.empty()) in_.resize(kChunk);
+    size_t n = source_(in_.data(), in_.size());
+    if (options_.max_archive_bytes != 0 && bytes_in_ + n > options_.max_archive_bytes) {
+      invalid(fmt::format("the archive is larger than the {} bytes declared for it",
+                          options_.max_archive_bytes));
+    }
+    sha_.update(in_.data(), n);
+    bytes_in_ += n;
+    return n;
+  }
+
+  [[noreturn]] void fail(const std::string& what) {
+    if (failure_) std::rethrow_exception(failure_);
+    if (bytes_in_ == 0) invalid("the archive is empty (0 bytes)");
+    const char* msg = archive_error_string(a_.get());
+    invalid(fmt::format("{}: not a readable tar/zstd snapshot ({})", what,
+                        msg ? msg : "libarchive error"));
+  }
+
+  const ByteSource& source_;
+  const SnapshotReadOptions& options_;
+  std::vector<char> buf_;
+  std::vector<char> in_;
+  ArchivePtr a_;
+  Sha256 sha_;
+  uint64_t bytes_in_ = 0;
+  std::exception_ptr failure_;
+};
+
+// Writes members under a directory this process just created, one
+// descriptor-relative step at a time, never following a symlink.
+class TreeExtractor {
+ public:
+  TreeExtractor(int root_fd, const SnapshotReadOptions& options, uint64_t free_bytes)
+      : root_fd_(root_fd), options_(options), free_bytes_(free_bytes) {}
+
+  // rel is validated; returns a descriptor of rel's parent (of rel itself
+  // with include_leaf), creating missing directories on the way.
+  Fd open_dirs(const std::string& member, const std::string& rel, bool include_leaf) {
+    Fd cur(::dup(root_fd_));
+    if (cur.fd < 0) throw_errno("dup", member, errno);
+    size_t start = 0;
+    while (true) {
+      size_t slash = rel.find('/', start);
+      if (slash == std::string::npos && !include_leaf) return cur;
+      const std::string part =
+          rel.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+      if (::mkdirat(cur.fd, part.c_str(), 0755) != 0 && errno != EEXIST)
+        throw_errno("mkdir", member, errno);
+      Fd next(::openat(cur.fd, part.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (next.fd < 0) {
+        if ((errno == ENOTDIR || errno == ELOOP) && slash == std::string::npos)
+          refuse_member(member, "a directory where an earlier member made a file");
+        if (errno == ENOTDIR || errno == ELOOP)
+          refuse_member(member, fmt::format("under '{}', which an earlier member made a file",
+                                            rel.substr(0, slash)));
+        throw_errno("opening", member, errno);
+      }
+      cur = std::move(next);
+      if (slash == std::string::npos) return cur;
+      start = slash + 1;
+    }
+  }
+
+  void add_dir(const std::string& member, const std::string& rel) {
+    if (!rel.empty()) open_dirs(member, rel, true);
+    dirs_++;
+  }
+
+  void add_file(SnapshotReader& reader, archive_entry* e, const std::string& member,
+                const std::string& rel) {
+    if (!archive_entry_size_is_set(e)) refuse_member(member, "a file without a size");
+    const uint64_t size = static_cast<uint64_t>(std::max<la_int64_t>(0, archive_entry_size(e)));
+    if (files_.size() + 1 > options_.max_files && options_.max_files != 0)
+      invalid(fmt::format("member '{}' is past the limit of {} files", member, options_.max_files));
+    if (options_.max_file_bytes != 0 && size > options_.max_file_bytes)
+      invalid(fmt::format("member '{}' is {} bytes, more than the limit of {} per file", member,
+                          size, options_.max_file_bytes));
+    if (options_.max_total_bytes != 0 && bytes_ + size > options_.max_total_bytes)
+      invalid(fmt::format("member '{}' takes the content past the limit of {} bytes", member,
+                          options_.max_total_bytes));
+    if (bytes_ + size + options_.reserve_free_bytes > free_bytes_) {
+      throw Error(
+          ErrorCode::kDiskFull,
+          fmt::format("snapshot refused: member '{}' ({} bytes) does not fit: {} bytes were "
+                      "free before the restore, {} written, {} must stay free",
+                      member, size, free_bytes_, bytes_, options_.reserve_free_bytes));
+    }
+    Fd dir = open_dirs(member, rel, false);
+    const std::string name =
+        rel.substr(rel.rfind('/') == std::string::npos ? 0 : rel.rfind('/') + 1);
+    Fd f(
+        ::openat(dir.fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+    if (f.fd < 0) {
+      if (errno == EEXIST) refuse_member(member, "a second member of the same name");
+      throw_errno("creating", member, errno);
+    }
+    Sha256 sha;
+    uint64_t written = reader.read_data(member, [&](const char* p, size_t n) {
+      sha.update(p, n);
+      while (n > 0) {
+        ssize_t w = ::write(f.fd, p, n);
+        if (w < 0) {
+          if (errno == EINTR) continue;
+          throw_errno("writing", member, errno);
+        }
+        p += w;
+        n -= static_cast<size_t>(w);
+      }
+    });
+    if (written != size)
+      invalid(fmt::format("member '{}' holds {} bytes, its header says {}", member, written, size));
+    if (::fchmod(f.fd, 0644) != 0) throw_errno("chmod", member, errno);
+    files_.emplace(rel, std::make_pair(size, to_hex(sha.finish())));
+    bytes_ += size;
+  }
+
+  // Every file matches a line of the list and every line a file.
+  void check_list(SnapshotReader& reader, archive_entry* e) {
+    const std::string member(kSnapshotFileListName);
+    const uint64_t size = static_cast<uint64_t>(std::max<la_int64_t>(0, archive_entry_size(e)));
+    if (size > (files_.size() + 1) * kMaxListLine)
+      invalid(fmt::format("{} is {} bytes, too large for {} files", member, size, files_.size()));
+    std::string line;
+    std::map<std::string, bool> listed;
+    auto take = [&](const std::string& text) {
+      nlohmann::json j;
+      try {
+        j = nlohmann::json::parse(text);
+      } catch (const std::exception& ex) {
+        invalid(fmt::format("{} has a line that is not JSON: {}", member, ex.what()));
+      }
+      if (!j.is_object() || !j.contains("path") || !j["path"].is_string() || !j.contains("size") ||
+          !j["size"].is_number_unsigned() || !j.contains("sha256") || !j["sha256"].is_string())
+        invalid(fmt::format("{} has a malformed line: {}", member, text.substr(0, 200)));
+      const std::string path = j["path"];
+      auto it = files_.find(path);
+      if (it == files_.end())
+        invalid(fmt::format("{} lists '{}', which the snapshot does not hold", member, path));
+      if (!listed.emplace(path, true).second)
+        invalid(fmt::format("{} lists '{}' twice", member, path));
+      if (it->second.first != j["size"].get<uint64_t>() || it->second.second != j["sha256"])
+        invalid(fmt::format("member '{}{}' does not match {} (size {} sha256 {}, listed {} {})",
+                            kSnapshotStatePrefix, path, member, it->second.first, it->second.second,
+                            j["size"].get<uint64_t>(), j["sha256"].get<std::string>()));
+    };
+    reader.read_data(member, [&](const char* p, size_t n) {
+      for (size_t i = 0; i < n; ++i) {
+        if (p[i] == '\n') {
+          take(line);
+          line.clear();
+        } else if (line.size() >= kMaxListLine) {
+          invalid(fmt::format("{} has a line longer than {} bytes", member, kMaxListLine));
+        } else {
+          line.push_back(p[i]);
+        }
+      }
+    });
+    if (!line.empty()) take(line);
+    for (const auto& [path, info] : files_) {
+      if (!listed.count(path))
+        invalid(fmt::format("member '{}{}' is not in {}", kSnapshotStatePrefix, path, member));
+    }
+  }
+
+  uint64_t files() const { return files_.size(); }
+  uint64_t dirs() const { return dirs_; }
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  int root_fd_;
+  const SnapshotReadOptions& options_;
+  uint64_t free_bytes_;
+  std::map<std::string, std::pair<uint64_t, std::string>> files_;
+  uint64_t dirs_ = 0;
+  uint64_t bytes_ = 0;
+};
+
+// The member's name if it may be a state path; refuses anything that could
+// step outside the target or that a snapshot never holds.
+std::string state_rel(archive_entry* e, const char* raw) {
+  if (raw == nullptr) refuse_member("?", "named in an encoding this system cannot read");
+  const std::string member = raw;
+  if (archive_entry_hardlink(e) != nullptr)
+    refuse_member(member, fmt::format("a hard link (to '{}')", archive_entry_hardlink(e)));
+  const auto type = archive_entry_filetype(e);
+  if (type != AE_IFREG && type != AE_IFDIR) refuse_member(member, file_type_name(e));
+  if (archive_entry_sparse_count(e) > 0) refuse_member(member, "a sparse file");
+  if (!member.empty() && member.front() == '/') refuse_member(member, "an absolute path");
+  std::string rel = member;
+  if (type == AE_IFDIR && !rel.empty() && rel.back() == '/') rel.pop_back();
+  if (rel == "state") return "";
+  if (rel.rfind(kSnapshotStatePrefix, 0) != 0)
+    refuse_member(member, "outside state/ (a snapshot holds nothing else)");
+  rel.erase(0, kSnapshotStatePrefix.size());
+  size_t start = 0;
+  while (start <= rel.size()) {
+    size_t end = rel.find('/', start);
+    if (end == std::string::npos) end = rel.size();
+    if (rel.compare(start, end - start, "..") == 0) refuse_member(member, "a path with '..'");
+    start = end + 1;
+  }
+  try {
+    validate_entry_path(rel);
+  } catch (const Error& ex) {
+    refuse_member(member, fmt::format("not a state path ({})", ex.what()));
+  }
+  return rel;
+}
+
+ByteSource file_source(int fd, const std::string& path) {
+  return [fd, path](char* buf, size_t cap) -> size_t {
+    while (true) {
+      ssize_t n = ::read(fd, buf, cap);
+      if (n >= 0) return static_cast<size_t>(n);
+      if (errno != EINTR) throw_errno("reading", path, errno);
+    }
+  };
+}
+
+Fd open_archive(const std::string& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  if (fd.fd < 0) throw_errno("opening", path, errno);
+  struct stat st;
+  if (::fstat(fd.fd, &st) != 0) throw_errno("stat", path, errno);
+  if (!S_ISREG(st.st_mode))
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("{} is not a regular file", path));
+  return fd;
+}
+
+SnapshotMeta read_header(SnapshotReader& reader, archive_entry* e, const SnapshotReadOptions& o) {
+  if (e == nullptr) invalid("the archive is empty");
+  const char* raw = archive_entry_pathname(e);
+  const std::string name = raw ? raw : "?";
+  if (name != kSnapshotHeaderName || archive_entry_filetype(e) != AE_IFREG ||
+      archive_entry_hardlink(e) != nullptr) {
+    invalid(fmt::format("the first member is '{}', not the header {}; not a strata snapshot", name,
+                        kSnapshotHeaderName));
+  }
+  SnapshotMeta m = parse_header(reader.read_small(name, kMaxHeaderBytes));
+  if (!o.expect_lineage.empty() && m.lineage_id != o.expect_lineage)
+    invalid(fmt::format("the snapshot is of lineage '{}', expected '{}'", m.lineage_id,
+                        o.expect_lineage));
+  if (o.expect_seq && m.seq != *o.expect_seq)
+    invalid(fmt::format("the snapshot is at seq {}, expected {}", m.seq, *o.expect_seq));
+  return m;
+}
+
+}  // namespace
+
+SnapshotWriteResult write_snapshot_archive(const std::string& state_dir, const SnapshotMeta& meta,
+                                           const std::string& archive_path,
+                                           const SnapshotWriteOptions& options) {
+  FileSystem& fs = options.fs ? *options.fs : FileSystem::real();
+  Fd root(::open(state_dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (root.fd < 0) {
+    if (errno == ENOTDIR || errno == ELOOP || errno == ENOENT)
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("snapshot archive: {} is not a directory", state_dir));
+    throw_errno("opening", state_dir, errno);
+  }
+  SnapshotWriteResult result;
+  result.meta = meta;
+  result.meta.version = kSnapshotFormatVersion;
+  if (result.meta.created_ms == 0) result.meta.created_ms = now_ms();
+  result.meta.created_at = rfc3339_ms(result.meta.created_ms);
+  const nlohmann::json header = {{"format", "strata-snapshot"},
+                                 {"version", result.meta.version},
+                                 {"seq", result.meta.seq},
+                                 {"lineage", result.meta.lineage_id},
+                                 {"created_at", result.meta.created_at},
+                                 {"created_ms", result.meta.created_ms}};
+
+  const std::string tmp = temp_name(archive_path);
+  std::unique_ptr<File> out = fs.open(tmp, OpenMode::kCreate);
+  try {
+    SnapshotWriter w(*out, options, result);
+    w.add_bytes(std::string(kSnapshotHeaderName), header.dump() + "\n");
+    w.add_dir("state");
+    w.add_tree(root.fd, "");
+    w.finish();
+    result.archive_sha256 = w.archive_sha256();
+    out->sync();
+    out.reset();
+    fs.rename(tmp, archive_path);
+    const std::string parent = std::filesystem::path(archive_path).parent_path().string();
+    fs.sync_dir(parent.empty() ? "." : parent);
+  } catch (...) {
+    out.reset();
+    try {
+      if (fs.exists(tmp)) fs.remove(tmp);
+    } catch (const Error&) {
+      // The original failure is what the caller needs to see.
+    }
+    throw;
+  }
+  return result;
+}
+
+SnapshotReadResult read_snapshot_archive(const ByteSource& source, const std::string& target_dir,
+                                         const SnapshotReadOptions& options) {
+  namespace sfs = std::filesystem;
+  FileSystem& fs = options.fs ? *options.fs : FileSystem::real();
+  sfs::path target = sfs::path(target_dir).lexically_normal();
+  if (!target.has_filename()) target = target.parent_path();
+  const std::string parent = target.parent_path().empty() ? "." : target.parent_path().string();
+  const uint64_t free_bytes = fs.disk_space(parent).free_bytes;
+  if (::mkdir(target.c_str(), 0755) != 0) {
+    if (errno == EEXIST)
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("snapshot restore target {} already exists", target_dir));
+    throw_errno("creating", target_dir, errno);
+  }
+  try {
+    Fd root(::open(target.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (root.fd < 0) throw_errno("opening", target_dir, errno);
+    if (::fchmod(root.fd, 0755) != 0) throw_errno("chmod", target_dir, errno);
+
+    SnapshotReader reader(source, options);
+    SnapshotReadResult result;
+    result.meta = read_header(reader, reader.next("the start"), options);
+    TreeExtractor tree(root.fd, options, free_bytes);
+    bool have_list = false;
+    std::string last = std::string(kSnapshotHeaderName);
+    while (archive_entry* e = reader.next(last.c_str())) {
+      const char* raw = archive_entry_pathname(e);
+      if (have_list)
+        invalid(fmt::format("member '{}' follows the file list {}", raw ? raw : "?",
+                            kSnapshotFileListName));
+      if (raw != nullptr && raw == kSnapshotFileListName && archive_entry_filetype(e) == AE_IFREG &&
+          archive_entry_hardlink(e) == nullptr) {
+        tree.check_list(reader, e);
+        have_list = true;
+        last = raw;
+        continue;
+      }
+      const std::string rel = state_rel(e, raw);
+      last = raw;
+      if (archive_entry_filetype(e) == AE_IFDIR) {
+        tree.add_dir(last, rel);
+      } else if (rel.empty()) {
+        refuse_member(last, "a file where the state directory belongs");
+      } else {
+        tree.add_file(reader, e, last, rel);
+      }
+    }
+    if (!have_list)
+      invalid(fmt::format("the archive ends after '{}' without the file list {} (cut short?)", last,
+                          kSnapshotFileListName));
+    reader.drain();
+    result.files = tree.files();
+    result.directories = tree.dirs();
+    result.content_bytes = tree.bytes();
+    result.archive_bytes = reader.bytes_in();
+    result.archive_sha256 = reader.sha256();
+    if (!options.expect_sha256.empty()) {
+      std::string want = options.expect_sha256;
+      std::transform(want.begin(), want.end(), want.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      if (want != result.archive_sha256)
+        invalid(
+            fmt::format("the archive's SHA-256 is {}, expected {}", result.archive_sha256, want));
+    }
+    return result;
+  } catch (...) {
+    std::error_code ec;
+    sfs::remove_all(target, ec);  // does not follow symlinks
+    throw;
+  }
+}
+
+SnapshotReadResult read_snapshot_archive(const std::string& archive_path,
+                                         const std::string& target_dir,
+                                         const SnapshotReadOptions& options) {
+  Fd fd = open_archive(archive_path);
+  return read_snapshot_archive(file_source(fd.fd, archive_path), target_dir, options);
+}
+
+SnapshotMeta read_snapshot_meta(const std::string& archive_path) {
+  Fd fd = open_archive(archive_path);
+  SnapshotReadOptions options;
+  const ByteSource source = file_source(fd.fd, archive_path);
+  SnapshotReader reader(source, options);
+  return read_header(reader, reader.next("the start"), options);
+}
+
+}  // namespace strata::sync
