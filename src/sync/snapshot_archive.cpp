@@ -2,18 +2,11 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <dirent.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <ctime>
 #include <exception>
-#include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
@@ -32,20 +25,6 @@ namespace {
 constexpr size_t kChunk = 256 * 1024;
 constexpr uint64_t kMaxHeaderBytes = 64 * 1024;
 constexpr size_t kMaxListLine = 8 * 1024;
-
-struct Fd {
-  int fd = -1;
-  Fd() = default;
-  explicit Fd(int f) : fd(f) {}
-  Fd(Fd&& o) noexcept : fd(o.fd) { o.fd = -1; }
-  Fd& operator=(Fd&& o) noexcept {
-    std::swap(fd, o.fd);
-    return *this;
-  }
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
 
 struct ArchiveDeleter {
   void operator()(struct archive* a) const;
@@ -78,36 +57,11 @@ std::string join(const std::string& rel, const std::string& name) {
   return rel.empty() ? name : rel + "/" + name;
 }
 
-// Names in an open directory, sorted so the same state gives the same archive.
-std::vector<std::string> list_names(int dir_fd, const std::string& path) {
-  int fd = ::dup(dir_fd);
-  if (fd < 0) throw_errno("dup", path, errno);
-  DIR* d = ::fdopendir(fd);
-  if (d == nullptr) {
-    int err = errno;
-    ::close(fd);
-    throw_errno("opendir", path, err);
-  }
-  ::rewinddir(d);
-  std::vector<std::string> names;
-  errno = 0;
-  while (dirent* de = ::readdir(d)) {
-    std::string name = de->d_name;
-    if (name != "." && name != "..") names.push_back(std::move(name));
-    errno = 0;
-  }
-  int err = errno;
-  ::closedir(d);
-  if (err != 0) throw_errno("readdir", path, err);
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
 // ---------------------------------------------------------------- writing
 
 class SnapshotWriter {
  public:
-  SnapshotWriter(File& out, const SnapshotWriteOptions& options, SnapshotWriteResult& result)
+  SnapshotWriter(AtomicFile& out, const SnapshotWriteOptions& options, SnapshotWriteResult& result)
       : out_(out),
         result_(result),
         mtime_s_(result.meta.created_ms / 1000),
@@ -131,17 +85,17 @@ class SnapshotWriter {
     write_data(bytes.data(), bytes.size(), name);
   }
 
-  void add_tree(int dir_fd, const std::string& rel) {
-    const std::string shown = rel.empty() ? "." : rel;
-    for (const std::string& name : list_names(dir_fd, shown)) {
+  // Directories first, then their contents, in name order, so the same
+  // state gives the same archive. Symlinks are never followed: the seam's
+  // Dir refuses them where a file or directory is expected.
+  void add_tree(Dir& dir, const std::string& rel) {
+    for (const std::string& name : dir.list()) {
       const std::string path = join(rel, name);
-      struct stat st;
-      if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-        if (errno == ENOENT) continue;  // removed while walking: not part of the state
-        throw_errno("stat", path, errno);
-      }
-      if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
-        skip(path, S_ISLNK(st.st_mode) ? "a symlink" : "not a regular file or directory");
+      const std::optional<FileInfo> info = dir.stat(name);
+      if (!info) continue;  // removed while walking: not part of the state
+      if (info->kind != FileKind::kDirectory && info->kind != FileKind::kRegular) {
+        skip(path,
+             info->kind == FileKind::kSymlink ? "a symlink" : "not a regular file or directory");
         continue;
       }
       try {
@@ -150,13 +104,20 @@ class SnapshotWriter {
         skip(path, e.what());
         continue;
       }
-      if (S_ISDIR(st.st_mode)) {
-        Fd sub(::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-        if (sub.fd < 0) throw_errno("opening", path, errno);
+      if (info->kind == FileKind::kDirectory) {
+        std::unique_ptr<Dir> sub;
+        try {
+          sub = dir.open_dir(name);
+        } catch (const Error& e) {
+          if (e.code() != ErrorCode::kInvalidPath) throw;
+          skip(path, e.what());  // swapped for something else since the stat
+          continue;
+        }
+        if (!sub) continue;
         add_dir(std::string(kSnapshotStatePrefix) + path);
-        add_tree(sub.fd, path);
+        add_tree(*sub, path);
       } else {
-        add_file(dir_fd, name, path);
+        add_file(dir, name, path);
       }
     }
   }
@@ -178,7 +139,7 @@ class SnapshotWriter {
   static la_ssize_t on_write(struct archive*, void* self, const void* buf, size_t n) {
     auto* w = static_cast<SnapshotWriter*>(self);
     try {
-      w->out_.pwrite(buf, n, w->result_.archive_bytes);
+      w->out_.append(std::string_view(static_cast<const char*>(buf), n));
       w->sha_.update(buf, n);
       w->result_.archive_bytes += n;
       return static_cast<la_ssize_t>(n);
@@ -218,18 +179,16 @@ class SnapshotWriter {
     }
   }
 
-  void add_file(int dir_fd, const std::string& name, const std::string& path) {
-    // O_NONBLOCK: a FIFO swapped in after the stat must not block the open.
-    Fd f(::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
-    if (f.fd < 0) {
-      if (errno == ENOENT) return;
-      if (errno == ELOOP) return skip(path, "a symlink");
-      throw_errno("opening", path, errno);
+  void add_file(Dir& dir, const std::string& name, const std::string& path) {
+    std::unique_ptr<File> f;
+    try {
+      f = dir.open_file(name, OpenMode::kRead);  // never blocks on a FIFO swapped in
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kInvalidPath) throw;
+      return skip(path, e.what());
     }
-    struct stat st;
-    if (::fstat(f.fd, &st) != 0) throw_errno("stat", path, errno);
-    if (!S_ISREG(st.st_mode)) return skip(path, "not a regular file");
-    const uint64_t size = static_cast<uint64_t>(st.st_size);
+    if (!f) return;
+    const uint64_t size = f->info().size;
     const std::string member = std::string(kSnapshotStatePrefix) + path;
     EntryPtr e = entry(member, AE_IFREG, 0644);
     archive_entry_set_size(e.get(), static_cast<la_int64_t>(size));
@@ -240,11 +199,7 @@ class SnapshotWriter {
     uint64_t done = 0;
     while (done < size) {
       size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), size - done));
-      ssize_t n = ::pread(f.fd, buf.data(), want, static_cast<off_t>(done));
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        throw_errno("reading", path, errno);
-      }
+      const size_t n = f->pread(buf.data(), want, done);
       if (n == 0) {
         throw Error(
             ErrorCode::kIoError,
@@ -252,9 +207,9 @@ class SnapshotWriter {
                         "the state directory must not change during a snapshot",
                         path, size, done));
       }
-      sha.update(buf.data(), static_cast<size_t>(n));
-      write_data(buf.data(), static_cast<size_t>(n), member);
-      done += static_cast<uint64_t>(n);
+      sha.update(buf.data(), n);
+      write_data(buf.data(), n, member);
+      done += n;
     }
     list_ +=
         nlohmann::json{{"path", path}, {"size", size}, {"sha256", to_hex(sha.finish())}}.dump();
@@ -267,7 +222,7 @@ class SnapshotWriter {
     result_.skipped.push_back({path, std::move(reason)});
   }
 
-  File& out_;
+  AtomicFile& out_;
   SnapshotWriteResult& result_;
   uint64_t mtime_s_;
   ArchivePtr a_;
@@ -275,11 +230,6 @@ class SnapshotWriter {
   std::string list_;
   std::exception_ptr failure_;
 };
-
-std::string temp_name(const std::string& path) {
-  static std::atomic<uint64_t> counter{0};
-  return fmt::format("{}.tmp-{}-{}", path, ::getpid(), counter.fetch_add(1));
-}
 
 // ---------------------------------------------------------------- reading
 
@@ -452,42 +402,15 @@ class SnapshotReader {
 };
 
 // Writes members under a directory this process just created, one
-// descriptor-relative step at a time, never following a symlink.
+// descriptor-relative step at a time through the seam's Dir, which never
+// follows a symlink.
 class TreeExtractor {
  public:
-  TreeExtractor(int root_fd, const SnapshotReadOptions& options, uint64_t free_bytes)
-      : root_fd_(root_fd), options_(options), free_bytes_(free_bytes) {}
-
-  // rel is validated; returns a descriptor of rel's parent (of rel itself
-  // with include_leaf), creating missing directories on the way.
-  Fd open_dirs(const std::string& member, const std::string& rel, bool include_leaf) {
-    Fd cur(::dup(root_fd_));
-    if (cur.fd < 0) throw_errno("dup", member, errno);
-    size_t start = 0;
-    while (true) {
-      size_t slash = rel.find('/', start);
-      if (slash == std::string::npos && !include_leaf) return cur;
-      const std::string part =
-          rel.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
-      if (::mkdirat(cur.fd, part.c_str(), 0755) != 0 && errno != EEXIST)
-        throw_errno("mkdir", member, errno);
-      Fd next(::openat(cur.fd, part.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      if (next.fd < 0) {
-        if ((errno == ENOTDIR || errno == ELOOP) && slash == std::string::npos)
-          refuse_member(member, "a directory where an earlier member made a file");
-        if (errno == ENOTDIR || errno == ELOOP)
-          refuse_member(member, fmt::format("under '{}', which an earlier member made a file",
-                                            rel.substr(0, slash)));
-        throw_errno("opening", member, errno);
-      }
-      cur = std::move(next);
-      if (slash == std::string::npos) return cur;
-      start = slash + 1;
-    }
-  }
+  TreeExtractor(Dir& root, const SnapshotReadOptions& options, uint64_t free_bytes)
+      : root_(root), options_(options), free_bytes_(free_bytes) {}
 
   void add_dir(const std::string& member, const std::string& rel) {
-    if (!rel.empty()) open_dirs(member, rel, true);
+    if (!rel.empty()) dir_at(member, rel, /*leaf_is_member=*/true);
     dirs_++;
   }
 
@@ -510,31 +433,21 @@ class TreeExtractor {
                       "free before the restore, {} written, {} must stay free",
                       member, size, free_bytes_, bytes_, options_.reserve_free_bytes));
     }
-    Fd dir = open_dirs(member, rel, false);
-    const std::string name =
-        rel.substr(rel.rfind('/') == std::string::npos ? 0 : rel.rfind('/') + 1);
-    Fd f(
-        ::openat(dir.fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
-    if (f.fd < 0) {
-      if (errno == EEXIST) refuse_member(member, "a second member of the same name");
-      throw_errno("creating", member, errno);
-    }
+    const size_t slash = rel.rfind('/');
+    Dir& dir = slash == std::string::npos ? root_ : dir_at(member, rel.substr(0, slash), false);
+    const std::string name = slash == std::string::npos ? rel : rel.substr(slash + 1);
+    std::unique_ptr<File> f = dir.open_file(name, OpenMode::kCreate, 0644);
+    if (!f) refuse_member(member, "a second member of the same name");
     Sha256 sha;
+    uint64_t at = 0;
     uint64_t written = reader.read_data(member, [&](const char* p, size_t n) {
       sha.update(p, n);
-      while (n > 0) {
-        ssize_t w = ::write(f.fd, p, n);
-        if (w < 0) {
-          if (errno == EINTR) continue;
-          throw_errno("writing", member, errno);
-        }
-        p += w;
-        n -= static_cast<size_t>(w);
-      }
+      f->pwrite(p, n, at);
+      at += n;
     });
     if (written != size)
       invalid(fmt::format("member '{}' holds {} bytes, its header says {}", member, written, size));
-    if (::fchmod(f.fd, 0644) != 0) throw_errno("chmod", member, errno);
+    f->set_mode(0644);  // whatever the umask is
     files_.emplace(rel, std::make_pair(size, to_hex(sha.finish())));
     bytes_ += size;
   }
@@ -592,7 +505,44 @@ class TreeExtractor {
   uint64_t bytes() const { return bytes_; }
 
  private:
-  int root_fd_;
+  // The directory rel ("a/b", never ""), made where missing. The last one is
+  // kept open: members arrive grouped by directory.
+  Dir& dir_at(const std::string& member, const std::string& rel, bool leaf_is_member) {
+    if (cached_ && cached_rel_ == rel) return *cached_;
+    std::unique_ptr<Dir> cur;
+    Dir* at = &root_;
+    size_t start = 0;
+    while (true) {
+      size_t slash = rel.find('/', start);
+      const bool leaf = slash == std::string::npos;
+      if (leaf) slash = rel.size();
+      const std::string part = rel.substr(start, slash - start);
+      at->make_dir(part, 0755);
+      std::unique_ptr<Dir> next;
+      try {
+        next = at->open_dir(part);
+      } catch (const Error& e) {
+        if (e.code() != ErrorCode::kInvalidPath) throw;
+        if (leaf && leaf_is_member)
+          refuse_member(member, "a directory where an earlier member made a file");
+        refuse_member(member, fmt::format("under '{}', which an earlier member made a file",
+                                          rel.substr(0, slash)));
+      }
+      if (!next)
+        throw Error(ErrorCode::kIoError, fmt::format("{}: vanished while restoring", member));
+      cur = std::move(next);
+      at = cur.get();
+      if (leaf) break;
+      start = slash + 1;
+    }
+    cached_ = std::move(cur);
+    cached_rel_ = rel;
+    return *cached_;
+  }
+
+  Dir& root_;
+  std::unique_ptr<Dir> cached_;
+  std::string cached_rel_;
   const SnapshotReadOptions& options_;
   uint64_t free_bytes_;
   std::map<std::string, std::pair<uint64_t, std::string>> files_;
@@ -632,24 +582,14 @@ std::string state_rel(archive_entry* e, const char* raw) {
   return rel;
 }
 
-ByteSource file_source(int fd, const std::string& path) {
-  return [fd, path](char* buf, size_t cap) -> size_t {
-    while (true) {
-      ssize_t n = ::read(fd, buf, cap);
-      if (n >= 0) return static_cast<size_t>(n);
-      if (errno != EINTR) throw_errno("reading", path, errno);
-    }
+// Bytes of a local file in order. The seam refuses a FIFO or device
+// without blocking on it.
+ByteSource file_source(std::shared_ptr<File> f) {
+  return [f, at = uint64_t{0}](char* buf, size_t cap) mutable -> size_t {
+    const size_t n = f->pread(buf, cap, at);
+    at += n;
+    return n;
   };
-}
-
-Fd open_archive(const std::string& path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
-  if (fd.fd < 0) throw_errno("opening", path, errno);
-  struct stat st;
-  if (::fstat(fd.fd, &st) != 0) throw_errno("stat", path, errno);
-  if (!S_ISREG(st.st_mode))
-    throw Error(ErrorCode::kInvalidArgument, fmt::format("{} is not a regular file", path));
-  return fd;
 }
 
 SnapshotMeta read_header(SnapshotReader& reader, archive_entry* e, const SnapshotReadOptions& o) {
@@ -676,13 +616,15 @@ SnapshotWriteResult write_snapshot_archive(const std::string& state_dir, const S
                                            const std::string& archive_path,
                                            const SnapshotWriteOptions& options) {
   FileSystem& fs = options.fs ? *options.fs : FileSystem::real();
-  Fd root(::open(state_dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (root.fd < 0) {
-    if (errno == ENOTDIR || errno == ELOOP || errno == ENOENT)
-      throw Error(ErrorCode::kInvalidArgument,
-                  fmt::format("snapshot archive: {} is not a directory", state_dir));
-    throw_errno("opening", state_dir, errno);
+  std::unique_ptr<Dir> root;
+  try {
+    root = fs.open_dir(state_dir);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kInvalidPath) throw;
   }
+  if (!root)
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("snapshot archive: {} is not a directory", state_dir));
   SnapshotWriteResult result;
   result.meta = meta;
   result.meta.version = kSnapshotFormatVersion;
@@ -694,56 +636,40 @@ SnapshotWriteResult write_snapshot_archive(const std::string& state_dir, const S
                                  {"lineage", result.meta.lineage_id},
                                  {"created_at", result.meta.created_at},
                                  {"created_ms", result.meta.created_ms}};
-
-  const std::string tmp = temp_name(archive_path);
-  std::unique_ptr<File> out = fs.open(tmp, OpenMode::kCreate);
-  try {
-    SnapshotWriter w(*out, options, result);
-    w.add_bytes(std::string(kSnapshotHeaderName), header.dump() + "\n");
-    w.add_dir("state");
-    w.add_tree(root.fd, "");
-    w.finish();
-    result.archive_sha256 = w.archive_sha256();
-    out->sync();
-    out.reset();
-    fs.rename(tmp, archive_path);
-    const std::string parent = std::filesystem::path(archive_path).parent_path().string();
-    fs.sync_dir(parent.empty() ? "." : parent);
-  } catch (...) {
-    out.reset();
-    try {
-      if (fs.exists(tmp)) fs.remove(tmp);
-    } catch (const Error&) {
-      // The original failure is what the caller needs to see.
-    }
-    throw;
-  }
+  AtomicFile out(fs, archive_path);
+  SnapshotWriter w(out, options, result);
+  w.add_bytes(std::string(kSnapshotHeaderName), header.dump() + "\n");
+  w.add_dir("state");
+  w.add_tree(*root, "");
+  w.finish();
+  result.archive_sha256 = w.archive_sha256();
+  out.commit();
   return result;
 }
 
 SnapshotReadResult read_snapshot_archive(const ByteSource& source, const std::string& target_dir,
                                          const SnapshotReadOptions& options) {
-  namespace sfs = std::filesystem;
   FileSystem& fs = options.fs ? *options.fs : FileSystem::real();
-  sfs::path target = sfs::path(target_dir).lexically_normal();
-  if (!target.has_filename()) target = target.parent_path();
-  const std::string parent = target.parent_path().empty() ? "." : target.parent_path().string();
-  const uint64_t free_bytes = fs.disk_space(parent).free_bytes;
-  if (::mkdir(target.c_str(), 0755) != 0) {
-    if (errno == EEXIST)
-      throw Error(ErrorCode::kInvalidArgument,
-                  fmt::format("snapshot restore target {} already exists", target_dir));
-    throw_errno("creating", target_dir, errno);
-  }
+  std::string target = target_dir;
+  while (target.size() > 1 && target.back() == '/') target.pop_back();
+  const std::string name = base_name(target);
+  std::unique_ptr<Dir> parent = fs.open_dir(parent_path(target));
+  if (!parent)
+    throw Error(
+        ErrorCode::kInvalidArgument,
+        fmt::format("snapshot restore target {}: its parent directory does not exist", target_dir));
+  const uint64_t free_bytes = fs.disk_space(parent->path()).free_bytes;
+  if (!parent->make_dir(name, 0755))
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("snapshot restore target {} already exists", target_dir));
   try {
-    Fd root(::open(target.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (root.fd < 0) throw_errno("opening", target_dir, errno);
-    if (::fchmod(root.fd, 0755) != 0) throw_errno("chmod", target_dir, errno);
-
+    std::unique_ptr<Dir> root = parent->open_dir(name);
+    if (!root) throw Error(ErrorCode::kIoError, fmt::format("{}: vanished", target_dir));
+    root->set_mode(0755);
     SnapshotReader reader(source, options);
     SnapshotReadResult result;
     result.meta = read_header(reader, reader.next("the start"), options);
-    TreeExtractor tree(root.fd, options, free_bytes);
+    TreeExtractor tree(*root, options, free_bytes);
     bool have_list = false;
     std::string last = std::string(kSnapshotHeaderName);
     while (archive_entry* e = reader.next(last.c_str())) {
@@ -787,8 +713,11 @@ SnapshotReadResult read_snapshot_archive(const ByteSource& source, const std::st
     }
     return result;
   } catch (...) {
-    std::error_code ec;
-    sfs::remove_all(target, ec);  // does not follow symlinks
+    try {
+      remove_tree(*parent, name);  // never follows a symlink
+    } catch (const Error&) {
+      // The original failure is what the caller needs to see.
+    }
     throw;
   }
 }
@@ -796,14 +725,15 @@ SnapshotReadResult read_snapshot_archive(const ByteSource& source, const std::st
 SnapshotReadResult read_snapshot_archive(const std::string& archive_path,
                                          const std::string& target_dir,
                                          const SnapshotReadOptions& options) {
-  Fd fd = open_archive(archive_path);
-  return read_snapshot_archive(file_source(fd.fd, archive_path), target_dir, options);
+  FileSystem& fs = options.fs ? *options.fs : FileSystem::real();
+  return read_snapshot_archive(file_source(fs.open(archive_path, OpenMode::kRead)), target_dir,
+                               options);
 }
 
-SnapshotMeta read_snapshot_meta(const std::string& archive_path) {
-  Fd fd = open_archive(archive_path);
+SnapshotMeta read_snapshot_meta(const std::string& archive_path, FileSystem* fs) {
   SnapshotReadOptions options;
-  const ByteSource source = file_source(fd.fd, archive_path);
+  const ByteSource source =
+      file_source((fs ? *fs : FileSystem::real()).open(archive_path, OpenMode::kRead));
   SnapshotReader reader(source, options);
   return read_header(reader, reader.next("the start"), options);
 }

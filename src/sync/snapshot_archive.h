@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -67,7 +68,7 @@ struct SnapshotWriteResult {
 // Archives state_dir (as of meta.seq) into archive_path. The archive is
 // streamed into a temporary file beside archive_path, fsynced and renamed
 // over it (directory fsynced), so archive_path is either the complete new
-// archive or what it was before. Memory stays bounded by one read buffer
+// archive or what it was before (the seam's AtomicFile). Memory stays bounded by one read buffer
 // plus the file list (about 150 bytes per file).
 //
 // The caller guarantees state_dir does not change during the call (the
@@ -117,9 +118,9 @@ using ByteSource = std::function<size_t(char* buf, size_t cap)>;
 //   kDiskFull         free space
 //   kSnapshotInvalid  everything else (not a snapshot, format version from
 //                     the future, limits, file list, SHA-256, truncation)
-// Every file is created with O_CREAT|O_EXCL|O_NOFOLLOW relative to its
-// parent's descriptor, and every directory is opened O_NOFOLLOW, so nothing
-// can be written outside target_dir. On any failure target_dir is removed
+// Every file is created exclusively relative to its parent's descriptor and
+// every directory is opened without following symlinks (the seam's Dir), so
+// nothing can be written outside target_dir. On any failure target_dir is removed
 // and nothing else was touched. Files are not fsynced: the caller makes them
 // durable (one syncfs) before it relies on them.
 SnapshotReadResult read_snapshot_archive(const std::string& archive_path,
@@ -131,6 +132,6 @@ SnapshotReadResult read_snapshot_archive(const ByteSource& source, const std::st
 
 // Only the header member: what a snapshot claims, without extracting it.
 // Throws kSnapshotInvalid like read_snapshot_archive.
-SnapshotMeta read_snapshot_meta(const std::string& archive_path);
+SnapshotMeta read_snapshot_meta(const std::string& archive_path, FileSystem* fs = nullptr);
 
 }  // namespace strata::sync

@@ -20,6 +20,7 @@
 
 #include "strata/error.h"
 #include "strata/hash.h"
+#include "strata/testing/fault_injection_file_system.h"
 #include "support/temp_dir.h"
 #include "support/wal_helpers.h"
 
@@ -305,7 +306,7 @@ TEST_F(SnapshotArchiveTest, AFailedWriteLeavesThePreviousArchiveAndNoTemporaryFi
   FaultInjectionFileSystem faulty;
   FaultRule rule;
   rule.op = FsOp::kSync;
-  rule.path_contains = ".tmp-";
+  rule.path_contains = std::string(kTempMarker);
   faulty.add_rule(rule);
   SnapshotWriteOptions o;
   o.fs = &faulty;
@@ -505,6 +506,25 @@ TEST_F(SnapshotArchiveTest, LimitsAndFreeSpaceAreEnforcedPerMember) {
   expect_refused(bytes, ErrorCode::kDiskFull, "'state/big'", o);
   o.reserve_free_bytes = 0;
   EXPECT_EQ(read_snapshot_archive(put(bytes), target, o).files, 2u);
+}
+
+TEST_F(SnapshotArchiveTest, AFailingDiskDuringExtractionLeavesNothing) {
+  make_tree(tmp / "state", sample_state());
+  write_snapshot_archive(tmp / "state", SnapshotMeta{}, in + "/snap.tar.zst");
+  FaultInjectionFileSystem faulty;
+  faulty.add_rule(testing::fault(FsOp::kWrite, "out/target/learnings", 0, -1, ENOSPC));
+  SnapshotReadOptions o;
+  o.fs = &faulty;
+  try {
+    read_snapshot_archive(in + "/snap.tar.zst", target, o);
+    ADD_FAILURE() << "a failing write was not reported";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kIoError) << e.what();
+    EXPECT_NE(std::string(e.what()).find("learnings/deep/er/note.md"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_TRUE(sfs::is_empty(out));
+  EXPECT_GT(faulty.count(FsOp::kWrite), 0u);
 }
 
 TEST_F(SnapshotArchiveTest, ATruncatedArchiveIsRefusedWhereverItIsCut) {
