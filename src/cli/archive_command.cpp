@@ -13,7 +13,6 @@
 #include <memory>
 
 #include <fmt/format.h>
-#include <openssl/rand.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.h"
@@ -21,72 +20,17 @@
 #include "strata/error.h"
 #include "strata/fs.h"
 #include "strata/git_sync.h"
+#include "strata/lineage.h"
 #include "strata/materializer.h"
 
 namespace strata::cli {
 
 namespace {
 
-std::string read_small_file(const std::string& path, bool* exists) {
-  FileSystem& fs = FileSystem::real();
-  *exists = fs.exists(path);
-  if (!*exists) return {};
-  auto f = fs.open(path, OpenMode::kRead);
-  std::string text(256, '\0');
-  text.resize(f->pread(text.data(), text.size(), 0));
-  return text;
-}
-
 // The seq the state directory corresponds to, as the materializer recorded
 // it in DATA_DIR/state.seq (0 when nothing was applied yet).
 uint64_t read_state_seq(const std::string& data_dir) {
   return Materializer(data_dir).applied_seq();
-}
-
-bool is_lineage_id(std::string_view s) {
-  if (s.size() != 32) return false;
-  for (char c : s) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
-
-// DATA_DIR/lineage-id: 128 random bits in hex, made once. Created with
-// link(2) so two processes racing to create it agree on one value.
-std::string load_or_create_lineage_id(const std::string& data_dir) {
-  const std::string path = data_dir + "/lineage-id";
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    bool exists = false;
-    std::string text = read_small_file(path, &exists);
-    if (exists) {
-      while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-      if (!is_lineage_id(text)) {
-        throw Error(ErrorCode::kIoError, fmt::format("{}: expected 32 lowercase hex digits", path));
-      }
-      return text;
-    }
-    unsigned char raw[16];
-    if (RAND_bytes(raw, sizeof(raw)) != 1) throw Error(ErrorCode::kInternal, "no random bytes");
-    std::string id;
-    for (unsigned char c : raw) id += fmt::format("{:02x}", c);
-    const std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
-    FileSystem& fs = FileSystem::real();
-    {
-      auto f = fs.open(tmp, OpenMode::kCreateTrunc);
-      const std::string line = id + "\n";
-      f->pwrite(line.data(), line.size(), 0);
-      f->sync();
-    }
-    int rc = ::link(tmp.c_str(), path.c_str());
-    int err = errno;
-    fs.remove(tmp);
-    if (rc == 0) {
-      fs.sync_dir(data_dir);
-      return id;
-    }
-    if (err != EEXIST) throw_errno("creating", path, err);
-  }
-  throw Error(ErrorCode::kIoError, fmt::format("{}: could not be read or created", path));
 }
 
 // "2026-02-11T01:12:00Z", "2026-02-11T01:12:00.5+02:00", "2026-02-11 01:12:00"
@@ -209,7 +153,7 @@ int run_archive(Context& ctx, const ArchiveOptions& o) {
     throw Error(ErrorCode::kNotFound, fmt::format("DATA_DIR {} does not exist", ctx.data_dir));
   }
   GitSyncConfig cfg = GitSyncConfig::from_env(ctx.data_dir);
-  cfg.lineage_id = load_or_create_lineage_id(ctx.data_dir);
+  cfg.lineage_id = lineage::load_or_create(FileSystem::real(), ctx.data_dir);
   // Read before the walk: files the materializer changes meanwhile are
   // newer than this seq, and replaying from it repairs them.
   const uint64_t seq = read_state_seq(ctx.data_dir);

@@ -59,10 +59,10 @@ TEST_F(ArchiveCliTest, ArchiveReadsStateSeqAndPushes) {
   EXPECT_EQ(j["status"]["state"], "ok");
   auto m = nlohmann::json::parse(remote_git("show finn/archive:snapshot-manifest.json"));
   EXPECT_EQ(m["wal_seq"], 17);
-  // The lineage id is made once and kept.
+  // The lineage id (a ULID) is made once and kept.
   const std::string lineage = read_file(data + "/lineage-id");
-  EXPECT_EQ(lineage.size(), 33u);
-  EXPECT_EQ(m["lineage_id"], lineage.substr(0, 32));
+  EXPECT_EQ(lineage.size(), 27u);
+  EXPECT_EQ(m["lineage_id"], lineage.substr(0, 26));
 
   write_file(data + "/state/a.txt", "beta");
   write_file(data + "/state.seq", "18\n");
@@ -71,7 +71,7 @@ TEST_F(ArchiveCliTest, ArchiveReadsStateSeqAndPushes) {
   EXPECT_EQ(read_file(data + "/lineage-id"), lineage);
   EXPECT_EQ(
       nlohmann::json::parse(remote_git("show finn/archive:snapshot-manifest.json"))["lineage_id"],
-      lineage.substr(0, 32));
+      lineage.substr(0, 26));
   EXPECT_EQ(remote_git("rev-list --count finn/archive"), "2");
 
   ASSERT_EQ(strata("archive", remote_env(), &out, &err), 0) << err;
