@@ -499,7 +499,8 @@ RestoreResult GitSync::restore(const std::string& target_dir, const RestoreOptio
   git_tree* tree_raw = nullptr;
   check(git_commit_tree(&tree_raw, commit.get()), "reading the snapshot tree", &d.redact);
   TreePtr tree(tree_raw);
-  RestoreStats stats = write_tree(repo, tree.get(), *manifest, target_dir, oid_hex(chosen));
+  RestoreStats stats =
+      write_tree(repo, tree.get(), *manifest, target_dir, oid_hex(chosen), d.cfg.max_file_bytes);
   spdlog::info("archive: restored {} (seq {}) into {}", short_hex(chosen), manifest->wal_seq,
                target_dir);
   RestoreResult r;

@@ -1,14 +1,6 @@
 #include "git/path_rules.h"
 
-#include <fcntl.h>
-#include <linux/openat2.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <strings.h>
-#include <cerrno>
-
-#include "strata/error.h"
 
 namespace strata::git {
 
@@ -44,24 +36,6 @@ bool symlink_target_inside(std::string_view link_dir, std::string_view target) {
     return true;
   };
   return walk(link_dir) && walk(target);
-}
-
-Resolution resolve_beneath(int root_fd, const std::string& rel) {
-  open_how how{};
-  how.flags = O_PATH | O_CLOEXEC;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
-  long fd = ::syscall(SYS_openat2, root_fd, rel.c_str(), &how, sizeof(how));
-  if (fd >= 0) {
-    ::close(static_cast<int>(fd));
-    return Resolution::kInside;
-  }
-  if (errno == ENOENT || errno == ENOTDIR) return Resolution::kMissing;
-  if (errno == EXDEV || errno == ELOOP) return Resolution::kOutside;
-  if (errno == ENOSYS) {
-    // Kernels before 5.6: the lexical check alone has to do.
-    return Resolution::kInside;
-  }
-  throw_errno("resolving symlink", rel, errno);
 }
 
 }  // namespace strata::git

@@ -1,17 +1,17 @@
+// Restore writes through Dir handles of the file-system seam: every name is
+// created relative to its parent's descriptor and never followed, so a tree
+// crafted to escape (symlinks, "..", duplicate names) cannot write outside
+// the staging directory, and tests can fail any call of it.
 #include "git/restore_writer.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include <openssl/evp.h>
 
-#include <cerrno>
-#include <cstdlib>
-#include <filesystem>
+#include <algorithm>
+#include <memory>
 #include <vector>
 
 #include <fmt/format.h>
 
-#include "common/unique_fd.h"
 #include "git/git_util.h"
 #include "git/path_rules.h"
 #include "strata/error.h"
@@ -22,6 +22,7 @@ namespace strata::git {
 namespace {
 
 constexpr int kMaxDepth = 256;
+constexpr size_t kChunk = 1 << 16;
 
 [[noreturn]] void refuse(const std::string& commit, const std::string& path,
                          const std::string& why) {
@@ -36,12 +37,44 @@ struct PendingLink {
   std::string target;
 };
 
+using OdbStreamPtr = Handle<git_odb_stream, git_odb_stream_free>;
+
+// Git's object id of a blob, computed while its bytes stream past, so a
+// streamed object is checked as git_odb_read would check it.
+class BlobHasher {
+ public:
+  explicit BlobHasher(uint64_t size) : ctx_(EVP_MD_CTX_new()) {
+    if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha1(), nullptr) != 1) {
+      throw Error(ErrorCode::kInternal, "SHA-1 is not available from OpenSSL");
+    }
+    const std::string header = fmt::format("blob {}", size);
+    update(header.data(), header.size() + 1);  // with its NUL
+  }
+  void update(const void* p, size_t n) { EVP_DigestUpdate(ctx_.get(), p, n); }
+  bool matches(const git_oid& oid) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(ctx_.get(), md, &len);
+    return len == GIT_OID_RAWSZ && std::equal(md, md + len, oid.id);
+  }
+
+ private:
+  struct Free {
+    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+  };
+  std::unique_ptr<EVP_MD_CTX, Free> ctx_;
+};
+
 class Writer {
  public:
-  Writer(git_repository* repo, const std::string& commit, int root_fd)
-      : repo_(repo), commit_(commit), root_fd_(root_fd) {}
+  Writer(git_repository* repo, const std::string& commit, Dir& root, uint64_t max_file_bytes)
+      : repo_(repo), commit_(commit), root_(root), max_file_bytes_(max_file_bytes) {
+    git_odb* odb = nullptr;
+    check(git_repository_odb(&odb, repo_), "opening the object database");
+    odb_.reset(odb);
+  }
 
-  void write_tree(const git_tree* tree, int dir_fd, const std::string& rel, int depth) {
+  void write_tree(const git_tree* tree, Dir& dir, const std::string& rel, int depth) {
     if (depth > kMaxDepth)
       refuse(commit_, rel, fmt::format("deeper than {} directories", kMaxDepth));
     size_t n = git_tree_entrycount(tree);
@@ -53,31 +86,38 @@ class Writer {
       const git_filemode_t mode = git_tree_entry_filemode(e);
       switch (mode) {
         case GIT_FILEMODE_TREE: {
-          if (::mkdirat(dir_fd, name.c_str(), 0755) != 0) {
-            if (errno == EEXIST) refuse(commit_, path, "a duplicate name");
-            throw_errno("mkdir", path, errno);
-          }
-          UniqueFd sub(
-              ::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-          if (sub.get() < 0) throw_errno("opening", path, errno);
+          if (!dir.make_dir(name, 0755)) refuse(commit_, path, "a duplicate name");
+          auto sub = dir.open_dir(name);
+          if (!sub) throw_errno("opening", path, ENOENT);
           git_tree* child = nullptr;
           check(git_tree_lookup(&child, repo_, git_tree_entry_id(e)), "reading tree " + path);
           TreePtr owner(child);
-          write_tree(child, sub.get(), path, depth + 1);
+          write_tree(child, *sub, path, depth + 1);
           break;
         }
         case GIT_FILEMODE_BLOB:
         case GIT_FILEMODE_BLOB_EXECUTABLE: {
-          BlobPtr blob = lookup_blob(e, path);
-          write_file(dir_fd, name, path, blob.get(),
+          const uint64_t size = blob_size(e, path);
+          const bool manifest = rel.empty() && name == kManifestName;
+          if (!manifest && size > max_file_bytes_) {
+            throw Error(ErrorCode::kEntryTooLarge,
+                        fmt::format("snapshot {} holds '{}' of {} bytes, larger than "
+                                    "GIT_ARCHIVE_MAX_FILE_BYTES ({}); refusing to restore it (set "
+                                    "GIT_ARCHIVE_MAX_FILE_BYTES higher to allow it)",
+                                    commit_.substr(0, 12), path, size, max_file_bytes_));
+          }
+          write_file(dir, name, path, *git_tree_entry_id(e), size,
                      mode == GIT_FILEMODE_BLOB_EXECUTABLE ? 0755 : 0644);
-          if (!(rel.empty() && name == kManifestName)) {
+          if (!manifest) {
             stats_.files++;
-            stats_.bytes += static_cast<uint64_t>(git_blob_rawsize(blob.get()));
+            stats_.bytes += size;
           }
           break;
         }
         case GIT_FILEMODE_LINK: {
+          if (blob_size(e, path) > kMaxLinkTarget) {
+            refuse(commit_, path, "a symlink with a target longer than 4096 bytes");
+          }
           BlobPtr blob = lookup_blob(e, path);
           std::string target(static_cast<const char*>(git_blob_rawcontent(blob.get())),
                              static_cast<size_t>(git_blob_rawsize(blob.get())));
@@ -98,39 +138,36 @@ class Writer {
 
   // Directories git could not hold, recorded in the manifest.
   void make_dir_path(const std::string& path) {
-    UniqueFd cur(::dup(root_fd_));
+    std::unique_ptr<Dir> cur;
     size_t start = 0;
     while (start < path.size()) {
       size_t end = path.find('/', start);
       if (end == std::string::npos) end = path.size();
       std::string part = path.substr(start, end - start);
       if (auto why = bad_component(part)) refuse(commit_, path, "an empty directory with " + *why);
-      if (::mkdirat(cur.get(), part.c_str(), 0755) != 0 && errno != EEXIST)
-        throw_errno("mkdir", path, errno);
-      UniqueFd next(
-          ::openat(cur.get(), part.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      if (next.get() < 0) refuse(commit_, path, "an empty directory whose path is not a directory");
-      std::swap(cur, next);
+      Dir& parent = cur ? *cur : root_;
+      parent.make_dir(part, 0755);  // false: it exists, checked by opening it
+      auto info = parent.stat(part);
+      if (!info || info->kind != FileKind::kDirectory) {
+        refuse(commit_, path, "an empty directory whose path is not a directory");
+      }
+      cur = parent.open_dir(part);
+      if (!cur) refuse(commit_, path, "an empty directory whose path is not a directory");
       start = end + 1;
     }
   }
 
   void make_links() {
     for (const auto& l : links_) {
-      UniqueFd dir(l.dir_rel.empty() ? ::dup(root_fd_)
-                                     : ::openat(root_fd_, l.dir_rel.c_str(),
-                                                O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       const std::string path = l.dir_rel.empty() ? l.name : l.dir_rel + "/" + l.name;
-      if (dir.get() < 0) throw_errno("opening", l.dir_rel, errno);
-      if (::symlinkat(l.target.c_str(), dir.get(), l.name.c_str()) != 0) {
-        if (errno == EEXIST) refuse(commit_, path, "a duplicate name");
-        throw_errno("symlink", path, errno);
-      }
+      std::unique_ptr<Dir> below = l.dir_rel.empty() ? nullptr : open_rel(l.dir_rel);
+      Dir& dir = below ? *below : root_;
+      if (!dir.make_symlink(l.target, l.name)) refuse(commit_, path, "a duplicate name");
     }
     // Only now that all links exist can chains of them be judged.
     for (const auto& l : links_) {
       const std::string path = l.dir_rel.empty() ? l.name : l.dir_rel + "/" + l.name;
-      if (resolve_beneath(root_fd_, path) == Resolution::kOutside) {
+      if (root_.resolve_beneath(path) == Resolution::kOutside) {
         refuse(commit_, path,
                fmt::format("a symlink to '{}' that resolves outside the target", l.target));
       }
@@ -140,40 +177,95 @@ class Writer {
   const RestoreStats& stats() const { return stats_; }
 
  private:
-  BlobPtr lookup_blob(const git_tree_entry* e, const std::string& path) {
+  static constexpr uint64_t kMaxLinkTarget = 4096;
+
+  // A directory below the root (rel not empty), walked one component at a
+  // time, so never through a symlink.
+  std::unique_ptr<Dir> open_rel(const std::string& rel) {
+    std::unique_ptr<Dir> cur;
+    size_t start = 0;
+    while (start < rel.size()) {
+      size_t end = rel.find('/', start);
+      if (end == std::string::npos) end = rel.size();
+      Dir& parent = cur ? *cur : root_;
+      auto next = parent.open_dir(rel.substr(start, end - start));
+      if (!next) throw_errno("opening", rel, ENOENT);
+      cur = std::move(next);
+      start = end + 1;
+    }
+    return cur;
+  }
+
+  // The blob's size from its object header, without reading its content.
+  uint64_t blob_size(const git_tree_entry* e, const std::string& path) {
     if (git_tree_entry_type(e) != GIT_OBJECT_BLOB)
       refuse(commit_, path, "a blob mode on a non-blob");
+    size_t size = 0;
+    git_object_t type = GIT_OBJECT_INVALID;
+    check(git_odb_read_header(&size, &type, odb_.get(), git_tree_entry_id(e)),
+          "reading blob " + path);
+    if (type != GIT_OBJECT_BLOB) refuse(commit_, path, "a blob entry naming a non-blob object");
+    return size;
+  }
+
+  BlobPtr lookup_blob(const git_tree_entry* e, const std::string& path) {
     git_blob* blob = nullptr;
     check(git_blob_lookup(&blob, repo_, git_tree_entry_id(e)), "reading blob " + path);
     return BlobPtr(blob);
   }
 
-  void write_file(int dir_fd, const std::string& name, const std::string& path,
-                  const git_blob* blob, mode_t perm) {
-    UniqueFd f(
-        ::openat(dir_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, perm));
-    if (f.get() < 0) {
-      if (errno == EEXIST) refuse(commit_, path, "a duplicate name");
-      throw_errno("creating", path, errno);
-    }
-    const char* p = static_cast<const char*>(git_blob_rawcontent(blob));
-    size_t left = static_cast<size_t>(git_blob_rawsize(blob));
-    while (left > 0) {
-      ssize_t n = ::write(f.get(), p, left);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        throw_errno("writing", path, errno);
+  void write_file(Dir& dir, const std::string& name, const std::string& path, const git_oid& oid,
+                  uint64_t size, uint32_t perm) {
+    auto f = dir.open_file(name, OpenMode::kCreate, perm);
+    if (!f) refuse(commit_, path, "a duplicate name");
+    uint64_t written = 0;
+    auto put = [&](const void* p, size_t n) {
+      f->pwrite(p, n, written);
+      written += n;
+    };
+    // Loose objects stream in chunks; packed ones (what a fetch brings) can
+    // only be read whole, which the size check above has bounded.
+    git_odb_stream* raw = nullptr;
+    size_t len = 0;
+    git_object_t type = GIT_OBJECT_INVALID;
+    if (git_odb_open_rstream(&raw, &len, &type, odb_.get(), &oid) == 0) {
+      OdbStreamPtr stream(raw);
+      if (type != GIT_OBJECT_BLOB || len != size) {
+        refuse(commit_, path, "an object whose header changed while read");
       }
-      p += n;
-      left -= static_cast<size_t>(n);
+      BlobHasher hash(size);
+      std::vector<char> buf(kChunk);
+      while (written < size) {
+        int n = git_odb_stream_read(stream.get(), buf.data(), buf.size());
+        check(n, "reading blob " + path);
+        if (n == 0) break;
+        hash.update(buf.data(), static_cast<size_t>(n));
+        put(buf.data(), static_cast<size_t>(n));
+      }
+      if (written != size || !hash.matches(oid)) {
+        throw Error(ErrorCode::kGitError,
+                    fmt::format("blob {} of {} is corrupt in the object database",
+                                oid_hex(oid).substr(0, 12), path));
+      }
+    } else {
+      git_error_clear();
+      git_blob* blob = nullptr;
+      check(git_blob_lookup(&blob, repo_, &oid), "reading blob " + path);
+      BlobPtr owner(blob);
+      const auto* p = static_cast<const char*>(git_blob_rawcontent(blob));
+      const auto n = static_cast<uint64_t>(git_blob_rawsize(blob));
+      for (uint64_t off = 0; off < n; off += kChunk)
+        put(p + off, std::min<uint64_t>(kChunk, n - off));
     }
     // The umask must not change what the archive says.
-    if (::fchmod(f.get(), perm) != 0) throw_errno("chmod", path, errno);
+    f->set_mode(perm);
   }
 
   git_repository* repo_;
+  OdbPtr odb_;
   const std::string& commit_;
-  int root_fd_;
+  Dir& root_;
+  uint64_t max_file_bytes_;
   std::vector<PendingLink> links_;
   RestoreStats stats_;
 };
@@ -181,38 +273,42 @@ class Writer {
 }  // namespace
 
 RestoreStats write_tree(git_repository* repo, const git_tree* tree, const Manifest& manifest,
-                        const std::string& target_dir, const std::string& commit_hex) {
-  namespace sfs = std::filesystem;
-  const sfs::path target = sfs::absolute(target_dir).lexically_normal();
-  sfs::path clean = target;
-  if (!clean.has_filename()) clean = clean.parent_path();
-  struct stat st;
-  if (::lstat(clean.c_str(), &st) == 0) {
-    if (!S_ISDIR(st.st_mode)) {
+                        const std::string& target_dir, const std::string& commit_hex,
+                        uint64_t max_file_bytes, FileSystem& fs) {
+  std::string clean = target_dir;
+  while (clean.size() > 1 && clean.back() == '/') clean.pop_back();
+  const std::string parent = parent_path(clean);
+  const std::string leaf = base_name(clean);
+  if (leaf.empty() || leaf == "." || leaf == "..") {
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("restore target {}: name a new directory to restore into", target_dir));
+  }
+  create_directories(fs, parent);
+  auto parent_dir = fs.open_dir(parent);
+  if (!parent_dir) throw_errno("open directory", parent, ENOENT);
+  bool target_existed = false;
+  if (auto info = parent_dir->stat(leaf)) {
+    target_existed = true;
+    if (info->kind != FileKind::kDirectory) {
       throw Error(ErrorCode::kInvalidArgument,
                   fmt::format("restore target {} exists and is not a directory", target_dir));
     }
-    if (!sfs::is_empty(clean)) {
+    auto existing = parent_dir->open_dir(leaf);
+    if (!existing || !existing->list().empty()) {
       throw Error(
           ErrorCode::kInvalidArgument,
           fmt::format("restore target {} is not empty; restore into a new directory", target_dir));
     }
-  } else if (errno != ENOENT) {
-    throw_errno("stat", target_dir, errno);
   }
-  const sfs::path parent = clean.parent_path();
-  FileSystem::real().make_dirs(parent.string());
 
-  std::string tmpl = (parent / ("." + clean.filename().string() + ".restore-XXXXXX")).string();
-  if (::mkdtemp(tmpl.data()) == nullptr)
-    throw_errno("creating a staging directory in", parent.string(), errno);
-  const std::string staging = tmpl;
+  const std::string staging = make_temp_dir(*parent_dir, "." + leaf + ".restore-", 0700);
+  bool renamed = false;
   try {
-    UniqueFd root(::open(staging.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (root.get() < 0) throw_errno("opening", staging, errno);
-    if (::fchmod(root.get(), 0755) != 0) throw_errno("chmod", staging, errno);
-    Writer w(repo, commit_hex, root.get());
-    w.write_tree(tree, root.get(), "", 0);
+    auto root = parent_dir->open_dir(staging);
+    if (!root) throw_errno("opening", parent + "/" + staging, ENOENT);
+    root->set_mode(0755);
+    Writer w(repo, commit_hex, *root, max_file_bytes);
+    w.write_tree(tree, *root, "", 0);
     for (const auto& src : manifest.sources) w.make_dir_path(src);
     for (const auto& dir : manifest.empty_dirs) w.make_dir_path(dir);
     w.make_links();
@@ -225,14 +321,25 @@ RestoreStats write_tree(git_repository* repo, const git_tree* tree, const Manife
                               manifest.file_count, manifest.total_bytes));
     }
     // One syncfs instead of an fsync per file, before the rename publishes them.
-    FileSystem::real().sync_filesystem(staging);
-    if (::rename(staging.c_str(), clean.c_str()) != 0)
-      throw_errno("renaming the restored tree to", clean.string(), errno);
-    FileSystem::real().sync_dir(parent.string());
+    root->sync_filesystem();
+    root.reset();
+    parent_dir->rename(staging, *parent_dir, leaf);
+    renamed = true;
+    parent_dir->sync();
     return stats;
   } catch (...) {
-    std::error_code ec;
-    sfs::remove_all(staging, ec);  // does not follow symlinks
+    // A failed restore leaves what was there before: no staging directory,
+    // and no restored tree whose rename may not be durable.
+    try {
+      if (renamed) {
+        remove_tree(*parent_dir, leaf);
+        if (target_existed) parent_dir->make_dir(leaf);
+      } else {
+        remove_tree(*parent_dir, staging);
+      }
+    } catch (...) {
+      // The original failure is what the caller needs to hear about.
+    }
     throw;
   }
 }

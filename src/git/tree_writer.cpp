@@ -1,17 +1,9 @@
 #include "git/tree_writer.h"
 
-#include <dirent.h>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <climits>
 
 #include <fmt/format.h>
 
-#include "common/unique_fd.h"
 #include "git/git_util.h"
 #include "git/path_rules.h"
 #include "strata/error.h"
@@ -22,28 +14,7 @@ namespace {
 
 // Deeper trees are almost certainly a loop or an attack, not state.
 constexpr int kMaxDepth = 256;
-
-std::vector<std::string> list_names(int dir_fd, const std::string& path) {
-  int dup_fd = ::dup(dir_fd);
-  if (dup_fd < 0) throw_errno("dup", path, errno);
-  DIR* d = ::fdopendir(dup_fd);
-  if (d == nullptr) {
-    int err = errno;
-    ::close(dup_fd);
-    throw_errno("opendir", path, err);
-  }
-  std::vector<std::string> names;
-  errno = 0;
-  while (dirent* e = ::readdir(d)) {
-    std::string_view n = e->d_name;
-    if (n != "." && n != "..") names.emplace_back(n);
-  }
-  int err = errno;
-  ::closedir(d);
-  if (err != 0) throw_errno("readdir", path, err);
-  std::sort(names.begin(), names.end());
-  return names;
-}
+constexpr size_t kChunk = 1 << 16;
 
 std::string join(const std::string& a, const std::string& b) {
   return a.empty() ? b : a + "/" + b;
@@ -51,8 +22,8 @@ std::string join(const std::string& a, const std::string& b) {
 
 }  // namespace
 
-TreeWriter::TreeWriter(git_repository* repo, uint64_t max_file_bytes)
-    : repo_(repo), max_file_bytes_(max_file_bytes) {
+TreeWriter::TreeWriter(git_repository* repo, uint64_t max_file_bytes, FileSystem& fs)
+    : fs_(fs), repo_(repo), max_file_bytes_(max_file_bytes) {
   git_odb* odb = nullptr;
   check(git_repository_odb(&odb, repo_), "opening the object database");
   odb_.reset(odb);
@@ -63,16 +34,18 @@ void TreeWriter::skip(std::string path, std::string reason) {
 }
 
 bool TreeWriter::write_dir(const std::string& dir, const std::string& archive_path, git_oid* out) {
-  UniqueFd root{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
-  if (root.get() < 0) {
-    if (errno == ENOENT) return false;
-    throw_errno("opening", dir, errno);
+  std::unique_ptr<Dir> root;
+  try {
+    root = fs_.open_dir(dir);
+  } catch (const Error& e) {
+    // Not a directory: unreadable as state, which a snapshot must not hide.
+    throw Error(ErrorCode::kIoError, e.what());
   }
-  bool has = write_dir_fd(root.get(), root.get(), "", archive_path, 0, out);
-  return has;
+  if (!root) return false;
+  return write_dir_at(*root, *root, "", archive_path, 0, out);
 }
 
-bool TreeWriter::write_dir_fd(int root_fd, int dir_fd, const std::string& rel,
+bool TreeWriter::write_dir_at(Dir& root, Dir& dir, const std::string& rel,
                               const std::string& archive_path, int depth, git_oid* out) {
   if (depth > kMaxDepth) {
     throw Error(ErrorCode::kIoError,
@@ -82,58 +55,48 @@ bool TreeWriter::write_dir_fd(int root_fd, int dir_fd, const std::string& rel,
   check(git_treebuilder_new(&tb_raw, repo_, nullptr), "creating a tree");
   TreeBuilderPtr tb(tb_raw);
 
-  for (const std::string& name : list_names(dir_fd, archive_path)) {
+  for (const std::string& name : dir.list()) {
     const std::string child_rel = join(rel, name);
     const std::string child_archive = archive_path + "/" + name;
     if (is_dot_git(name)) {
       skip(child_archive, "git metadata (.git) is never archived");
       continue;
     }
-    struct stat st;
-    if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      // Deleted under us by a later WAL entry, which replay will apply again.
-      if (errno == ENOENT) continue;
-      throw_errno("stat", child_archive, errno);
-    }
+    // Gone by now: deleted under us by a later WAL entry, which replay will
+    // apply again.
+    auto st = dir.stat(name);
+    if (!st) continue;
     git_oid oid;
     git_filemode_t mode;
     uint64_t bytes = 0;
-    if (S_ISDIR(st.st_mode)) {
-      UniqueFd sub{::openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
-      if (sub.get() < 0) {
-        if (errno == ENOENT) continue;
-        throw_errno("opening", child_archive, errno);
-      }
+    if (st->kind == FileKind::kDirectory) {
+      auto sub = dir.open_dir(name);
+      if (!sub) continue;
       const size_t empties_before = stats_.empty_dirs.size();
-      if (!write_dir_fd(root_fd, sub.get(), child_rel, child_archive, depth + 1, &oid)) {
+      if (!write_dir_at(root, *sub, child_rel, child_archive, depth + 1, &oid)) {
         // Only the deepest empty directories: restoring them makes the rest.
         if (stats_.empty_dirs.size() == empties_before) stats_.empty_dirs.push_back(child_archive);
         continue;
       }
       mode = GIT_FILEMODE_TREE;
-    } else if (S_ISREG(st.st_mode)) {
-      if (static_cast<uint64_t>(st.st_size) > max_file_bytes_) {
+    } else if (st->kind == FileKind::kRegular) {
+      if (st->size > max_file_bytes_) {
         skip(child_archive, fmt::format("{} bytes, larger than GIT_ARCHIVE_MAX_FILE_BYTES ({})",
-                                        st.st_size, max_file_bytes_));
+                                        st->size, max_file_bytes_));
         continue;
       }
-      if (!add_file(dir_fd, name, child_archive, &oid, &bytes)) continue;
-      mode = (st.st_mode & S_IXUSR) ? GIT_FILEMODE_BLOB_EXECUTABLE : GIT_FILEMODE_BLOB;
-    } else if (S_ISLNK(st.st_mode)) {
-      std::string target(PATH_MAX, '\0');
-      ssize_t n = ::readlinkat(dir_fd, name.c_str(), target.data(), target.size());
-      if (n < 0) {
-        if (errno == ENOENT) continue;
-        throw_errno("readlink", child_archive, errno);
-      }
-      target.resize(static_cast<size_t>(n));
-      if (!symlink_target_inside(rel, target) ||
-          resolve_beneath(root_fd, child_rel) == Resolution::kOutside) {
-        skip(child_archive, fmt::format("symlink to '{}' leaves {}", target,
+      if (!add_file(dir, name, child_archive, &oid, &bytes)) continue;
+      mode = (st->mode & 0100) ? GIT_FILEMODE_BLOB_EXECUTABLE : GIT_FILEMODE_BLOB;
+    } else if (st->kind == FileKind::kSymlink) {
+      auto target = dir.read_symlink(name);
+      if (!target) continue;
+      if (!symlink_target_inside(rel, *target) ||
+          root.resolve_beneath(child_rel) == Resolution::kOutside) {
+        skip(child_archive, fmt::format("symlink to '{}' leaves {}", *target,
                                         archive_path.substr(0, archive_path.find('/'))));
         continue;
       }
-      check(git_odb_write(&oid, odb_.get(), target.data(), target.size(), GIT_OBJECT_BLOB),
+      check(git_odb_write(&oid, odb_.get(), target->data(), target->size(), GIT_OBJECT_BLOB),
             "writing a symlink blob");
       mode = GIT_FILEMODE_LINK;
       stats_.file_count++;
@@ -157,23 +120,17 @@ bool TreeWriter::write_dir_fd(int root_fd, int dir_fd, const std::string& rel,
   return true;
 }
 
-bool TreeWriter::add_file(int dir_fd, const std::string& name, const std::string& archive_path,
+bool TreeWriter::add_file(Dir& dir, const std::string& name, const std::string& archive_path,
                           git_oid* out, uint64_t* bytes) {
-  UniqueFd f{::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)};
-  if (f.get() < 0) {
-    if (errno == ENOENT) return false;
-    throw_errno("opening", archive_path, errno);
-  }
+  auto f = dir.open_file(name, OpenMode::kRead);
+  if (!f) return false;
   buffer_.clear();
-  char chunk[1 << 16];
-  for (;;) {
-    ssize_t n = ::read(f.get(), chunk, sizeof(chunk));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw_errno("reading", archive_path, errno);
-    }
+  std::string chunk(kChunk, '\0');
+  for (uint64_t off = 0;;) {
+    const size_t n = f->pread(chunk.data(), chunk.size(), off);
     if (n == 0) break;
-    buffer_.append(chunk, static_cast<size_t>(n));
+    off += n;
+    buffer_.append(chunk.data(), n);
     if (buffer_.size() > max_file_bytes_) {
       skip(archive_path,
            fmt::format("grew beyond GIT_ARCHIVE_MAX_FILE_BYTES ({}) while read", max_file_bytes_));

@@ -1,6 +1,8 @@
 // Turning a directory into git blobs and trees, without an index or a
 // working tree. Blobs already in the object database are not written again,
 // so an incremental snapshot costs one hash per file plus the new objects.
+// The walk reads through Dir handles of the file-system seam, never
+// following a symlink out of the directory.
 #pragma once
 
 #include <git2.h>
@@ -10,6 +12,7 @@
 #include <vector>
 
 #include "git/git_util.h"
+#include "strata/fs.h"
 #include "strata/git_sync.h"
 
 namespace strata::git {
@@ -23,7 +26,7 @@ struct TreeStats {
 
 class TreeWriter {
  public:
-  TreeWriter(git_repository* repo, uint64_t max_file_bytes);
+  TreeWriter(git_repository* repo, uint64_t max_file_bytes, FileSystem& fs = FileSystem::real());
 
   // Writes the tree of the directory at `dir` whose archive path is
   // `archive_path` (e.g. "state"). Returns false when nothing in it could be
@@ -34,12 +37,13 @@ class TreeWriter {
   const TreeStats& stats() const { return stats_; }
 
  private:
-  bool write_dir_fd(int root_fd, int dir_fd, const std::string& rel,
-                    const std::string& archive_path, int depth, git_oid* out);
-  bool add_file(int dir_fd, const std::string& name, const std::string& archive_path, git_oid* out,
+  bool write_dir_at(Dir& root, Dir& dir, const std::string& rel, const std::string& archive_path,
+                    int depth, git_oid* out);
+  bool add_file(Dir& dir, const std::string& name, const std::string& archive_path, git_oid* out,
                 uint64_t* bytes);
   void skip(std::string path, std::string reason);
 
+  FileSystem& fs_;
   git_repository* repo_;
   OdbPtr odb_;
   uint64_t max_file_bytes_;
