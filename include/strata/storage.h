@@ -26,12 +26,15 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "strata/fs.h"
 
 namespace strata {
 
@@ -58,6 +61,10 @@ struct WriteOptions {
   // Write only if the current object's etag equals this (If-Match).
   std::optional<std::string> if_match;
 };
+
+// Receives an object's bytes in order, a chunk at a time. Throwing from it
+// aborts the read (the exception propagates).
+using ByteSink = std::function<void(const char* data, size_t len)>;
 
 // One result line of CheckpointStorage::check().
 struct CheckResult {
@@ -88,6 +95,14 @@ class CheckpointStorage {
   // and renamed, so local_path is either complete or untouched). Same checks
   // as read_file. Returns false when no object has this key.
   virtual bool read_file_to(std::string_view key, const std::string& local_path) = 0;
+
+  // Streams the object to sink without holding it whole (e.g. to stdout).
+  // Returns false, with sink never called, when no object has this key. The
+  // integrity check can only come after the last byte: on a mismatch the
+  // sink has seen the bytes and kStorageIntegrity is thrown, so a caller
+  // that must not expose unchecked bytes uses read_file_to. A failure after
+  // the first chunk is not retried (the sink cannot take bytes back).
+  virtual bool stream_file(std::string_view key, const ByteSink& sink) = 0;
 
   // Stores data under key, replacing any object unless options say otherwise.
   // Either the whole object becomes visible or none of it.
@@ -123,20 +138,34 @@ class CheckpointStorage {
 // A directory as the store: key "a/b" is the file <root>/a/b. Writes go to a
 // temporary file in the same directory, are fsynced, renamed over the target
 // and the directory is fsynced, so a crash leaves the old or the new object.
-// Metadata and etags live in a sidecar tree <root>/.strata-meta/; segments
-// starting with ".strata-" are reserved and refused as keys. Conditional
-// writes and deletes are serialized across processes with flock on
-// <root>/.strata-lock.
+// Metadata and etags live in extended attributes of the object file (set
+// before the rename, so they change with the content in one step); a file
+// system without user xattrs is refused (kConfigInvalid) at the first
+// write. Segments starting with ".strata-" or containing ".strata-tmp-" are
+// reserved and refused as keys. Writes and deletes are serialized across
+// threads and processes with flock on <root>/.strata-lock.
+//
+// Every key is walked through the FileSystem's Dir handles one segment at a
+// time, never following a symlink: a symlink or a non-directory on the way,
+// and an object that is a symlink, is kInvalidPath; an object that is not a
+// regular file (a FIFO, a device) is refused with kInvalidPath without being
+// opened for real, so nothing in the store can make a read block.
+//
+// Nothing is created until the first write: a root that does not exist yet
+// is an empty store (list_files returns nothing, reads find nothing), so
+// reading never leaves a directory behind. The first write creates the
+// root and its missing parents, each fsynced into its parent.
 class FsCheckpointStorage : public CheckpointStorage {
  public:
-  // Creates root (and parents) if missing.
-  explicit FsCheckpointStorage(std::string root);
+  // Touches nothing on disk (see above). All I/O goes through fs.
+  explicit FsCheckpointStorage(std::string root, FileSystem& fs = FileSystem::real());
   ~FsCheckpointStorage() override;
 
   std::string describe() const override;
   bool is_available() override;
   std::optional<std::string> read_file(std::string_view key) override;
   bool read_file_to(std::string_view key, const std::string& local_path) override;
+  bool stream_file(std::string_view key, const ByteSink& sink) override;
   void write_file(std::string_view key, std::string_view data,
                   const WriteOptions& options = {}) override;
   void write_file_from(std::string_view key, const std::string& local_path,
@@ -147,6 +176,7 @@ class FsCheckpointStorage : public CheckpointStorage {
   std::optional<ObjectStat> stat(std::string_view key) override;
   std::vector<CheckResult> check() override;
 
+  // The root as an absolute path (symlinks resolved as far as it exists).
   const std::string& root() const { return root_; }
 
  private:
@@ -214,14 +244,16 @@ enum class BreakerState { kClosed, kOpen, kHalfOpen };
 
 class S3CheckpointStorage : public CheckpointStorage {
  public:
-  // Validates the config; opens no connection yet.
-  explicit S3CheckpointStorage(S3Config config);
+  // Validates the config; opens no connection yet. Local files
+  // (write_file_from, read_file_to) go through fs.
+  explicit S3CheckpointStorage(S3Config config, FileSystem& fs = FileSystem::real());
   ~S3CheckpointStorage() override;
 
   std::string describe() const override;
   bool is_available() override;
   std::optional<std::string> read_file(std::string_view key) override;
   bool read_file_to(std::string_view key, const std::string& local_path) override;
+  bool stream_file(std::string_view key, const ByteSink& sink) override;
   void write_file(std::string_view key, std::string_view data,
                   const WriteOptions& options = {}) override;
   void write_file_from(std::string_view key, const std::string& local_path,
@@ -242,7 +274,7 @@ class S3CheckpointStorage : public CheckpointStorage {
 };
 
 // The store `strata remote` and the sync tier use: S3 when R2_ENDPOINT is set,
-// else a FsCheckpointStorage at fallback_dir.
+// else a FsCheckpointStorage at fallback_dir (which opening does not create).
 std::unique_ptr<CheckpointStorage> open_checkpoint_storage_from_env(
     const std::string& fallback_dir);
 

@@ -1,6 +1,7 @@
 // `strata remote`: use the checkpoint store by hand. The store is S3 when
 // R2_ENDPOINT is set (configured by the R2_* variables, docs/storage.md),
 // otherwise the filesystem store at DATA_DIR/remote.
+#include <cerrno>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -60,14 +61,16 @@ void register_remote_commands(CLI::App& app, Context& ctx) {
         }
         return 0;
       }
-      auto data = store->read_file(args->key);
-      if (!data) {
+      // Streamed: the object is never held whole in memory.
+      const bool found = store->stream_file(args->key, [](const char* p, size_t n) {
+        if (std::fwrite(p, 1, n, stdout) != n) throw_errno("write", "stdout", errno);
+      });
+      if (!found) {
         std::cerr << "strata: STORAGE_NOT_FOUND: no object " << args->key << " in "
                   << store->describe() << "\n";
         return kExitNotFound;
       }
-      std::fwrite(data->data(), 1, data->size(), stdout);
-      std::fflush(stdout);
+      if (std::fflush(stdout) != 0) throw_errno("write", "stdout", errno);
       return 0;
     };
   });

@@ -50,7 +50,7 @@ struct Transfer {
   bool status_known = false;
   bool to_sink = false;
   bool sink_failed = false;
-  int read_errno = 0;
+  std::string read_error;  // why reading the request body failed
   // Progress watchdog.
   HttpClient::Clock::time_point deadline;
   uint64_t min_rate = 0;
@@ -101,25 +101,28 @@ size_t on_write(char* data, size_t size, size_t n, void* user) {
 size_t on_read(char* buf, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
   const HttpRequest& r = *t->request;
-  uint64_t total = r.body_fd >= 0 ? r.body_size : r.body.size();
+  uint64_t total = r.body_file != nullptr ? r.body_size : r.body.size();
   size_t want = static_cast<size_t>(std::min<uint64_t>(size * n, total - t->read_pos));
   if (want == 0) return 0;
-  if (r.body_fd < 0) {
+  if (r.body_file == nullptr) {
     std::memcpy(buf, r.body.data() + t->read_pos, want);
     t->read_pos += want;
     return want;
   }
-  ssize_t got;
-  do {
-    got = ::pread(r.body_fd, buf, want, static_cast<off_t>(r.body_offset + t->read_pos));
-  } while (got < 0 && errno == EINTR);
-  if (got <= 0) {
-    // A file that shrank under us would otherwise send a short body.
-    t->read_errno = got < 0 ? errno : EIO;
+  size_t got = 0;
+  try {  // no exception may cross libcurl's C frames
+    got = r.body_file->pread(buf, want, r.body_offset + t->read_pos);
+  } catch (const std::exception& e) {
+    t->read_error = e.what();
     return CURL_READFUNC_ABORT;
   }
-  t->read_pos += static_cast<uint64_t>(got);
-  return static_cast<size_t>(got);
+  if (got == 0) {
+    // A file that shrank under us would otherwise send a short body.
+    t->read_error = r.body_file->path() + " shrank while being sent";
+    return CURL_READFUNC_ABORT;
+  }
+  t->read_pos += got;
+  return got;
 }
 
 // libcurl rewinds the body when it resends a request on a fresh connection
@@ -292,8 +295,8 @@ HttpResult HttpClient::perform(const HttpRequest& request, Clock::time_point dea
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &on_write);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
 
-  uint64_t body_size = request.body_fd >= 0 ? request.body_size : request.body.size();
-  bool has_body = request.body_fd >= 0 || !request.body.empty();
+  uint64_t body_size = request.body_file != nullptr ? request.body_size : request.body.size();
+  bool has_body = request.body_file != nullptr || !request.body.empty();
   if (request.method == "GET") {
     curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
   } else if (request.method == "HEAD") {
@@ -353,9 +356,8 @@ HttpResult HttpClient::perform(const HttpRequest& request, Clock::time_point dea
   } else if (code != CURLE_OK) {
     result.error = errbuf[0] != '\0' ? std::string(errbuf) : curl_easy_strerror(code);
     if (t.sink_failed) result.error = "writing the response body failed";
-    if (t.read_errno != 0) {
-      result.error =
-          fmt::format("reading the request body failed: {}", std::strerror(t.read_errno));
+    if (!t.read_error.empty()) {
+      result.error = fmt::format("reading the request body failed: {}", t.read_error);
     }
   }
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &t.response.status);

@@ -19,16 +19,18 @@
 #include <utility>
 #include <vector>
 
+#include "strata/fs.h"
+
 namespace strata::storage {
 
 struct HttpRequest {
   std::string method;                                        // GET, HEAD, PUT, POST, DELETE
   std::string url;                                           // already canonical (see sigv4.h)
   std::vector<std::pair<std::string, std::string>> headers;  // sent verbatim
-  // Body: body_fd >= 0 sends body_size bytes of that file from body_offset,
-  // otherwise `body` is sent (empty: no body).
+  // Body: body_file != nullptr sends body_size bytes of that file from
+  // body_offset, otherwise `body` is sent (empty: no body).
   std::string_view body;
-  int body_fd = -1;
+  File* body_file = nullptr;
   uint64_t body_offset = 0;
   uint64_t body_size = 0;
   // Receives a 2xx response body as it arrives (error bodies always go to

@@ -31,7 +31,7 @@ struct S3Call {
   storage::Params query;
   std::vector<std::pair<std::string, std::string>> headers;  // extra, all signed
   std::string_view body;
-  int body_fd = -1;
+  File* body_file = nullptr;
   uint64_t body_offset = 0;
   uint64_t body_size = 0;
   std::string payload_hash;  // hex SHA-256 of the body; "" means empty body
@@ -49,9 +49,10 @@ struct S3Answer {
 };
 
 struct S3CheckpointStorage::Impl {
-  explicit Impl(S3Config c);
+  Impl(S3Config c, FileSystem& f);
 
   S3Config cfg;
+  FileSystem& fs;  // local files: uploads' sources, downloads' targets
   storage::Endpoint ep;
   bool path_style;
   storage::Credentials creds;
@@ -82,7 +83,7 @@ struct S3CheckpointStorage::Impl {
                      uint64_t size, const std::string& sha_hex, const WriteOptions& options);
   std::vector<std::pair<std::string, std::string>> object_headers(
       const std::string& sha_hex, const WriteOptions& options) const;
-  void put_single(const std::string& full, std::string_view data, int fd, uint64_t size,
+  void put_single(const std::string& full, std::string_view data, File* file, uint64_t size,
                   const std::string& sha_hex, const WriteOptions& options);
   // After a retried conditional write answered 412, decides whether the
   // earlier attempt (whose answer was lost) is what made it fail.

@@ -58,7 +58,7 @@ void S3CheckpointStorage::Impl::multipart_put(const std::string& full, std::stri
       part.method = "PUT";
       part.query = {{"partNumber", std::to_string(n)}, {"uploadId", upload_id}};
       if (file != nullptr) {
-        part.body_fd = file->fd();
+        part.body_file = &file->file();
         part.body_offset = off;
         part.body_size = len;
         part.payload_hash = file->sha256_hex(off, len);

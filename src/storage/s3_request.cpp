@@ -39,8 +39,9 @@ struct AttemptFailure {
 
 }  // namespace
 
-S3CheckpointStorage::Impl::Impl(S3Config c)
+S3CheckpointStorage::Impl::Impl(S3Config c, FileSystem& f)
     : cfg(std::move(c)),
+      fs(f),
       ep(storage::parse_endpoint(cfg.endpoint, "R2_ENDPOINT")),
       path_style(cfg.use_path_style()),
       creds{cfg.access_key_id, cfg.secret_access_key, cfg.session_token},
@@ -107,7 +108,7 @@ Error S3CheckpointStorage::Impl::http_error(const S3Call& call, const storage::H
 S3Answer S3CheckpointStorage::Impl::execute(const S3Call& call) {
   using Clock = std::chrono::steady_clock;
   auto start = Clock::now();
-  uint64_t body_size = call.body_fd >= 0 ? call.body_size : call.body.size();
+  uint64_t body_size = call.body_file != nullptr ? call.body_size : call.body.size();
   auto deadline = start + cfg.call_timeout +
                   std::chrono::milliseconds(body_size * 1000 / cfg.min_rate_bytes_per_s);
   std::string what = fmt::format("{} {}", call.op, where(call.key));
@@ -181,7 +182,7 @@ S3Answer S3CheckpointStorage::Impl::execute(const S3Call& call) {
     req.headers = sr.headers;
     req.headers.emplace_back("Authorization", sig.authorization);
     req.body = call.body;
-    req.body_fd = call.body_fd;
+    req.body_file = call.body_file;
     req.body_offset = call.body_offset;
     req.body_size = call.body_size;
     req.sink = call.sink;

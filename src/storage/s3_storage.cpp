@@ -38,9 +38,9 @@ std::string lower_hex(std::string_view s) {
 
 }  // namespace
 
-S3CheckpointStorage::S3CheckpointStorage(S3Config config) {
+S3CheckpointStorage::S3CheckpointStorage(S3Config config, FileSystem& fs) {
   config.validate();
-  impl_ = std::make_unique<Impl>(std::move(config));
+  impl_ = std::make_unique<Impl>(std::move(config), fs);
   if (impl_->ep.scheme == "http" && !storage::is_ip_literal(impl_->ep.host) &&
       impl_->ep.host != "localhost") {
     spdlog::warn(
@@ -99,8 +99,8 @@ bool S3CheckpointStorage::Impl::own_write_landed(const std::string& full,
   return a.response.status == 200 && a.response.header("x-amz-meta-sha256") == sha_hex;
 }
 
-void S3CheckpointStorage::Impl::put_single(const std::string& full, std::string_view data, int fd,
-                                           uint64_t size, const std::string& sha_hex,
+void S3CheckpointStorage::Impl::put_single(const std::string& full, std::string_view data,
+                                           File* file, uint64_t size, const std::string& sha_hex,
                                            const WriteOptions& options) {
   S3Call call;
   call.op = "PUT";
@@ -110,8 +110,8 @@ void S3CheckpointStorage::Impl::put_single(const std::string& full, std::string_
   if (options.if_absent) call.headers.emplace_back("if-none-match", "*");
   if (options.if_match) call.headers.emplace_back("if-match", "\"" + *options.if_match + "\"");
   call.body = data;
-  call.body_fd = fd;
-  call.body_size = fd >= 0 ? size : data.size();
+  call.body_file = file;
+  call.body_size = file != nullptr ? size : data.size();
   call.payload_hash = sha_hex;
   call.accept = {412};
   auto a = execute(call);
@@ -134,7 +134,7 @@ void S3CheckpointStorage::write_file(std::string_view key, std::string_view data
   if (data.size() > impl_->cfg.multipart_threshold) {
     impl_->multipart_put(full, data, nullptr, data.size(), sha, options);
   } else {
-    impl_->put_single(full, data, -1, data.size(), sha, options);
+    impl_->put_single(full, data, nullptr, data.size(), sha, options);
   }
 }
 
@@ -142,7 +142,7 @@ void S3CheckpointStorage::write_file_from(std::string_view key, const std::strin
                                           const WriteOptions& options) {
   validate_key(key);
   validate_metadata(options.metadata);
-  storage::LocalFile file = storage::LocalFile::open_read(local_path);
+  storage::LocalFile file = storage::LocalFile::open_read(impl_->fs, local_path);
   uint64_t size = file.size();
   // The signature covers the body's hash, so the file is read twice: once to
   // hash, once to send. Either way it never sits in memory whole.
@@ -151,7 +151,7 @@ void S3CheckpointStorage::write_file_from(std::string_view key, const std::strin
   if (size > impl_->cfg.multipart_threshold) {
     impl_->multipart_put(full, {}, &file, size, sha, options);
   } else {
-    impl_->put_single(full, {}, file.fd(), size, sha, options);
+    impl_->put_single(full, {}, &file.file(), size, sha, options);
   }
 }
 
@@ -204,23 +204,36 @@ std::optional<std::string> S3CheckpointStorage::read_file(std::string_view key) 
 bool S3CheckpointStorage::read_file_to(std::string_view key, const std::string& local_path) {
   validate_key(key);
   std::string full = impl_->full_key(key);
-  storage::AtomicLocalFile out(local_path);
+  AtomicFile out(impl_->fs, local_path);
   HashingSink hs;
+  std::optional<Error> write_error;
   S3Call call;
   call.op = "GET";
   call.key = full;
   call.method = "GET";
   call.accept = {404};
   call.before_attempt = [&] {
-    out.truncate();
+    out.reset();
     hs.reset();
   };
   call.sink = [&](const char* p, size_t n) {
     hs.hash.update(p, n);
     hs.bytes += n;
-    return out.append(p, n);
+    try {  // no exception may cross libcurl's C frames
+      out.append(std::string_view(p, n));
+    } catch (const Error& e) {
+      write_error = e;
+      return false;
+    }
+    return true;
   };
-  auto a = impl_->execute(call);
+  S3Answer a;
+  try {
+    a = impl_->execute(call);
+  } catch (const Error&) {
+    if (write_error) throw *write_error;  // the local file failed, not the store
+    throw;
+  }
   if (a.response.status == 404) {
     if (storage::xml_first(a.response.body, "Code") == "NoSuchBucket") {
       throw impl_->http_error(call, a.response, a.attempts);
@@ -235,6 +248,58 @@ bool S3CheckpointStorage::read_file_to(std::string_view key, const std::string& 
                             impl_->where(full), got, *want, local_path));
   }
   out.commit();
+  return true;
+}
+
+bool S3CheckpointStorage::stream_file(std::string_view key, const ByteSink& sink) {
+  validate_key(key);
+  std::string full = impl_->full_key(key);
+  HashingSink hs;
+  std::exception_ptr sink_error;
+  S3Call call;
+  call.op = "GET";
+  call.key = full;
+  call.method = "GET";
+  call.accept = {404};
+  call.before_attempt = [&] {
+    if (hs.bytes > 0) {
+      // What the sink got cannot be taken back, so a retry would repeat it.
+      impl_->fail(ErrorCode::kStorageNetwork,
+                  fmt::format("GET {}: the transfer broke after {} bytes were passed on; not "
+                              "retried",
+                              impl_->where(full), hs.bytes));
+    }
+  };
+  call.sink = [&](const char* p, size_t n) {
+    try {  // no exception may cross libcurl's C frames
+      sink(p, n);
+    } catch (...) {
+      sink_error = std::current_exception();
+      return false;
+    }
+    hs.hash.update(p, n);
+    hs.bytes += n;
+    return true;
+  };
+  S3Answer a;
+  try {
+    a = impl_->execute(call);
+  } catch (const Error&) {
+    if (sink_error) std::rethrow_exception(sink_error);
+    throw;
+  }
+  if (a.response.status == 404) {
+    if (storage::xml_first(a.response.body, "Code") == "NoSuchBucket") {
+      throw impl_->http_error(call, a.response, a.attempts);
+    }
+    return false;
+  }
+  std::string got = to_hex(hs.hash.finish());
+  if (auto want = a.response.header("x-amz-meta-sha256"); want && lower_hex(*want) != got) {
+    impl_->fail(ErrorCode::kStorageIntegrity,
+                fmt::format("GET {}: content SHA-256 {} does not match the stored sha256 {}",
+                            impl_->where(full), got, *want));
+  }
   return true;
 }
 

@@ -3,7 +3,10 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
 #include <filesystem>
+#include <future>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -11,11 +14,13 @@
 #include "strata/error.h"
 #include "strata/hash.h"
 #include "strata/storage.h"
+#include "strata/testing/fault_injection_file_system.h"
 #include "support/temp_dir.h"
 
 namespace strata {
 namespace {
 
+using testing::fault;
 using testing::TempDir;
 
 WriteOptions absent() {
@@ -106,6 +111,7 @@ TEST(FsStore, RejectsBadAndReservedKeys) {
 TEST(FsStore, SymlinksInsideTheRootCannotLeadOutside) {
   TempDir dir;
   std::filesystem::create_directories(dir / "outside");
+  std::filesystem::create_directories(dir / "store");
   FsCheckpointStorage s(dir / "store");
   std::filesystem::create_directory_symlink(dir / "outside", dir / "store/link");
   testing::write_file(dir / "outside/secret", "outside");
@@ -226,6 +232,149 @@ TEST(FsStore, MetadataRulesAreEnforced) {
               s.write_file("k", "x", meta({{"a", "line\nbreak"}}));
             }),
             ErrorCode::kInvalidArgument);
+}
+
+// Issue #10, defect 6: `remote ls` created DATA_DIR/remote. Opening and
+// reading a store that was never written must create nothing.
+TEST(FsStore, ReadingAStoreThatWasNeverWrittenCreatesNothing) {
+  TempDir dir;
+  FsCheckpointStorage s(dir / "data/remote");
+  EXPECT_EQ(s.list_files(""), std::vector<std::string>{});
+  EXPECT_EQ(s.list_files("wal/"), std::vector<std::string>{});
+  EXPECT_EQ(s.read_file("k"), std::nullopt);
+  EXPECT_EQ(s.stat("k"), std::nullopt);
+  EXPECT_FALSE(s.verify_checksum("k", sha256_hex("")));
+  EXPECT_FALSE(s.read_file_to("k", dir / "out"));
+  EXPECT_FALSE(s.stream_file("k", [](const char*, size_t) { ADD_FAILURE(); }));
+  s.delete_file("k");
+  EXPECT_TRUE(s.is_available());  // the first write can create it
+  EXPECT_EQ(s.describe(), "file://" + (dir / "data/remote"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "data"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "out"));
+  // The first write creates the root and its parents.
+  s.write_file("k", "v");
+  EXPECT_EQ(testing::read_file(dir / "data/remote/k"), "v");
+}
+
+TEST(FsStore, FirstWriteMakesTheNewRootDurable) {
+  TempDir dir;
+  FaultInjectionFileSystem fi;
+  FsCheckpointStorage s(dir / "a/b/store", fi);
+  s.write_file("x/k", "v");
+  // a, b, store and x each fsynced into their parent, then the object's directory.
+  EXPECT_EQ(fi.count(FsOp::kMakeDirs), 4u);
+  EXPECT_EQ(fi.count(FsOp::kSyncDir), 5u);
+  EXPECT_EQ(s.read_file("x/k"), "v");
+}
+
+// Issue #10, defect 12: a FIFO in the store hung `remote get` forever (open
+// blocked waiting for a writer). Anything but a regular file is refused
+// without blocking.
+TEST(FsStore, AFifoIsRefusedWithoutBlocking) {
+  TempDir dir;
+  FsCheckpointStorage s(dir / "store");
+  s.write_file("real", "x");
+  ASSERT_EQ(::mkfifo((dir / "store/fifo").c_str(), 0644), 0);
+  const std::vector<std::function<void()>> reads = {
+      [&] { (void)s.read_file("fifo"); },
+      [&] { (void)s.stat("fifo"); },
+      [&] { (void)s.verify_checksum("fifo", sha256_hex("")); },
+      [&] { (void)s.read_file_to("fifo", dir / "out"); },
+      [&] { (void)s.stream_file("fifo", [](const char*, size_t) {}); },
+  };
+  for (size_t i = 0; i < reads.size(); ++i) {
+    auto done = std::async(std::launch::async, [&] { return code_of(reads[i]); });
+    if (done.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
+      // Blocked in open(): give it a writer so the test can finish.
+      int fd = ::open((dir / "store/fifo").c_str(), O_WRONLY | O_NONBLOCK);
+      done.wait();
+      ::close(fd);
+      FAIL() << "read " << i << " of a FIFO blocked";
+    }
+    EXPECT_EQ(done.get(), ErrorCode::kInvalidPath) << i;
+  }
+  EXPECT_EQ(s.list_files(""), std::vector<std::string>{"real"});  // only regular files are keys
+  EXPECT_FALSE(std::filesystem::exists(dir / "out"));
+}
+
+TEST(FsStore, StreamFileDeliversTheObjectInChunks) {
+  TempDir dir;
+  FsCheckpointStorage s(dir / "store");
+  std::string big(3 << 20, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7 % 253);
+  s.write_file("big", big);
+  std::string got;
+  int chunks = 0;
+  EXPECT_TRUE(s.stream_file("big", [&](const char* p, size_t n) {
+    got.append(p, n);
+    ++chunks;
+  }));
+  EXPECT_EQ(got, big);
+  EXPECT_GT(chunks, 1);
+  // A corrupted object is reported after its bytes went by.
+  {
+    FILE* f = std::fopen((dir / "store/big").c_str(), "r+");
+    std::fputs("evil", f);
+    std::fclose(f);
+  }
+  EXPECT_EQ(code_of([&] { s.stream_file("big", [](const char*, size_t) {}); }),
+            ErrorCode::kStorageIntegrity);
+}
+
+// Every write is an atomic replace through the seam: a failure at any step
+// leaves the old object (or, once the rename happened, the new one) and no
+// temporary file.
+TEST(FsStore, WritesUnderInjectedFailuresLeaveOldOrNewAndNoTemporaryFile) {
+  struct Case {
+    FsOp op;
+    bool new_visible;
+  };
+  for (const Case c :
+       {Case{FsOp::kOpen, false}, Case{FsOp::kWrite, false}, Case{FsOp::kSetXattr, false},
+        Case{FsOp::kSync, false}, Case{FsOp::kRename, false}, Case{FsOp::kSyncDir, true}}) {
+    TempDir dir;
+    FaultInjectionFileSystem fi;
+    FsCheckpointStorage s(dir / "store", fi);
+    s.write_file("d/k", "old");
+    fi.add_rule(fault(c.op, c.op == FsOp::kSyncDir ? "store/d" : "/d/", 0, 1,
+                      c.op == FsOp::kWrite ? ENOSPC : EIO));
+    EXPECT_EQ(code_of([&] { s.write_file("d/k", "new"); }), ErrorCode::kIoError)
+        << static_cast<int>(c.op);
+    EXPECT_EQ(s.read_file("d/k"), c.new_visible ? "new" : "old") << static_cast<int>(c.op);
+    EXPECT_EQ(all_files(dir / "store"), (std::vector<std::string>{".strata-lock", "d", "d/k"}))
+        << static_cast<int>(c.op);
+  }
+}
+
+TEST(FsStore, ReadFileToUnderInjectedFailuresLeavesTheLocalFile) {
+  for (FsOp op : {FsOp::kWrite, FsOp::kSync, FsOp::kRename}) {
+    TempDir dir;
+    FaultInjectionFileSystem fi;
+    FsCheckpointStorage s(dir / "store", fi);
+    s.write_file("k", "remote content");
+    std::filesystem::create_directories(dir / "local");
+    testing::write_file(dir / "local/out", "local content");
+    fi.add_rule(fault(op, "local/"));
+    EXPECT_EQ(code_of([&] { s.read_file_to("k", dir / "local/out"); }), ErrorCode::kIoError)
+        << static_cast<int>(op);
+    EXPECT_EQ(testing::read_file(dir / "local/out"), "local content") << static_cast<int>(op);
+    EXPECT_EQ(all_files(dir / "local"), std::vector<std::string>{"out"}) << static_cast<int>(op);
+  }
+}
+
+TEST(FsStore, WriteFileFromRefusesAFifoWithoutBlocking) {
+  TempDir dir;
+  FsCheckpointStorage s(dir / "store");
+  ASSERT_EQ(::mkfifo((dir / "fifo").c_str(), 0644), 0);
+  auto done = std::async(std::launch::async,
+                         [&] { return code_of([&] { s.write_file_from("k", dir / "fifo"); }); });
+  if (done.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
+    int fd = ::open((dir / "fifo").c_str(), O_WRONLY | O_NONBLOCK);
+    done.wait();
+    ::close(fd);
+    FAIL() << "reading a local FIFO blocked";
+  }
+  EXPECT_EQ(done.get(), ErrorCode::kInvalidPath);
 }
 
 }  // namespace

@@ -101,6 +101,33 @@ TEST(S3Faults, TruncatedBodiesAreDetectedAndRetried) {
   EXPECT_EQ(code_of([&] { (void)s.read_file("k"); }), ErrorCode::kStorageNetwork);
 }
 
+TEST(S3Faults, StreamFileStreamsAndIsNotRetriedOnceBytesWerePassedOn) {
+  S3Servers servers;
+  S3CheckpointStorage s(servers.config());
+  std::string data(300000, 'z');
+  s.write_file("k", data);
+  std::string got;
+  EXPECT_TRUE(s.stream_file("k", [&](const char* p, size_t n) { got.append(p, n); }));
+  EXPECT_EQ(got, data);
+  EXPECT_FALSE(s.stream_file("missing", [](const char*, size_t) { ADD_FAILURE(); }));
+  // A cut body: what the sink saw cannot be taken back, so no retry.
+  servers.proxy_control("fault?mode=truncate&count=1&method=GET");
+  got.clear();
+  std::string msg;
+  EXPECT_EQ(code_of([&] { s.stream_file("k", [&](const char* p, size_t n) { got.append(p, n); }); },
+                    &msg),
+            ErrorCode::kStorageNetwork);
+  EXPECT_NE(msg.find("not retried"), std::string::npos) << msg;
+  EXPECT_LT(got.size(), data.size());
+  // A sink that throws stops the read with its own error.
+  EXPECT_EQ(code_of([&] {
+              s.stream_file("k", [](const char*, size_t) {
+                throw Error(ErrorCode::kIoError, "write stdout: Broken pipe");
+              });
+            }),
+            ErrorCode::kIoError);
+}
+
 TEST(S3Faults, StalledServerTimesOutWithinTheCallBudget) {
   S3Servers servers;
   S3Config cfg = servers.config();
