@@ -25,6 +25,7 @@
 namespace strata {
 namespace {
 
+using testing::code_of;
 using testing::dir_bytes;
 using testing::make_entry;
 using testing::TempDir;
@@ -40,17 +41,6 @@ class WalFaults : public ::testing::Test {
   std::string dir_ = tmp_ / "wal";
   FaultInjectionFileSystem fi_;
 };
-
-template <typename F>
-ErrorCode code_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  ADD_FAILURE() << "no strata::Error thrown";
-  return ErrorCode::kInternal;
-}
 
 // ---- fsync failure
 
