@@ -1,0 +1,156 @@
+#include "wal/dir_state.h"
+
+#include <charconv>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "strata/error.h"
+#include "strata/hash.h"
+
+namespace strata::wal {
+namespace {
+
+constexpr std::string_view kMarksMagic = "strata-wal-marks 1";
+constexpr size_t kMaxSmallFile = 64 * 1024;
+
+std::string read_small_file(FileSystem& fs, const std::string& path) {
+  auto f = fs.open(path, OpenMode::kRead);
+  std::string text(static_cast<size_t>(std::min<uint64_t>(f->size(), kMaxSmallFile)), '\0');
+  text.resize(f->pread(text.data(), text.size(), 0));
+  return text;
+}
+
+bool parse_u64(std::string_view s, uint64_t* v) {
+  if (s.empty() || s.size() > 20 || s[0] == '+' || s[0] == '-') return false;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), *v);
+  return ec == std::errc() && end == s.data() + s.size();
+}
+
+bool is_hex_id(std::string_view s) {
+  return !s.empty() && s.size() <= 64 &&
+         s.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+}
+
+}  // namespace
+
+void validate_tier_name(std::string_view name) {
+  if (name.empty() || name.size() > 32 ||
+      name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_-") != std::string_view::npos) {
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("tier name '{}' is not 1-32 characters of [a-z0-9_-]", name));
+  }
+}
+
+uint64_t random_u64() {
+  std::random_device rd;
+  return (static_cast<uint64_t>(rd()) << 32) ^ rd();
+}
+
+std::string new_history_id() {
+  return fmt::format("{:016x}", random_u64());
+}
+
+std::string read_history_id(FileSystem& fs, const std::string& dir) {
+  const std::string path = dir + "/" + std::string(kHistoryFile);
+  if (!fs.exists(path)) return "";
+  std::string id = read_small_file(fs, path);
+  while (!id.empty() && (id.back() == '\n' || id.back() == '\r')) id.pop_back();
+  return id;
+}
+
+void write_history_id(FileSystem& fs, const std::string& dir, const std::string& id) {
+  replace_file(fs, dir, kHistoryFile, id + "\n");
+}
+
+std::string encode_marks(const Marks& m) {
+  std::string text = fmt::format("{}\nhistory {}\n", kMarksMagic, m.history_id);
+  for (const auto& [tier, seq] : m.seqs) text += fmt::format("tier {} {}\n", tier, seq);
+  text += fmt::format("crc32c {:08x}\n", crc32c(text.data(), text.size()));
+  return text;
+}
+
+std::optional<Marks> decode_marks(std::string_view text, std::string* problem) {
+  auto bad = [&](std::string why) -> std::optional<Marks> {
+    *problem = std::move(why);
+    return std::nullopt;
+  };
+  // The checksum line is last and covers everything before it.
+  if (!text.ends_with('\n')) return bad("does not end with a newline (cut short?)");
+  const size_t crc_at = text.rfind("crc32c ");
+  if (crc_at == std::string_view::npos || (crc_at > 0 && text[crc_at - 1] != '\n')) {
+    return bad("no crc32c line");
+  }
+  const std::string_view crc_hex = text.substr(crc_at + 7, text.size() - crc_at - 8);
+  uint32_t want = 0;
+  auto [end, ec] = std::from_chars(crc_hex.data(), crc_hex.data() + crc_hex.size(), want, 16);
+  if (ec != std::errc() || end != crc_hex.data() + crc_hex.size() || crc_hex.size() != 8) {
+    return bad("malformed crc32c line");
+  }
+  if (crc32c(text.data(), crc_at) != want) return bad("crc32c mismatch");
+
+  Marks m;
+  std::string_view body = text.substr(0, crc_at);
+  size_t line_no = 0;
+  while (!body.empty()) {
+    const size_t nl = body.find('\n');
+    const std::string_view line = body.substr(0, nl);
+    body.remove_prefix(nl + 1);
+    line_no++;
+    if (line_no == 1) {
+      if (line != kMarksMagic) return bad(fmt::format("unknown format '{}'", line));
+      continue;
+    }
+    if (line_no == 2) {
+      if (!line.starts_with("history ") || !is_hex_id(line.substr(8))) {
+        return bad("line 2 is not 'history <hex id>'");
+      }
+      m.history_id = std::string(line.substr(8));
+      continue;
+    }
+    // "tier <name> <seq>"
+    const size_t sp = line.find(' ', 5);
+    uint64_t seq = 0;
+    if (!line.starts_with("tier ") || sp == std::string_view::npos ||
+        !parse_u64(line.substr(sp + 1), &seq)) {
+      return bad(fmt::format("line {} is not 'tier <name> <seq>'", line_no));
+    }
+    const std::string_view name = line.substr(5, sp - 5);
+    try {
+      validate_tier_name(name);
+    } catch (const Error& e) {
+      return bad(fmt::format("line {}: {}", line_no, e.what()));
+    }
+    if (!m.seqs.emplace(std::string(name), seq).second) {
+      return bad(fmt::format("tier {} appears twice", name));
+    }
+  }
+  if (line_no < 2) return bad("no history line");
+  return m;
+}
+
+std::optional<Marks> read_marks(FileSystem& fs, const std::string& dir, std::string* problem) {
+  const std::string path = dir + "/" + std::string(kMarksFile);
+  problem->clear();
+  if (!fs.exists(path)) return std::nullopt;
+  return decode_marks(read_small_file(fs, path), problem);
+}
+
+void write_marks(FileSystem& fs, const std::string& dir, const Marks& m) {
+  replace_file(fs, dir, kMarksFile, encode_marks(m));
+}
+
+void replace_file(FileSystem& fs, const std::string& dir, std::string_view name,
+                  std::string_view bytes) {
+  const std::string path = fmt::format("{}/{}", dir, name);
+  const std::string tmp = path + ".tmp";
+  {
+    auto f = fs.open(tmp, OpenMode::kCreateTrunc);
+    f->pwrite(bytes.data(), bytes.size(), 0);
+    f->sync();
+  }
+  fs.rename(tmp, path);
+  fs.sync_dir(dir);
+}
+
+}  // namespace strata::wal
