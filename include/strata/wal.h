@@ -315,6 +315,12 @@ class Wal {
   // marks are not changed: the caller sets the marks (confirm) to what each
   // remote holds.
   virtual ImportResult import_framed(std::string_view framed) = 0;
+  // In a log that holds no entry, makes the next append or import get seq + 1
+  // (e.g. after recovery restored a state snapshot taken at seq with no log
+  // after it). Durable when it returns; a crash while it runs may leave an
+  // empty log that starts at 1 instead. A no-op when the head is seq already;
+  // throws kInvalidArgument if the log holds entries or its head is above seq.
+  virtual void start_after(uint64_t seq) = 0;
 
   // Keeps the latest entry per path among sealed segments (seqs unchanged),
   // dropping only entries at or below retention_floor() unless force.

@@ -1,10 +1,10 @@
 #include "wal/dir_state.h"
 
 #include <charconv>
-#include <random>
 
 #include <fmt/format.h>
 
+#include "common/random_id.h"
 #include "strata/error.h"
 #include "strata/hash.h"
 
@@ -14,11 +14,8 @@ namespace {
 constexpr std::string_view kMarksMagic = "strata-wal-marks 1";
 constexpr size_t kMaxSmallFile = 64 * 1024;
 
-std::string read_small_file(FileSystem& fs, const std::string& path) {
-  auto f = fs.open(path, OpenMode::kRead);
-  std::string text(static_cast<size_t>(std::min<uint64_t>(f->size(), kMaxSmallFile)), '\0');
-  text.resize(f->pread(text.data(), text.size(), 0));
-  return text;
+std::string read_small(FileSystem& fs, const std::string& path) {
+  return read_small_file(fs, path, kMaxSmallFile).value_or("");
 }
 
 bool parse_u64(std::string_view s, uint64_t* v) {
@@ -43,24 +40,24 @@ void validate_tier_name(std::string_view name) {
 }
 
 uint64_t random_u64() {
-  std::random_device rd;
-  return (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  uint64_t v = 0;
+  random_bytes(&v, sizeof v);
+  return v;
 }
 
 std::string new_history_id() {
-  return fmt::format("{:016x}", random_u64());
+  return random_hex(8);
 }
 
 std::string read_history_id(FileSystem& fs, const std::string& dir) {
   const std::string path = dir + "/" + std::string(kHistoryFile);
-  if (!fs.exists(path)) return "";
-  std::string id = read_small_file(fs, path);
+  std::string id = read_small(fs, path);
   while (!id.empty() && (id.back() == '\n' || id.back() == '\r')) id.pop_back();
   return id;
 }
 
 void write_history_id(FileSystem& fs, const std::string& dir, const std::string& id) {
-  replace_file(fs, dir, kHistoryFile, id + "\n");
+  write_file_atomically(fs, dir + "/" + std::string(kHistoryFile), id + "\n");
 }
 
 std::string encode_marks(const Marks& m) {
@@ -133,24 +130,15 @@ std::optional<Marks> read_marks(FileSystem& fs, const std::string& dir, std::str
   const std::string path = dir + "/" + std::string(kMarksFile);
   problem->clear();
   if (!fs.exists(path)) return std::nullopt;
-  return decode_marks(read_small_file(fs, path), problem);
+  if (const uint64_t size = fs.open(path, OpenMode::kRead)->size(); size > kMaxSmallFile) {
+    *problem = fmt::format("{} bytes, more than a marks file holds", size);
+    return std::nullopt;
+  }
+  return decode_marks(read_small(fs, path), problem);
 }
 
 void write_marks(FileSystem& fs, const std::string& dir, const Marks& m) {
-  replace_file(fs, dir, kMarksFile, encode_marks(m));
-}
-
-void replace_file(FileSystem& fs, const std::string& dir, std::string_view name,
-                  std::string_view bytes) {
-  const std::string path = fmt::format("{}/{}", dir, name);
-  const std::string tmp = path + ".tmp";
-  {
-    auto f = fs.open(tmp, OpenMode::kCreateTrunc);
-    f->pwrite(bytes.data(), bytes.size(), 0);
-    f->sync();
-  }
-  fs.rename(tmp, path);
-  fs.sync_dir(dir);
+  write_file_atomically(fs, dir + "/" + std::string(kMarksFile), encode_marks(m));
 }
 
 }  // namespace strata::wal

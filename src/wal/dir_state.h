@@ -2,9 +2,10 @@
 // of the log's history) and MARKS (what each remote tier has confirmed, and
 // the history those marks belong to). docs/format.md has the byte layout.
 //
-// Contract: every write is atomic and durable before it returns (temp file,
-// fsync, rename, directory fsync), so after a crash or power loss a reader
-// finds the old content or the new one, never a mix. Reads never write.
+// Contract: every write is atomic and durable before it returns
+// (write_file_atomically: temp file, fsync, rename, directory fsync), so
+// after a crash or power loss a reader finds the old content or the new one,
+// never a mix. Reads never write.
 #pragma once
 
 #include <cstdint>
@@ -31,7 +32,7 @@ struct Marks {
 // Throws kInvalidArgument unless name matches [a-z0-9_-]{1,32}.
 void validate_tier_name(std::string_view name);
 
-// 16 lowercase hex digits from the system's random source.
+// 16 lowercase hex digits from the shared random-id generator.
 std::string new_history_id();
 uint64_t random_u64();
 
@@ -47,10 +48,5 @@ std::optional<Marks> decode_marks(std::string_view text, std::string* problem);
 // is damaged.
 std::optional<Marks> read_marks(FileSystem& fs, const std::string& dir, std::string* problem);
 void write_marks(FileSystem& fs, const std::string& dir, const Marks& m);
-
-// Replaces dir/name with bytes: name.tmp written and fsynced, renamed over
-// name, dir fsynced.
-void replace_file(FileSystem& fs, const std::string& dir, std::string_view name,
-                  std::string_view bytes);
 
 }  // namespace strata::wal

@@ -229,6 +229,10 @@ class WalImpl final : public Wal {
   SegmentPin pin_sealed_since(uint64_t since_seq) override;
   std::vector<SegmentInfo> delete_sealed_through(uint64_t seq) override;
   ImportResult import_framed(std::string_view framed) override;
+  void start_after(uint64_t seq) override;
+  // Replaces the empty active segment of a log without entries by one whose
+  // base seq is `base` (mu_ held, nothing in flight).
+  void restart_empty_locked(uint64_t base);
   CompactResult compact(bool force) override;
   void rotate() override {
     std::unique_lock lk(mu_);
@@ -417,17 +421,7 @@ void WalImpl::open_dir(OpenReport* report) {
   OpenReport rep;
   // A directory created here is made durable in its parent before anything
   // goes into it, or a power loss could take the whole WAL away.
-  std::vector<std::string> created;
-  for (std::string d = opt_.dir; !d.empty() && !fs_.is_directory(d);) {
-    created.push_back(d);
-    const size_t slash = d.find_last_of('/');
-    d = slash == std::string::npos ? "" : d.substr(0, slash);
-  }
-  fs_.make_dirs(opt_.dir);
-  for (auto it = created.rbegin(); it != created.rend(); ++it) {
-    const size_t slash = it->find_last_of('/');
-    fs_.sync_dir(slash == std::string::npos ? "." : slash == 0 ? "/" : it->substr(0, slash));
-  }
+  create_directories(fs_, opt_.dir);
   pid_t holder = 0;
   lock_ = fs_.try_lock(opt_.dir + "/LOCK", &holder);
   if (!lock_) {
@@ -453,6 +447,9 @@ void WalImpl::open_dir(OpenReport* report) {
       // made from is still in place.
       fs_.remove(seg_path(name));
       rep.notes.push_back(fmt::format("removed unfinished output {}", name));
+    } else if (name.starts_with('.') && name.find(kTempMarker) != std::string::npos) {
+      // HISTORY or MARKS being replaced when the process stopped.
+      fs_.remove(seg_path(name));
     }
   }
   // By base; for one base, sealed before unsealed, and the segment covering
@@ -1858,6 +1855,36 @@ std::vector<SegmentInfo> WalImpl::delete_sealed_through(uint64_t seq) {
   return out;
 }
 
+void WalImpl::start_after(uint64_t seq) {
+  std::lock_guard admin(admin_mu_);
+  std::unique_lock lk(mu_);
+  check_open_locked();
+  cv_.wait(lk, [&] { return !importing_; });
+  drain_locked(lk);
+  if (!sealed_.empty() || active_->entries > 0 || seq < next_seq_ - 1) {
+    throw Error(
+        ErrorCode::kInvalidArgument,
+        fmt::format("start_after({}): {}", seq,
+                    seq < next_seq_ - 1 ? fmt::format("the log's head is already {}", next_seq_ - 1)
+                                        : std::string("the log holds entries")));
+  }
+  if (seq + 1 != next_seq_) restart_empty_locked(seq + 1);
+}
+
+void WalImpl::restart_empty_locked(uint64_t base) {
+  // Removed before the new one is made: a crash in between leaves an empty
+  // log that starts at 1, never two unsealed segments.
+  try {
+    fs_.remove(seg_path(active_->name));
+    fs_.sync_dir(opt_.dir);
+    create_active_segment(base);
+  } catch (const Error& e) {
+    stop_locked(fmt::format("replacing the empty segment {} failed", active_->name), e);
+  }
+  next_seq_ = base;
+  taken_seq_ = written_seq_ = durable_seq_ = ack_seq_ = base - 1;
+}
+
 ImportResult WalImpl::import_framed(std::string_view framed) {
   // Everything is checked before anything is written.
   struct Rec {
@@ -1916,18 +1943,8 @@ ImportResult WalImpl::import_framed(std::string_view framed) {
       w.cv_.notify_all();
     }
   } done{*this};
-  if (first != next_seq_) {
-    // An empty log starts where the imported records start.
-    try {
-      fs_.remove(seg_path(active_->name));
-      fs_.sync_dir(opt_.dir);
-      create_active_segment(first);
-    } catch (const Error& e) {
-      stop_locked(fmt::format("import: replacing the empty segment {} failed", active_->name), e);
-    }
-    next_seq_ = first;
-    taken_seq_ = written_seq_ = durable_seq_ = ack_seq_ = first - 1;
-  }
+  // An empty log starts where the imported records start.
+  if (first != next_seq_) restart_empty_locked(first);
   // In pieces no larger than a segment allows, each written like a batch.
   const uint64_t piece_limit = std::max<uint64_t>(1, opt_.segment_bytes / 2);
   for (size_t i = 0; i < recs.size();) {

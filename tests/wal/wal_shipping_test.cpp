@@ -244,6 +244,28 @@ TEST_F(WalShipping, ImportIntoALogWithEntriesMustStartRightAfterItsHead) {
   EXPECT_EQ(dst->import_framed(src->read_framed(1, 1 << 20).bytes).first_seq, 2u);
 }
 
+TEST_F(WalShipping, AnEmptyLogCanStartAfterASnapshotSeq) {
+  {
+    auto wal = Wal::open(opts());
+    wal->start_after(500);
+    EXPECT_EQ(wal->status().head_seq, 500u);
+    wal->start_after(500);  // already there
+  }
+  auto wal = Wal::open(opts());
+  EXPECT_EQ(wal->status().head_seq, 500u);
+  EXPECT_EQ(wal->append(make_entry("a")), 501u);
+  std::string msg;
+  EXPECT_EQ(code_of([&] { wal->start_after(900); }, &msg), ErrorCode::kInvalidArgument);
+  EXPECT_NE(msg.find("holds entries"), std::string::npos) << msg;
+  // Emptied again, it may start elsewhere, but never below its head.
+  wal->truncate_after(0);
+  wal->start_after(0);
+  wal->start_after(10);
+  EXPECT_EQ(code_of([&] { wal->start_after(9); }, &msg), ErrorCode::kInvalidArgument);
+  EXPECT_NE(msg.find("head is already 10"), std::string::npos) << msg;
+  EXPECT_EQ(wal->append(make_entry("b")), 11u);
+}
+
 // ---- pins and deletion
 
 TEST_F(WalShipping, PinnedSegmentsAreNeitherCompactedNorDeleted) {

@@ -265,8 +265,8 @@ TEST_F(WalTiers, MarksStayTrueAfterPowerLossAtEveryStep) {
     FsOp op;
     const char* path;
   };
-  const Step steps[] = {{FsOp::kWrite, "MARKS.tmp"},
-                        {FsOp::kSync, "MARKS.tmp"},
+  const Step steps[] = {{FsOp::kWrite, "MARKS.strata-tmp-"},
+                        {FsOp::kSync, "MARKS.strata-tmp-"},
                         {FsOp::kRename, "/MARKS"},
                         {FsOp::kSyncDir, ""}};
   int round = 0;
