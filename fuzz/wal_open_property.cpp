@@ -31,7 +31,12 @@ std::string make_segment(uint64_t count) {
     }
     wal->close();
   }
-  std::ifstream in(dir / "00000000000000000001.seg", std::ios::binary);
+  // The one segment the writer made (its name carries a random id).
+  fs::path seg;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.path().extension() == ".seg") seg = e.path();
+  }
+  std::ifstream in(seg, std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   fs::remove_all(dir);
   // Keep only header + records: drop the preallocated zeros after them.

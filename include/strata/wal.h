@@ -12,6 +12,13 @@
 //    dirty pages; a retry that succeeds would lie).
 //  - One process owns a WAL directory (flock); any number of its threads may
 //    call any method concurrently.
+//  - Remote tiers ("object", "git") record what they hold with confirm();
+//    no entry above the retention floor (the lowest mark of the registered
+//    tiers) is ever dropped by compaction or deleted, unless a caller forces
+//    compaction.
+//  - A sealed segment's bytes never change after sealing: compaction and
+//    truncate_after write new files under new names, so a segment's name
+//    identifies its content (docs/format.md, "Segment names").
 #pragma once
 
 #include <cstdint>
@@ -19,6 +26,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "strata/entry.h"
@@ -48,6 +56,11 @@ struct WalOptions {
   // measured fastest on the test machines' virtual disk (docs/performance.md);
   // more lets groups overlap on devices that flush concurrently.
   uint32_t syncs_in_flight = 1;
+  // The remote tiers whose marks (confirm()) hold back compaction and the
+  // deletion of sealed segments, e.g. {"object", "git"}. A tier not listed
+  // may still confirm and its mark is kept, but it does not hold the floor
+  // back. With no tier listed nothing counts as confirmed: the floor is 0.
+  std::vector<std::string> tiers = {};
   FileSystem* fs = nullptr;  // nullptr: the real file system
 
   // Defaults overridden by WAL_SYNC, WAL_SYNC_INTERVAL_MS, WAL_SEGMENT_BYTES,
@@ -58,7 +71,9 @@ struct WalOptions {
 };
 
 struct SegmentInfo {
-  std::string file;        // file name inside the WAL directory
+  // File name inside the WAL directory. For a sealed segment it identifies
+  // the bytes: they never change, and a name is not given to another file.
+  std::string file;
   uint64_t base_seq = 0;   // the lowest seq the segment may hold (its name)
   uint64_t first_seq = 0;  // first entry present (0 if none)
   uint64_t last_seq = 0;   // last entry present (0 if none)
@@ -84,6 +99,13 @@ struct OpenReport {
   std::vector<std::string> notes;  // one line per repair, human readable
 };
 
+// What a remote tier has confirmed: it holds every entry up to seq.
+struct TierMark {
+  std::string tier;
+  uint64_t seq = 0;
+  bool registered = false;  // listed in WalOptions::tiers, so it holds the floor
+};
+
 enum class DiskPressure { kNormal, kWarning, kCritical };
 std::string_view disk_pressure_name(DiskPressure p);
 
@@ -101,7 +123,8 @@ struct WalStatus {
   DiskPressure pressure = DiskPressure::kNormal;
   bool low_free_space = false;
   uint64_t free_bytes = 0;
-  uint64_t confirmed_seq = 0;  // highest seq a remote tier has confirmed
+  std::vector<TierMark> tiers;   // every registered tier, and any other with a mark
+  uint64_t retention_floor = 0;  // see Wal::retention_floor()
   // Identifies the log's history: it changes when truncate_after removes
   // entries, so a reader that remembers (seq, history_id) can tell that the
   // entries it saw up to seq may no longer be the ones in the log.
@@ -122,6 +145,9 @@ struct WalMetrics {
   uint64_t corrupt_records_skipped = 0;
   uint64_t torn_bytes_dropped = 0;
   uint64_t replayed_entries = 0;
+  uint64_t imported_entries = 0;
+  uint64_t sealed_segments_deleted = 0;
+  uint64_t pressure_warnings = 0;  // WAL_WARN_BYTES crossed (re-armed below it)
   double mean_group_size() const {
     return group_commits ? static_cast<double>(appends) / static_cast<double>(group_commits) : 0;
   }
@@ -133,6 +159,56 @@ struct CompactResult {
   uint64_t entries_dropped = 0;
   uint64_t bytes_before = 0;
   uint64_t bytes_after = 0;
+};
+
+// Whole records in the WAL's own framing (docs/format.md, "Records"), for
+// shipping to a remote and importing back: the bytes of consecutive records
+// exactly as the segments hold them, in seq order.
+struct FramedRecords {
+  std::string bytes;
+  uint64_t first_seq = 0;  // 0 when there is no record
+  uint64_t last_seq = 0;
+  uint64_t count = 0;
+  uint64_t last_timestamp_ms = 0;  // of the record with last_seq
+};
+
+// A sealed segment held by a SegmentPin.
+struct PinnedSegment {
+  SegmentInfo info;
+  // Open for reading; its bytes stay readable for as long as the pin lives
+  // (even if truncate_after removes the file meanwhile).
+  std::shared_ptr<File> file;
+};
+
+// Sealed segments that compaction and delete_sealed_through leave in place
+// while the pin lives (RAII; movable, not copyable). It may outlive the Wal.
+class SegmentPin {
+ public:
+  SegmentPin() = default;
+  SegmentPin(std::vector<PinnedSegment> segments, std::shared_ptr<void> hold)
+      : segments_(std::move(segments)), hold_(std::move(hold)) {}
+  SegmentPin(SegmentPin&&) = default;
+  SegmentPin& operator=(SegmentPin&&) = default;
+  SegmentPin(const SegmentPin&) = delete;
+  SegmentPin& operator=(const SegmentPin&) = delete;
+
+  const std::vector<PinnedSegment>& segments() const { return segments_; }
+  bool empty() const { return segments_.empty(); }
+  // Lets compaction and deletion have the segments again (also on destruction).
+  void release() {
+    segments_.clear();
+    hold_.reset();
+  }
+
+ private:
+  std::vector<PinnedSegment> segments_;
+  std::shared_ptr<void> hold_;
+};
+
+struct ImportResult {
+  uint64_t first_seq = 0;
+  uint64_t last_seq = 0;
+  uint64_t count = 0;
 };
 
 // Result of checking every record and every sealed segment's SHA-256.
@@ -152,6 +228,11 @@ class Wal {
   static std::unique_ptr<Wal> open(const WalOptions& options, OpenReport* report = nullptr);
   // Checks a WAL directory without taking the lock for writing. Read-only.
   static VerifyResult verify(const std::string& dir, FileSystem* fs = nullptr);
+  // The marks recorded in dir (every tier with one; `registered` is false),
+  // without the lock and without writing anything. Marks written for another
+  // history than the directory's HISTORY, or a damaged marks file, read as
+  // none (a lower mark is always safe: it only keeps more).
+  static std::vector<TierMark> read_tier_marks(const std::string& dir, FileSystem* fs = nullptr);
 
   virtual ~Wal() = default;
 
@@ -161,6 +242,8 @@ class Wal {
   // Removes every entry with seq > seq; the next append gets seq + 1. Waits
   // for reads in progress to finish, so it must not be called from inside a
   // replay callback. If it fails part-way the WAL stops (reopen to recover).
+  // Tier marks above seq are lowered to seq (persisted with the new history
+  // id before anything is cut).
   virtual void truncate_after(uint64_t seq) = 0;
   virtual std::optional<Entry> read_entry(uint64_t seq) = 0;
   // Calls fn for entries with seq > since_seq in order, at most limit of
@@ -170,16 +253,79 @@ class Wal {
   // The same without copying: the view is valid only during the call.
   virtual uint64_t replay_view(uint64_t since_seq, uint64_t limit,
                                const std::function<bool(const EntryView&)>& fn) = 0;
+  // The head and every segment with its range and (sealed) SHA-256. Drains
+  // first: writes everything appended so far and fdatasyncs it, so the
+  // active segment's figures describe durable bytes only; this waits for
+  // writes in flight like flush().
   virtual WalSnapshot snapshot() = 0;
+  // Asks the file system for free space (statvfs) after releasing the WAL's
+  // lock, so a slow file system does not hold up appends.
   virtual WalStatus status() = 0;
   virtual WalMetrics metrics() = 0;
   // Makes everything appended so far durable (meaningful for interval/none).
   virtual void flush() = 0;
-  // Remote tiers report the highest seq they hold; compaction may only drop
-  // entries at or below it.
-  virtual void set_confirmed_seq(uint64_t seq) = 0;
-  // Keeps the latest entry per path among sealed segments (seqs unchanged).
-  // Drops only entries at or below the confirmed seq unless force.
+
+  // ---- tier marks
+
+  // Records that `tier` holds every entry up to seq. Persisted before it
+  // returns (written to a temp file, fsynced, renamed over MARKS, directory
+  // fsynced) together with the history id, so it survives a crash or power
+  // loss; read back at open. Marks never move backwards here (a lower seq is
+  // a no-op); only truncate_after lowers them. Entries up to seq are made
+  // durable first (interval/none modes), so a mark is never above what the
+  // log keeps after a power loss. Throws kInvalidArgument for seq above the
+  // head or a tier name outside [a-z0-9_-]{1,32}; kIoError if the write fails
+  // (the old mark stays, in memory and on disk).
+  virtual void confirm(std::string_view tier, uint64_t seq) = 0;
+  // The tier's mark (0 if it never confirmed).
+  virtual uint64_t confirmed(std::string_view tier) = 0;
+  // The lowest mark over WalOptions::tiers; 0 when no tier is registered
+  // (nothing is confirmed by a remote then). Compaction drops, and
+  // delete_sealed_through deletes, only entries at or below it.
+  virtual uint64_t retention_floor() = 0;
+
+  // ---- shipping and recovery
+
+  // The framed records with seq > after_seq, in order, as raw bytes (never
+  // decoded into entries): whole records only, at most max_bytes of them,
+  // but always at least one record when one exists (a record larger than the
+  // budget comes alone). Only acknowledged entries that are durable are
+  // returned: in interval/none modes this drains first. Entries above the
+  // retention floor are never compacted away, so a registered tier reading
+  // after its own mark gets consecutive seqs.
+  virtual FramedRecords read_framed(uint64_t after_seq, uint64_t max_bytes) = 0;
+  // The sealed segments holding any seq > since_seq, oldest first, pinned:
+  // until the pin is released compaction does not rewrite them and
+  // delete_sealed_through does not delete them (nor anything after them).
+  virtual SegmentPin pin_sealed_since(uint64_t since_seq) = 0;
+  // Deletes the oldest sealed segments whose last seq is at or below
+  // min(seq, retention_floor()), stopping at the first that is pinned or
+  // above; never the active segment. The directory is fsynced before it
+  // returns. Returns what it deleted, oldest first.
+  virtual std::vector<SegmentInfo> delete_sealed_through(uint64_t seq) = 0;
+  // Writes framed records (as read_framed returns them) with their own seqs
+  // and timestamps. They must be consecutive and continue the log: the first
+  // seq is head + 1, or, when the log holds no entry at all, any seq above
+  // the head (the log then starts there). Every record's CRC, fields and
+  // path are checked, and the chain, before anything is written: a gap, an
+  // overlap, a bad CRC, trailing bytes or an entry append would refuse
+  // throws (kInvalidArgument or kWalCorrupt, naming the offset and seq) and
+  // writes nothing. Appends wait while an import runs. Everything imported
+  // is durable when it returns, in every sync mode. The history id and tier
+  // marks are not changed: the caller sets the marks (confirm) to what each
+  // remote holds.
+  virtual ImportResult import_framed(std::string_view framed) = 0;
+  // In a log that holds no entry, makes the next append or import get seq + 1
+  // (e.g. after recovery restored a state snapshot taken at seq with no log
+  // after it). Durable when it returns; a crash while it runs may leave an
+  // empty log that starts at 1 instead. A no-op when the head is seq already;
+  // throws kInvalidArgument if the log holds entries or its head is above seq.
+  virtual void start_after(uint64_t seq) = 0;
+
+  // Keeps the latest entry per path among sealed segments (seqs unchanged),
+  // dropping only entries at or below retention_floor() unless force.
+  // Pinned segments are not rewritten. Each output is a new file with a new
+  // name; the inputs are deleted after it is in place.
   virtual CompactResult compact(bool force = false) = 0;
   // Seals the active segment now (if it holds entries) and starts a new one.
   virtual void rotate() = 0;

@@ -22,6 +22,10 @@ nlohmann::json entry_json(const EntryView& e) {
 }
 
 nlohmann::json status_json(const WalStatus& s) {
+  nlohmann::json tiers = nlohmann::json::array();
+  for (const auto& t : s.tiers) {
+    tiers.push_back({{"tier", t.tier}, {"confirmed_seq", t.seq}, {"registered", t.registered}});
+  }
   return {{"dir", s.dir},
           {"open", s.open},
           {"stopped", s.stopped},
@@ -35,7 +39,8 @@ nlohmann::json status_json(const WalStatus& s) {
           {"disk_pressure", disk_pressure_name(s.pressure)},
           {"low_free_space", s.low_free_space},
           {"free_bytes", s.free_bytes},
-          {"confirmed_seq", s.confirmed_seq}};
+          {"retention_floor", s.retention_floor},
+          {"tiers", tiers}};
 }
 
 nlohmann::json metrics_json(const WalMetrics& m) {

@@ -2,6 +2,7 @@
 // truncate-after, compact.
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -9,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "cli/json_output.h"
+#include "strata/config.h"
 #include "strata/error.h"
 #include "strata/hash.h"
 #include "strata/materializer.h"
@@ -269,6 +271,17 @@ void add_truncate(CLI::App& app, Context& ctx) {
   });
 }
 
+// The remote tiers whose marks hold compaction back: those configured for
+// this data directory (the Git tier when GIT_REMOTE is set, the object store
+// when R2_ENDPOINT is), and any tier that has ever confirmed entries here.
+std::vector<std::string> compaction_tiers(const Context& ctx) {
+  std::set<std::string> tiers;
+  if (config::env("GIT_REMOTE")) tiers.insert("git");
+  if (config::env("R2_ENDPOINT")) tiers.insert("object");
+  for (const auto& m : Wal::read_tier_marks(ctx.wal_dir())) tiers.insert(m.tier);
+  return {tiers.begin(), tiers.end()};
+}
+
 void add_compact(CLI::App& app, Context& ctx) {
   auto* cmd =
       app.add_subcommand("compact", "Keep only the latest entry per path in sealed segments");
@@ -277,13 +290,27 @@ void add_compact(CLI::App& app, Context& ctx) {
                 "Also drop entries no remote tier has confirmed (they exist nowhere else)");
   cmd->callback([&ctx, force] {
     ctx.action = [&ctx, force] {
-      auto wal = open_wal(ctx);
+      auto options = WalOptions::from_env(ctx.wal_dir());
+      options.tiers = compaction_tiers(ctx);
+      auto wal = Wal::open(options);
+      const uint64_t floor = wal->retention_floor();
       CompactResult r = wal->compact(*force);
       std::cout << fmt::format("dropped {} entries; segments {} -> {}; bytes {} -> {}\n",
                                r.entries_dropped, r.segments_before, r.segments_after,
                                r.bytes_before, r.bytes_after);
-      if (r.entries_dropped == 0 && !*force) {
-        std::cout << "(only entries confirmed by a remote tier are dropped without --force)\n";
+      if (!*force) {
+        if (options.tiers.empty()) {
+          std::cout << "(no remote tier is configured or has confirmed entries, so none is "
+                       "dropped without --force)\n";
+        } else {
+          std::string marks;
+          for (const auto& t : options.tiers) {
+            marks += fmt::format("{}{} {}", marks.empty() ? "" : ", ", t, wal->confirmed(t));
+          }
+          std::cout << fmt::format(
+              "(entries are dropped only up to seq {}, the lowest mark of the remote tiers: {})\n",
+              floor, marks);
+        }
       }
       return 0;
     };

@@ -7,14 +7,26 @@
 
 namespace strata::wal {
 
-std::string segment_file_name(uint64_t base_seq) {
-  return fmt::format("{:020}.seg", base_seq);
+std::string segment_file_name(uint64_t base_seq, uint64_t id) {
+  return fmt::format("{:020}-{:016x}.seg", base_seq, id);
 }
 
 bool parse_segment_file_name(std::string_view name, uint64_t* base_seq) {
-  if (name.size() != 24 || name.substr(20) != ".seg") return false;
-  auto [end, ec] = std::from_chars(name.data(), name.data() + 20, *base_seq);
-  return ec == std::errc() && end == name.data() + 20;
+  auto digits = [](std::string_view s, int base) {
+    uint64_t v;
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v, base);
+    return ec == std::errc() && end == s.data() + s.size() &&
+           s.find_first_of("+-") == std::string_view::npos;
+  };
+  if (name.size() == 24 && name.ends_with(".seg")) {
+    // Written before segment names carried an id.
+  } else if (name.size() != 41 || name[20] != '-' || !name.ends_with(".seg") ||
+             !digits(name.substr(21, 16), 16)) {
+    return false;
+  }
+  if (!digits(name.substr(0, 20), 10)) return false;
+  std::from_chars(name.data(), name.data() + 20, *base_seq);
+  return true;
 }
 
 void encode_header(const SegmentHeader& h, char out[kHeaderSize]) {

@@ -54,9 +54,13 @@ inline uint64_t get_u64(const char* p) {
 
 static_assert(std::endian::native == std::endian::little, "the format is little-endian");
 
-// "00000000000000000042.seg": fixed width so names sort by seq.
-std::string segment_file_name(uint64_t base_seq);
-// Parses a segment file name; false if the name is not one.
+// "00000000000000000042-1f0c9a3b5d7e6f80.seg": the base seq in fixed width
+// (names sort by seq) and a random id chosen when the file is created, so
+// that a name is never given to a second file (docs/format.md, "Segment
+// names").
+std::string segment_file_name(uint64_t base_seq, uint64_t id);
+// Parses a segment file name, also the id-less "00000000000000000042.seg" of
+// directories written before ids existed; false if the name is not one.
 bool parse_segment_file_name(std::string_view name, uint64_t* base_seq);
 
 struct SegmentHeader {

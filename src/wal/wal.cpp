@@ -12,11 +12,12 @@
 // writeback error is reported to every one of them (Linux errseq_t), and a
 // group is acknowledged only when it and every group before it are synced.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
-#include <random>
+#include <set>
 #include <shared_mutex>
 #include <thread>
 #include <unordered_map>
@@ -27,6 +28,7 @@
 
 #include "strata/error.h"
 #include "strata/wal.h"
+#include "wal/dir_state.h"
 #include "wal/record_format.h"
 #include "wal/segment_reader.h"
 
@@ -55,11 +57,6 @@ constexpr uint64_t kMaxBody = wal::kBodyFixed + (1ull << 30);
 // Open sealed-segment handles kept for reads before the cache is dropped.
 constexpr size_t kMaxCachedHandles = 128;
 
-std::string new_history_id() {
-  std::random_device rd;
-  return fmt::format("{:08x}{:08x}", rd(), rd());
-}
-
 uint64_t now_ms() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                    std::chrono::system_clock::now().time_since_epoch())
@@ -81,7 +78,21 @@ struct Segment {
   // Active segment only: one descriptor per concurrent fdatasync (leaders'
   // slots, then the background preallocation), opened before any write.
   std::vector<std::shared_ptr<File>> sync_files;
+  // Sealed segments only: live SegmentPins holding it. Compaction and
+  // deletion leave a pinned segment in place; they check under pin_mu_.
+  std::atomic<int> pins{0};
 };
+
+SegmentInfo info_of(const Segment& s) {
+  return SegmentInfo{s.name,
+                     s.base_seq,
+                     s.first_seq,
+                     s.last_seq,
+                     s.entries,
+                     s.size,
+                     s.sealed ? to_hex(s.sha) : "",
+                     s.sealed};
+}
 
 // A group taken by a leader and not yet acknowledged.
 struct InflightGroup {
@@ -148,6 +159,11 @@ wal::Trailer encode_index_and_trailer(const Segment& s, uint64_t index_offset,
   return t;
 }
 
+Error unreadable_record(const File& file, uint64_t offset) {
+  return Error(ErrorCode::kWalCorrupt,
+               fmt::format("{}: unreadable record at offset {}", file.path(), offset));
+}
+
 uint64_t index_start(const Segment& s, uint64_t seq) {
   // The largest indexed seq <= seq gives the offset to scan from.
   auto it = std::upper_bound(s.index.begin(), s.index.end(), seq,
@@ -159,7 +175,10 @@ uint64_t index_start(const Segment& s, uint64_t seq) {
 class WalImpl final : public Wal {
  public:
   WalImpl(const WalOptions& options, OpenReport* report)
-      : opt_(options), fs_(options.fs ? *options.fs : FileSystem::real()) {
+      : opt_(options),
+        fs_(options.fs ? *options.fs : FileSystem::real()),
+        registered_(options.tiers.begin(), options.tiers.end()) {
+    for (const auto& t : registered_) wal::validate_tier_name(t);
     open_dir(report);
     background_ = std::thread([this] { background_loop(); });
   }
@@ -190,15 +209,30 @@ class WalImpl final : public Wal {
                        const std::function<bool(const EntryView&)>& fn) override;
   WalSnapshot snapshot() override;
   WalStatus status() override;
+  WalStatus status_without_free_space();
   WalMetrics metrics() override {
     std::lock_guard lk(mu_);
     return metrics_;
   }
   void flush() override;
-  void set_confirmed_seq(uint64_t seq) override {
+  void confirm(std::string_view tier, uint64_t seq) override;
+  uint64_t confirmed(std::string_view tier) override {
     std::lock_guard lk(mu_);
-    confirmed_seq_ = std::max(confirmed_seq_, seq);
+    auto it = marks_.find(tier);
+    return it == marks_.end() ? 0 : it->second;
   }
+  uint64_t retention_floor() override {
+    std::lock_guard lk(mu_);
+    return retention_floor_locked();
+  }
+  FramedRecords read_framed(uint64_t after_seq, uint64_t max_bytes) override;
+  SegmentPin pin_sealed_since(uint64_t since_seq) override;
+  std::vector<SegmentInfo> delete_sealed_through(uint64_t seq) override;
+  ImportResult import_framed(std::string_view framed) override;
+  void start_after(uint64_t seq) override;
+  // Replaces the empty active segment of a log without entries by one whose
+  // base seq is `base` (mu_ held, nothing in flight).
+  void restart_empty_locked(uint64_t base);
   CompactResult compact(bool force) override;
   void rotate() override {
     std::unique_lock lk(mu_);
@@ -217,15 +251,27 @@ class WalImpl final : public Wal {
   void adopt_active(const std::string& name, uint64_t base, std::shared_ptr<File> file,
                     wal::TailScan& scan, bool sha_valid);
   void open_sync_files(Segment& s);
-  void write_history_id(const std::string& id);
+  void load_marks(uint64_t head, OpenReport& rep);
+  // A name for a new segment file with this base that no file has had.
+  std::string new_segment_name(uint64_t base);
   std::shared_ptr<Segment> load_sealed(const std::string& name, uint64_t base);
   void copy_file_bytes(File& from, const std::string& to, uint64_t size);
 
   // ---- writing (all *_locked run with mu_ held) ----
   uint64_t append_entries(const Entry* entries, size_t n);
-  void validate(const Entry& e) const;
+  void validate(EntryType type, EntryOp op, std::string_view path, size_t data_size) const;
   void check_open_locked() const;
   void check_writable_locked(uint64_t bytes);
+  // Waits out an import, then checks, rotates and allocates until `bytes` of
+  // records fit into the active segment at active_end().
+  void reserve_locked(std::unique_lock<std::mutex>& lk, uint64_t bytes, bool importer = false);
+  // Acknowledges a batch ending at `last` as the sync mode promises.
+  void complete_batch_locked(std::unique_lock<std::mutex>& lk, uint64_t last);
+  uint64_t retention_floor_locked() const;
+  std::string pressure_advice() const;
+  // Asks the background thread for a compaction, unless one already ran
+  // with the same floor and sealed segments (it would drop nothing new).
+  void request_compaction_locked();
   // Makes sure the file is zero-filled up to end (always mode). False when it
   // had to wait without the mutex, so the caller must look again.
   bool ensure_allocated_locked(std::unique_lock<std::mutex>& lk, uint64_t end);
@@ -271,7 +317,11 @@ class WalImpl final : public Wal {
   std::unique_ptr<FileLock> lock_;
 
   std::shared_mutex history_mu_;  // readers share it; truncate_after takes it alone
-  std::mutex admin_mu_;           // serializes compact and truncate_after
+  std::mutex admin_mu_;           // serializes compact, truncate_after, delete and import
+  std::mutex marks_mu_;           // serializes writers of MARKS (confirm, truncate_after)
+  // Held while pins are taken and while compaction or deletion checks pins
+  // and removes segments, so no pin is taken on a segment being retired.
+  std::mutex pin_mu_;
   mutable std::mutex mu_;
   std::condition_variable cv_;     // durable progress, leader hand-off
   std::condition_variable bg_cv_;  // wakes the background thread
@@ -308,13 +358,17 @@ class WalImpl final : public Wal {
   bool stopped_ = false;
   std::string stop_reason_;
   bool closed_ = false;
-  uint64_t confirmed_seq_ = 0;
   std::string history_id_;  // changes whenever truncate_after rewrites history
+  const std::set<std::string, std::less<>> registered_;  // WalOptions::tiers
+  wal::MarkMap marks_;                                   // tier -> confirmed seq
+  bool importing_ = false;  // import_framed owns seq assignment; appends wait
 
   bool low_free_ = false;
   uint64_t free_bytes_ = 0;
   std::chrono::steady_clock::time_point next_free_check_{};
   bool compaction_requested_ = false;
+  // (floor, last sealed seq) when the background last compacted.
+  std::pair<uint64_t, uint64_t> auto_compacted_at_{UINT64_MAX, UINT64_MAX};
   bool warned_pressure_ = false;
 
   WalMetrics metrics_;
@@ -350,19 +404,6 @@ std::shared_ptr<Segment> WalImpl::load_sealed(const std::string& name, uint64_t 
   return s;
 }
 
-void WalImpl::write_history_id(const std::string& id) {
-  const std::string path = opt_.dir + "/HISTORY";
-  {
-    auto f = fs_.open(path + ".tmp", OpenMode::kCreateTrunc);
-    const std::string text = id + "\n";
-    f->pwrite(text.data(), text.size(), 0);
-    f->sync();
-  }
-  fs_.rename(path + ".tmp", path);
-  fs_.sync_dir(opt_.dir);
-  history_id_ = id;
-}
-
 void WalImpl::copy_file_bytes(File& from, const std::string& to, uint64_t size) {
   auto out = fs_.open(to, OpenMode::kCreateTrunc);
   std::string buf(1 << 20, '\0');
@@ -378,7 +419,9 @@ void WalImpl::copy_file_bytes(File& from, const std::string& to, uint64_t size) 
 
 void WalImpl::open_dir(OpenReport* report) {
   OpenReport rep;
-  fs_.make_dirs(opt_.dir);
+  // A directory created here is made durable in its parent before anything
+  // goes into it, or a power loss could take the whole WAL away.
+  create_directories(fs_, opt_.dir);
   pid_t holder = 0;
   lock_ = fs_.try_lock(opt_.dir + "/LOCK", &holder);
   if (!lock_) {
@@ -388,65 +431,88 @@ void WalImpl::open_dir(OpenReport* report) {
                     : fmt::format("WAL {} is locked by another process", opt_.dir));
   }
 
-  std::vector<std::pair<uint64_t, std::string>> names;
+  struct Found {
+    uint64_t base;
+    std::string name;
+    std::shared_ptr<Segment> sealed;  // null: not sealed
+  };
+  std::vector<Found> found;
   for (const auto& name : fs_.list_dir(opt_.dir)) {
     uint64_t base = 0;
     if (wal::parse_segment_file_name(name, &base)) {
-      names.emplace_back(base, name);
-    } else if (name.ends_with(".compact") || name.ends_with(".repair")) {
-      // An unfinished compaction or repair output: the originals are in place.
+      found.push_back(Found{base, name, load_sealed(name, base)});
+    } else if (name.ends_with(".compact") || name.ends_with(".repair") ||
+               name.ends_with(".trunc")) {
+      // An unfinished compaction, repair or truncation output: what it was
+      // made from is still in place.
       fs_.remove(seg_path(name));
-      rep.notes.push_back(fmt::format("removed unfinished compaction output {}", name));
+      rep.notes.push_back(fmt::format("removed unfinished output {}", name));
+    } else if (name.starts_with('.') && name.find(kTempMarker) != std::string::npos) {
+      // HISTORY or MARKS being replaced when the process stopped.
+      fs_.remove(seg_path(name));
     }
   }
-  std::sort(names.begin(), names.end());
+  // By base; for one base, sealed before unsealed, and the segment covering
+  // the most (then holding the fewest entries: a compaction's output) first,
+  // so that the leftovers of an interrupted compaction come after it.
+  std::sort(found.begin(), found.end(), [](const Found& x, const Found& y) {
+    if (x.base != y.base) return x.base < y.base;
+    if (!x.sealed || !y.sealed) return x.sealed != nullptr && y.sealed == nullptr;
+    if (x.sealed->last_seq != y.sealed->last_seq) return x.sealed->last_seq > y.sealed->last_seq;
+    if (x.sealed->entries != y.sealed->entries) return x.sealed->entries < y.sealed->entries;
+    return x.name < y.name;
+  });
 
-  const std::string history_path = opt_.dir + "/HISTORY";
-  if (fs_.exists(history_path)) {
-    auto f = fs_.open(history_path, OpenMode::kRead);
-    history_id_.resize(64);
-    history_id_.resize(f->pread(history_id_.data(), history_id_.size(), 0));
-    while (!history_id_.empty() && history_id_.back() == '\n') history_id_.pop_back();
+  history_id_ = wal::read_history_id(fs_, opt_.dir);
+  if (history_id_.empty()) {
+    history_id_ = wal::new_history_id();
+    wal::write_history_id(fs_, opt_.dir, history_id_);
   }
-  if (history_id_.empty()) write_history_id(new_history_id());
 
+  auto chain_error = [&](const std::string& name, uint64_t base, uint64_t prev_last) {
+    return Error(ErrorCode::kWalCorrupt,
+                 fmt::format("{}: segment starts at seq {} but the previous one ends at {}",
+                             seg_path(name), base, prev_last));
+  };
   uint64_t prev_last = 0;
-  for (size_t i = 0; i < names.size(); ++i) {
-    const auto& [base, name] = names[i];
-    const bool last = i + 1 == names.size();
-    auto s = load_sealed(name, base);
+  for (size_t i = 0; i < found.size(); ++i) {
+    auto& [base, name, s] = found[i];
     if (s) {
       if (!sealed_.empty() && s->last_seq <= prev_last) {
         // Left behind by a compaction that replaced it before it was removed.
         fs_.remove(seg_path(name));
         fs_.sync_dir(opt_.dir);
         rep.notes.push_back(
-            fmt::format("removed {}: its range is covered by the previous "
-                        "(compacted) segment",
-                        name));
+            fmt::format("removed {}: its range is covered by {} (its compacted replacement)", name,
+                        sealed_.back()->name));
         continue;
       }
-      if (!sealed_.empty() && base != prev_last + 1) {
-        throw Error(ErrorCode::kWalCorrupt,
-                    fmt::format("{}: segment starts at seq {} but the previous one ends at {}",
-                                seg_path(name), base, prev_last));
-      }
+      if (!sealed_.empty() && base != prev_last + 1) throw chain_error(name, base, prev_last);
       prev_last = s->last_seq;
       sealed_bytes_ += s->size;
       sealed_.push_back(std::move(s));
       continue;
     }
-    if (!last) {
+    if (i + 1 != found.size()) {
       throw Error(ErrorCode::kWalCorrupt,
                   fmt::format("{}: segment is not sealed (bad header or trailer) but newer "
                               "segments follow it",
                               seg_path(name)));
     }
-    if (!sealed_.empty() && base != prev_last + 1) {
-      throw Error(ErrorCode::kWalCorrupt,
-                  fmt::format("{}: segment starts at seq {} but the previous one ends at {}",
-                              seg_path(name), base, prev_last));
+    if (!sealed_.empty() && sealed_.back()->base_seq == base) {
+      // truncate_after into a sealed segment writes the records it keeps to
+      // a new file and then removes the sealed one; it stopped in between.
+      const auto old = sealed_.back();
+      sealed_.pop_back();
+      sealed_bytes_ -= old->size;
+      fs_.remove(seg_path(old->name));
+      fs_.sync_dir(opt_.dir);
+      rep.notes.push_back(
+          fmt::format("removed {}: an interrupted truncate_after had already replaced it with {}",
+                      old->name, name));
+      prev_last = sealed_.empty() ? 0 : sealed_.back()->last_seq;
     }
+    if (!sealed_.empty() && base != prev_last + 1) throw chain_error(name, base, prev_last);
     open_last_segment(name, base, prev_last, rep);
   }
   if (!active_) create_active_segment(sealed_.empty() ? 1 : sealed_.back()->last_seq + 1);
@@ -456,11 +522,49 @@ void WalImpl::open_dir(OpenReport* report) {
   taken_seq_ = written_seq_ = durable_seq_ = ack_seq_ = head;
   slot_busy_.assign(std::max<uint32_t>(1, opt_.syncs_in_flight), false);
   ack_end_ = written_end_;
+  load_marks(head, rep);
   rep.segments = sealed_.size() + 1;
   metrics_.torn_bytes_dropped = rep.torn_bytes_dropped;
   metrics_.corrupt_records_skipped = rep.corrupt_records_skipped;
   for (const auto& n : rep.notes) spdlog::warn("WAL {}: {}", opt_.dir, n);
   if (report) *report = std::move(rep);
+}
+
+void WalImpl::load_marks(uint64_t head, OpenReport& rep) {
+  std::string problem;
+  auto m = wal::read_marks(fs_, opt_.dir, &problem);
+  if (!m) {
+    if (!problem.empty()) {
+      rep.notes.push_back(fmt::format(
+          "{}/MARKS is damaged ({}): every tier counts as having confirmed nothing until it "
+          "confirms again",
+          opt_.dir, problem));
+    }
+    return;
+  }
+  if (m->history_id != history_id_) {
+    // truncate_after writes HISTORY, then MARKS: it stopped in between, and
+    // these marks may count entries the truncation removed.
+    rep.notes.push_back(
+        fmt::format("{}/MARKS belongs to history {}, the log's is {}: its marks are dropped",
+                    opt_.dir, m->history_id, history_id_));
+    return;
+  }
+  for (auto& [tier, seq] : m->seqs) {
+    if (seq > head) {
+      rep.notes.push_back(fmt::format(
+          "tier {} confirmed seq {}, above the head {}: lowered to the head", tier, seq, head));
+      seq = head;
+    }
+  }
+  marks_ = std::move(m->seqs);
+}
+
+std::string WalImpl::new_segment_name(uint64_t base) {
+  while (true) {
+    std::string name = wal::segment_file_name(base, wal::random_u64());
+    if (!fs_.exists(seg_path(name))) return name;
+  }
 }
 
 void WalImpl::open_last_segment(const std::string& name, uint64_t base, uint64_t prev_last,
@@ -630,9 +734,8 @@ void WalImpl::open_sync_files(Segment& s) {
 }
 
 void WalImpl::create_active_segment(uint64_t base) {
-  const std::string name = wal::segment_file_name(base);
+  const std::string name = new_segment_name(base);
   const std::string path = seg_path(name);
-  if (fs_.exists(path)) fs_.remove(path);  // an empty leftover, see open_last_segment
   auto file = std::shared_ptr<File>(fs_.open(path, OpenMode::kCreate));
   char header[kHeaderSize];
   wal::encode_header(wal::SegmentHeader{base}, header);
@@ -656,23 +759,23 @@ void WalImpl::create_active_segment(uint64_t base) {
 
 // ------------------------------------------------------------------ write
 
-void WalImpl::validate(const Entry& e) const {
-  validate_entry_path(e.path);
-  auto t = static_cast<uint8_t>(e.type);
-  auto o = static_cast<uint8_t>(e.op);
+void WalImpl::validate(EntryType type, EntryOp op, std::string_view path, size_t data_size) const {
+  validate_entry_path(path);
+  auto t = static_cast<uint8_t>(type);
+  auto o = static_cast<uint8_t>(op);
   if (t < 1 || t > 4)
     throw Error(ErrorCode::kInvalidArgument, fmt::format("invalid entry type {}", t));
   if (o < 1 || o > 3)
     throw Error(ErrorCode::kInvalidArgument, fmt::format("invalid entry op {}", o));
-  if (e.op == EntryOp::kDelete && !e.data.empty()) {
-    throw Error(ErrorCode::kInvalidArgument,
-                fmt::format("delete of '{}' carries {} bytes of data; a delete has none", e.path,
-                            e.data.size()));
+  if (op == EntryOp::kDelete && data_size != 0) {
+    throw Error(
+        ErrorCode::kInvalidArgument,
+        fmt::format("delete of '{}' carries {} bytes of data; a delete has none", path, data_size));
   }
-  if (e.path.size() + e.data.size() > opt_.max_entry_bytes) {
+  if (path.size() + data_size > opt_.max_entry_bytes) {
     throw Error(ErrorCode::kEntryTooLarge,
-                fmt::format("entry for '{}' is {} bytes, above WAL_MAX_ENTRY_BYTES ({})", e.path,
-                            e.path.size() + e.data.size(), opt_.max_entry_bytes));
+                fmt::format("entry for '{}' is {} bytes, above WAL_MAX_ENTRY_BYTES ({})", path,
+                            path.size() + data_size, opt_.max_entry_bytes));
   }
 }
 
@@ -685,19 +788,20 @@ void WalImpl::check_writable_locked(uint64_t bytes) {
   if (closed_ || stopped_) metrics_.rejected_writes++;
   check_open_locked();
   const uint64_t total = total_bytes_locked();
+  // Warned once per crossing: re-armed only when the log is below the mark
+  // again (compaction that drops nothing does not re-arm it).
+  if (total < opt_.warn_bytes) warned_pressure_ = false;
   if (total + bytes > opt_.max_bytes) {
     metrics_.rejected_writes++;
-    compaction_requested_ = true;
-    bg_cv_.notify_all();
+    request_compaction_locked();
     throw Error(ErrorCode::kDiskPressureCritical,
-                fmt::format("WAL {} holds {} bytes; this write would pass WAL_MAX_BYTES ({}). "
-                            "Let a remote tier confirm and compact, or raise WAL_MAX_BYTES",
-                            opt_.dir, total, opt_.max_bytes));
+                fmt::format("WAL {} holds {} bytes; this write would pass WAL_MAX_BYTES ({}). {}",
+                            opt_.dir, total, opt_.max_bytes, pressure_advice()));
   }
   if (total + bytes >= opt_.warn_bytes && !warned_pressure_) {
     warned_pressure_ = true;
-    compaction_requested_ = true;
-    bg_cv_.notify_all();
+    metrics_.pressure_warnings++;
+    request_compaction_locked();
     spdlog::warn("WAL {} holds {} bytes, past WAL_WARN_BYTES ({}): compaction requested", opt_.dir,
                  total, opt_.warn_bytes);
   }
@@ -723,6 +827,38 @@ void WalImpl::check_writable_locked(uint64_t bytes) {
                             "WAL_MIN_FREE_BYTES ({}) and resume above WAL_RESUME_FREE_BYTES ({})",
                             free_bytes_, opt_.dir, opt_.stop_free_bytes, opt_.resume_free_bytes));
   }
+}
+
+std::string WalImpl::pressure_advice() const {
+  // The WAL directory is DATA_DIR/wal for the command line.
+  std::string cmd = "strata compact --force";
+  if (opt_.dir.ends_with("/wal") && opt_.dir.size() > 4) {
+    cmd = fmt::format("strata --data-dir '{}' compact --force",
+                      opt_.dir.substr(0, opt_.dir.size() - 4));
+  }
+  return fmt::format(
+      "Entries are dropped only once every registered remote tier has confirmed them (retention "
+      "floor {}); `{}` drops superseded entries of sealed segments even if no remote holds "
+      "them; or raise WAL_MAX_BYTES",
+      retention_floor_locked(), cmd);
+}
+
+uint64_t WalImpl::retention_floor_locked() const {
+  if (registered_.empty()) return 0;
+  uint64_t floor = UINT64_MAX;
+  for (const auto& t : registered_) {
+    auto it = marks_.find(t);
+    floor = std::min(floor, it == marks_.end() ? 0 : it->second);
+  }
+  return floor;
+}
+
+void WalImpl::request_compaction_locked() {
+  const std::pair<uint64_t, uint64_t> at{retention_floor_locked(),
+                                         sealed_.empty() ? 0 : sealed_.back()->last_seq};
+  if (at == auto_compacted_at_ || compaction_requested_) return;
+  compaction_requested_ = true;
+  bg_cv_.notify_all();
 }
 
 bool WalImpl::ensure_allocated_locked(std::unique_lock<std::mutex>& lk, uint64_t end) {
@@ -803,22 +939,12 @@ void WalImpl::preallocate_in_background(std::unique_lock<std::mutex>& lk) {
 uint64_t WalImpl::append_entries(const Entry* entries, size_t n) {
   uint64_t bytes = 0;
   for (size_t i = 0; i < n; ++i) {
-    validate(entries[i]);
+    validate(entries[i].type, entries[i].op, entries[i].path, entries[i].data.size());
     bytes += wal::record_size(entries[i].path.size(), entries[i].data.size());
   }
   const uint64_t ts = now_ms();
   std::unique_lock lk(mu_);
-  // Rotation and growing the file may wait without the mutex, so the checks
-  // are repeated until one pass needs neither.
-  while (true) {
-    check_writable_locked(bytes);
-    const uint64_t reserve = bytes + kTrailerSize + (active_->index.size() + 2) * kIndexEntrySize;
-    if (active_->entries > 0 && active_end() + reserve > opt_.segment_bytes) {
-      rotate_locked(lk);
-      continue;
-    }
-    if (ensure_allocated_locked(lk, active_end() + bytes)) break;
-  }
+  reserve_locked(lk, bytes);
 
   uint64_t off = active_end();
   const size_t old = pending_.size();
@@ -841,7 +967,29 @@ uint64_t WalImpl::append_entries(const Entry* entries, size_t n) {
   metrics_.appends += n;
   metrics_.append_batches++;
   metrics_.bytes_written += bytes;
+  complete_batch_locked(lk, last);
+  return last;
+}
 
+void WalImpl::reserve_locked(std::unique_lock<std::mutex>& lk, uint64_t bytes, bool importer) {
+  // Rotation and growing the file may wait without the mutex, so the checks
+  // are repeated until one pass needs neither.
+  while (true) {
+    if (importing_ && !importer) {
+      cv_.wait(lk, [&] { return !importing_; });
+      continue;
+    }
+    check_writable_locked(bytes);
+    const uint64_t reserve = bytes + kTrailerSize + (active_->index.size() + 2) * kIndexEntrySize;
+    if (active_->entries > 0 && active_end() + reserve > opt_.segment_bytes) {
+      rotate_locked(lk);
+      continue;
+    }
+    if (ensure_allocated_locked(lk, active_end() + bytes)) break;
+  }
+}
+
+void WalImpl::complete_batch_locked(std::unique_lock<std::mutex>& lk, uint64_t last) {
   switch (opt_.sync) {
     case SyncMode::kAlways:
       wait_for_durable_locked(lk, last);
@@ -856,7 +1004,6 @@ uint64_t WalImpl::append_entries(const Entry* entries, size_t n) {
       ack_seq_ = last;  // readers flush the buffer before reading
       break;
   }
-  return last;
 }
 
 void WalImpl::stop_locked(const std::string& reason, const Error& cause) {
@@ -1100,7 +1247,7 @@ void WalImpl::rotate_locked(std::unique_lock<std::mutex>& lk) {
   try {
     create_active_segment(base);
   } catch (const Error& e) {
-    stop_locked(fmt::format("creating segment {} failed", wal::segment_file_name(base)), e);
+    stop_locked(fmt::format("creating the segment for seq {} failed", base), e);
   }
   metrics_.rotations++;
 }
@@ -1171,6 +1318,8 @@ void WalImpl::background_loop() {
     }
     if (compaction_requested_) {
       compaction_requested_ = false;
+      auto_compacted_at_ = {retention_floor_locked(),
+                            sealed_.empty() ? 0 : sealed_.back()->last_seq};
       lk.unlock();
       try {
         auto r = compact(false);
@@ -1240,8 +1389,7 @@ std::optional<Entry> WalImpl::read_entry(uint64_t seq) {
       if (v.seq > seq) return std::nullopt;
     }
     if (r != RecordReader::Result::kEnd) {
-      throw Error(ErrorCode::kWalCorrupt,
-                  fmt::format("{}: unreadable record at offset {}", p.file->path(), off));
+      throw unreadable_record(*p.file, off);
     }
   }
   return std::nullopt;
@@ -1272,8 +1420,7 @@ uint64_t WalImpl::replay_view(uint64_t since_seq, uint64_t limit,
       if (!fn(v) || (limit != 0 && visited >= limit)) goto done;
     }
     if (r != RecordReader::Result::kEnd) {
-      throw Error(ErrorCode::kWalCorrupt,
-                  fmt::format("{}: unreadable record at offset {}", p.file->path(), off));
+      throw unreadable_record(*p.file, off);
     }
   }
 done:
@@ -1288,10 +1435,7 @@ WalSnapshot WalImpl::snapshot() {
   drain_locked(lk);  // so the active segment's figures describe durable bytes only
   WalSnapshot snap;
   snap.head_seq = ack_seq_;
-  for (const auto& s : sealed_) {
-    snap.sealed.push_back(SegmentInfo{s->name, s->base_seq, s->first_seq, s->last_seq, s->entries,
-                                      s->size, to_hex(s->sha), true});
-  }
+  for (const auto& s : sealed_) snap.sealed.push_back(info_of(*s));
   const Segment& a = *active_;
   snap.active = SegmentInfo{a.name,
                             a.base_seq,
@@ -1305,6 +1449,13 @@ WalSnapshot WalImpl::snapshot() {
 }
 
 WalStatus WalImpl::status() {
+  WalStatus st = status_without_free_space();
+  // statvfs can be slow on a busy or remote file system: not under mu_.
+  if (st.open) st.free_bytes = fs_.disk_space(opt_.dir).free_bytes;
+  return st;
+}
+
+WalStatus WalImpl::status_without_free_space() {
   std::lock_guard lk(mu_);
   WalStatus st;
   st.dir = opt_.dir;
@@ -1330,9 +1481,15 @@ WalStatus WalImpl::status() {
                 : st.total_bytes >= opt_.warn_bytes ? DiskPressure::kWarning
                                                     : DiskPressure::kNormal;
   st.low_free_space = low_free_;
-  st.free_bytes = fs_.disk_space(opt_.dir).free_bytes;
-  st.confirmed_seq = confirmed_seq_;
   st.history_id = history_id_;
+  for (const auto& t : registered_) st.tiers.push_back(TierMark{t, 0, true});
+  for (const auto& [t, seq] : marks_) {
+    if (!registered_.count(t)) st.tiers.push_back(TierMark{t, seq, false});
+  }
+  for (auto& m : st.tiers) {
+    if (auto it = marks_.find(m.tier); it != marks_.end()) m.seq = it->second;
+  }
+  st.retention_floor = retention_floor_locked();
   return st;
 }
 
@@ -1343,14 +1500,18 @@ void WalImpl::truncate_after(uint64_t seq) {
   // would show it a torn record or entries of the new history.
   std::unique_lock readers(history_mu_);
   std::lock_guard admin(admin_mu_);
+  std::lock_guard marks_lock(marks_mu_);
   std::unique_lock lk(mu_);
   check_open_locked();
   drain_locked(lk);
   if (seq >= next_seq_ - 1) return;
   // First tell readers of the old history (the materializer) that it is
-  // gone; a crash after this only costs them a rebuild. Nothing is cut yet
-  // if this fails.
-  write_history_id(new_history_id());
+  // gone, then lower the marks under the new history; a crash after this
+  // only costs readers a rebuild. Nothing is cut yet if this fails.
+  history_id_ = wal::new_history_id();
+  wal::write_history_id(fs_, opt_.dir, history_id_);
+  for (auto& [tier, mark] : marks_) mark = std::min(mark, seq);
+  wal::write_marks(fs_, opt_.dir, wal::Marks{history_id_, marks_});
   try {
     // Newest first, so a crash part-way leaves a shorter but consistent log.
     std::vector<std::shared_ptr<Segment>> all = sealed_;
@@ -1374,8 +1535,10 @@ void WalImpl::truncate_after(uint64_t seq) {
       sealed_.assign(all.begin(), all.end());
       sealed_bytes_ = 0;
       for (const auto& s : sealed_) sealed_bytes_ += s->size;
-      // Find where the records after seq start, then cut there.
-      auto file = std::shared_ptr<File>(fs_.open(seg_path(keep->name), OpenMode::kReadWrite));
+      // Find where the records after seq start.
+      std::string name = keep->name;
+      auto file = std::shared_ptr<File>(
+          fs_.open(seg_path(name), keep->sealed ? OpenMode::kRead : OpenMode::kReadWrite));
       const uint64_t end = keep->sealed ? keep->data_end : written_end_;
       RecordReader reader(*file, index_start(*keep, seq), end, kMaxBody);
       RecordView v;
@@ -1384,17 +1547,32 @@ void WalImpl::truncate_after(uint64_t seq) {
       while (reader.next(&v, &off) == RecordReader::Result::kRecord && v.seq <= seq) {
         cut = reader.position();
       }
-      file->truncate(cut);
-      file->sync();
+      if (keep->sealed) {
+        // A sealed segment's bytes never change (a remote may hold a copy
+        // under its name): what stays goes to a new file with a new name,
+        // which replaces it (see the open-time repair).
+        name = new_segment_name(keep->base_seq);
+        const std::string tmp = seg_path(name) + ".trunc";
+        copy_file_bytes(*file, tmp, cut);
+        fs_.rename(tmp, seg_path(name));
+        fs_.sync_dir(opt_.dir);
+        keep->file.reset();
+        file.reset();
+        fs_.remove(seg_path(keep->name));
+        fs_.sync_dir(opt_.dir);
+        file = std::shared_ptr<File>(fs_.open(seg_path(name), OpenMode::kReadWrite));
+      } else {
+        file->truncate(cut);
+        file->sync();
+      }
       uint64_t prev_last = sealed_.empty() ? 0 : sealed_.back()->last_seq;
       wal::TailScan scan =
           wal::scan_segment(*file, keep->base_seq, prev_last, kMaxBody, false, /*hash=*/true);
-      adopt_active(keep->name, keep->base_seq, file, scan, /*sha_valid=*/true);
+      adopt_active(name, keep->base_seq, file, scan, /*sha_valid=*/true);
     }
     next_seq_ = seq + 1;
     taken_seq_ = written_seq_ = durable_seq_ = ack_seq_ = seq;
     ack_end_ = written_end_;
-    warned_pressure_ = false;
   } catch (const Error& e) {
     // Files may already be gone: nothing in memory describes the log now.
     stop_locked(fmt::format("truncate_after({}) failed part-way", seq), e);
@@ -1407,13 +1585,13 @@ void WalImpl::truncate_after(uint64_t seq) {
 CompactResult WalImpl::compact(bool force) {
   std::lock_guard admin(admin_mu_);
   std::vector<std::shared_ptr<Segment>> segs;
-  uint64_t confirmed;
+  uint64_t floor;
   std::vector<std::shared_ptr<File>> files;
   {
     std::lock_guard lk(mu_);
     check_open_locked();
     segs = sealed_;
-    confirmed = confirmed_seq_;
+    floor = force ? UINT64_MAX : retention_floor_locked();
     for (auto& s : segs) files.push_back(file_for_locked(*s));
   }
   CompactResult result;
@@ -1430,8 +1608,7 @@ CompactResult WalImpl::compact(bool force) {
     RecordReader::Result r;
     while ((r = reader.next(&v, &off)) == RecordReader::Result::kRecord) fn(v, reader.raw());
     if (r != RecordReader::Result::kEnd) {
-      throw Error(ErrorCode::kWalCorrupt,
-                  fmt::format("{}: unreadable record at offset {}", files[i]->path(), off));
+      throw unreadable_record(*files[i], off);
     }
   };
 
@@ -1457,7 +1634,7 @@ CompactResult WalImpl::compact(bool force) {
   }
   auto dropped = [&](const RecordView& v) {
     std::string path(v.path);
-    return latest[path] != v.seq && (force || v.seq <= confirmed) && !tangled.count(path);
+    return latest[path] != v.seq && v.seq <= floor && !tangled.count(path);
   };
   std::vector<uint64_t> kept_bytes(segs.size(), 0), drops(segs.size(), 0);
   for (size_t i = 0; i < segs.size(); ++i) {
@@ -1470,12 +1647,18 @@ CompactResult WalImpl::compact(bool force) {
   }
 
   // Group whole input segments so each output replaces a run of inputs and
-  // covers exactly their seq range (see the open-time repair).
+  // covers exactly their seq range (see the open-time repair). A pinned
+  // segment is read (its entries supersede older ones) but not rewritten.
   std::vector<std::pair<size_t, size_t>> groups;  // [first, last] input index
+  auto pinned = [&](size_t k) { return segs[k]->pins.load() > 0; };
   for (size_t i = 0; i < segs.size();) {
+    if (pinned(i)) {
+      ++i;
+      continue;
+    }
     size_t j = i;
     uint64_t bytes = kept_bytes[i];
-    while (j + 1 < segs.size() &&
+    while (j + 1 < segs.size() && !pinned(j + 1) &&
            bytes + kept_bytes[j + 1] + kHeaderSize + kTrailerSize <= opt_.segment_bytes) {
       bytes += kept_bytes[++j];
     }
@@ -1487,7 +1670,8 @@ CompactResult WalImpl::compact(bool force) {
     uint64_t group_drops = 0;
     for (size_t k = gi; k <= gj; ++k) group_drops += drops[k];
     if (group_drops == 0 && gi == gj) continue;
-    const std::string name = segs[gi]->name;
+    // A new name: the inputs' bytes stay what their names promised.
+    const std::string name = new_segment_name(segs[gi]->base_seq);
     const std::string tmp = seg_path(name) + ".compact";
     auto out = fs_.open(tmp, OpenMode::kCreateTrunc);
     std::string buf(kHeaderSize, '\0');
@@ -1516,12 +1700,19 @@ CompactResult WalImpl::compact(bool force) {
     out->pwrite(buf.data(), buf.size(), 0);
     out->sync();
     out.reset();
-    // The rename is the commit point; the inputs it covers are removed after.
-    fs_.rename(tmp, seg_path(name));
-    fs_.sync_dir(opt_.dir);
-    for (size_t k = gi + 1; k <= gj; ++k) fs_.remove(seg_path(segs[k]->name));
-    if (gj > gi) fs_.sync_dir(opt_.dir);
     {
+      // No pin may be taken on the inputs from here until they are replaced.
+      std::lock_guard pins(pin_mu_);
+      bool still_free = true;
+      for (size_t k = gi; k <= gj; ++k) still_free = still_free && !pinned(k);
+      if (!still_free) {
+        fs_.remove(tmp);  // pinned meanwhile: leave the run as it is
+        continue;
+      }
+      // The rename is the commit point (the open-time repair prefers the
+      // output); the inputs are removed after readers stop using them.
+      fs_.rename(tmp, seg_path(name));
+      fs_.sync_dir(opt_.dir);
       std::lock_guard lk(mu_);
       auto first = std::find(sealed_.begin(), sealed_.end(), segs[gi]);
       auto last = std::find(sealed_.begin(), sealed_.end(), segs[gj]);
@@ -1533,13 +1724,14 @@ CompactResult WalImpl::compact(bool force) {
       }
       metrics_.compaction_entries_dropped += group_drops;
     }
+    for (size_t k = gi; k <= gj; ++k) fs_.remove(seg_path(segs[k]->name));
+    fs_.sync_dir(opt_.dir);
     result.entries_dropped += group_drops;
     result.segments_after -= gj - gi;
   }
   {
     std::lock_guard lk(mu_);
     metrics_.compactions++;
-    warned_pressure_ = false;
     result.bytes_after = 0;
     for (const auto& s : sealed_) {
       if (s->base_seq <= segs.back()->base_seq) result.bytes_after += s->size;
@@ -1548,11 +1740,258 @@ CompactResult WalImpl::compact(bool force) {
   return result;
 }
 
+// ------------------------------------------------------------------ tiers
+
+void WalImpl::confirm(std::string_view tier, uint64_t seq) {
+  wal::validate_tier_name(tier);
+  std::lock_guard marks_lock(marks_mu_);
+  wal::Marks next;
+  {
+    std::unique_lock lk(mu_);
+    check_open_locked();
+    if (seq > ack_seq_) {
+      throw Error(
+          ErrorCode::kInvalidArgument,
+          fmt::format("tier {} cannot confirm seq {}: the log's head is {}", tier, seq, ack_seq_));
+    }
+    auto it = marks_.find(tier);
+    if (it != marks_.end() && it->second >= seq) return;
+    // A mark must never be above what a power loss leaves of the log.
+    if (durable_seq_ < seq) drain_locked(lk);
+    next = wal::Marks{history_id_, marks_};
+    next.seqs[std::string(tier)] = seq;
+  }
+  // Written without mu_ (appends go on); marks_mu_ keeps writers in order.
+  wal::write_marks(fs_, opt_.dir, next);
+  std::lock_guard lk(mu_);
+  marks_ = std::move(next.seqs);
+  // A higher floor may let compaction relieve the pressure now.
+  if (total_bytes_locked() >= opt_.warn_bytes) request_compaction_locked();
+}
+
+// ------------------------------------------------------------------ shipping
+
+FramedRecords WalImpl::read_framed(uint64_t after_seq, uint64_t max_bytes) {
+  std::shared_lock history(history_mu_);
+  std::vector<ReadPlan> plans;
+  uint64_t upto;
+  {
+    std::unique_lock lk(mu_);
+    make_readable_locked();
+    // Only what a power loss cannot take back may leave the machine.
+    if (durable_seq_ < ack_seq_) drain_locked(lk);
+    upto = std::min(ack_seq_, durable_seq_);
+    if (after_seq >= upto) return {};
+    plans = plan_reads_locked(after_seq + 1);
+  }
+  FramedRecords out;
+  for (const auto& p : plans) {
+    RecordReader reader(*p.file, p.start, p.end, kMaxBody);
+    RecordView v;
+    uint64_t off;
+    RecordReader::Result r;
+    while ((r = reader.next(&v, &off)) == RecordReader::Result::kRecord) {
+      if (v.seq <= after_seq) continue;
+      if (v.seq > upto) return out;
+      const std::string_view raw = reader.raw();
+      if (out.count > 0 && out.bytes.size() + raw.size() > max_bytes) return out;
+      out.bytes.append(raw);
+      if (out.count++ == 0) out.first_seq = v.seq;
+      out.last_seq = v.seq;
+      out.last_timestamp_ms = v.timestamp_ms;
+    }
+    if (r != RecordReader::Result::kEnd) throw unreadable_record(*p.file, off);
+  }
+  return out;
+}
+
+SegmentPin WalImpl::pin_sealed_since(uint64_t since_seq) {
+  std::lock_guard pins(pin_mu_);
+  std::lock_guard lk(mu_);
+  check_open_locked();
+  std::vector<PinnedSegment> segments;
+  std::vector<std::shared_ptr<Segment>> held;
+  for (const auto& s : sealed_) {
+    if (s->last_seq <= since_seq) continue;
+    s->pins++;
+    held.push_back(s);
+    segments.push_back(PinnedSegment{info_of(*s), file_for_locked(*s)});
+  }
+  // The deleter only touches the segments it keeps alive, never the Wal.
+  auto hold = std::shared_ptr<void>(nullptr, [held = std::move(held)](void*) {
+    for (const auto& s : held) s->pins--;
+  });
+  return SegmentPin(std::move(segments), std::move(hold));
+}
+
+std::vector<SegmentInfo> WalImpl::delete_sealed_through(uint64_t seq) {
+  std::lock_guard admin(admin_mu_);
+  std::vector<std::shared_ptr<Segment>> victims;
+  {
+    std::lock_guard pins(pin_mu_);
+    std::lock_guard lk(mu_);
+    check_open_locked();
+    const uint64_t bound = std::min(seq, retention_floor_locked());
+    // Only a prefix: the rest of the log must stay one chain.
+    size_t n = 0;
+    while (n < sealed_.size() && sealed_[n]->last_seq <= bound && sealed_[n]->pins.load() == 0) {
+      n++;
+    }
+    victims.assign(sealed_.begin(), sealed_.begin() + static_cast<std::ptrdiff_t>(n));
+    // Gone for readers before the files go (they hold open handles to what
+    // they already planned to read).
+    sealed_.erase(sealed_.begin(), sealed_.begin() + static_cast<std::ptrdiff_t>(n));
+    for (const auto& v : victims) sealed_bytes_ -= v->size;
+    metrics_.sealed_segments_deleted += n;
+  }
+  std::vector<SegmentInfo> out;
+  // Oldest first, so a failure part-way leaves files that still form one
+  // chain with the rest (opening simply finds them again).
+  for (const auto& v : victims) {
+    fs_.remove(seg_path(v->name));
+    out.push_back(info_of(*v));
+  }
+  if (!victims.empty()) fs_.sync_dir(opt_.dir);
+  return out;
+}
+
+void WalImpl::start_after(uint64_t seq) {
+  std::lock_guard admin(admin_mu_);
+  std::unique_lock lk(mu_);
+  check_open_locked();
+  cv_.wait(lk, [&] { return !importing_; });
+  drain_locked(lk);
+  if (!sealed_.empty() || active_->entries > 0 || seq < next_seq_ - 1) {
+    throw Error(
+        ErrorCode::kInvalidArgument,
+        fmt::format("start_after({}): {}", seq,
+                    seq < next_seq_ - 1 ? fmt::format("the log's head is already {}", next_seq_ - 1)
+                                        : std::string("the log holds entries")));
+  }
+  if (seq + 1 != next_seq_) restart_empty_locked(seq + 1);
+}
+
+void WalImpl::restart_empty_locked(uint64_t base) {
+  // Removed before the new one is made: a crash in between leaves an empty
+  // log that starts at 1, never two unsealed segments.
+  try {
+    fs_.remove(seg_path(active_->name));
+    fs_.sync_dir(opt_.dir);
+    create_active_segment(base);
+  } catch (const Error& e) {
+    stop_locked(fmt::format("replacing the empty segment {} failed", active_->name), e);
+  }
+  next_seq_ = base;
+  taken_seq_ = written_seq_ = durable_seq_ = ack_seq_ = base - 1;
+}
+
+ImportResult WalImpl::import_framed(std::string_view framed) {
+  // Everything is checked before anything is written.
+  struct Rec {
+    uint64_t seq;
+    size_t off;
+    size_t size;
+  };
+  std::vector<Rec> recs;
+  for (size_t off = 0; off < framed.size();) {
+    RecordView v;
+    size_t size = 0;
+    const auto st =
+        wal::decode_record(framed.data() + off, framed.size() - off, kMaxBody, &v, &size);
+    if (st != wal::DecodeStatus::kOk) {
+      throw Error(ErrorCode::kWalCorrupt,
+                  fmt::format("import: {} at byte {} of {}{}",
+                              st == wal::DecodeStatus::kTruncated ? "record cut short"
+                              : st == wal::DecodeStatus::kZero    ? "zero bytes instead of a record"
+                                                                  : "bad record (CRC or fields)",
+                              off, framed.size(),
+                              recs.empty() ? "" : fmt::format(" (after seq {})", recs.back().seq)));
+    }
+    if (!recs.empty() && v.seq != recs.back().seq + 1) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("import: seq {} at byte {} does not follow seq {} ({})", v.seq, off,
+                              recs.back().seq, v.seq > recs.back().seq ? "a gap" : "an overlap"));
+    }
+    try {
+      validate(v.type, v.op, v.path, v.data.size());
+    } catch (const Error& e) {
+      throw Error(e.code(), fmt::format("import: seq {} at byte {}: {}", v.seq, off, e.what()));
+    }
+    recs.push_back(Rec{v.seq, off, size});
+    off += size;
+  }
+  if (recs.empty()) throw Error(ErrorCode::kInvalidArgument, "import: no records");
+
+  std::lock_guard admin(admin_mu_);
+  std::unique_lock lk(mu_);
+  check_open_locked();
+  cv_.wait(lk, [&] { return !importing_; });
+  drain_locked(lk);
+  const uint64_t first = recs.front().seq;
+  const bool empty_log = sealed_.empty() && active_->entries == 0;
+  if (first < next_seq_ || (!empty_log && first != next_seq_)) {
+    throw Error(
+        ErrorCode::kInvalidArgument,
+        fmt::format("import: the records start at seq {} but the log's head is {}: {}", first,
+                    next_seq_ - 1, first < next_seq_ ? "they overlap it" : "there would be a gap"));
+  }
+  importing_ = true;
+  struct Done {
+    WalImpl& w;
+    ~Done() {
+      w.importing_ = false;
+      w.cv_.notify_all();
+    }
+  } done{*this};
+  // An empty log starts where the imported records start.
+  if (first != next_seq_) restart_empty_locked(first);
+  // In pieces no larger than a segment allows, each written like a batch.
+  const uint64_t piece_limit = std::max<uint64_t>(1, opt_.segment_bytes / 2);
+  for (size_t i = 0; i < recs.size();) {
+    size_t j = i;
+    uint64_t bytes = recs[i].size;
+    while (j + 1 < recs.size() && bytes + recs[j + 1].size <= piece_limit) bytes += recs[++j].size;
+    reserve_locked(lk, bytes, /*importer=*/true);
+    uint64_t off = active_end();
+    for (size_t k = i; k <= j; ++k) {
+      pending_.append(framed.substr(recs[k].off, recs[k].size));
+      wal::maybe_index(active_->index, recs[k].seq, off);
+      off += recs[k].size;
+      if (active_->entries++ == 0) active_->first_seq = recs[k].seq;
+      active_->last_seq = recs[k].seq;
+    }
+    next_seq_ = recs[j].seq + 1;
+    active_->data_end = active_end();
+    pending_entries_ += j - i + 1;
+    metrics_.imported_entries += j - i + 1;
+    metrics_.bytes_written += bytes;
+    write_pending_locked();
+    i = j + 1;
+  }
+  drain_locked(lk);
+  return ImportResult{first, recs.back().seq, recs.size()};
+}
+
 }  // namespace
 
 std::unique_ptr<Wal> Wal::open(const WalOptions& options, OpenReport* report) {
   if (options.dir.empty()) throw Error(ErrorCode::kInvalidArgument, "WAL directory is empty");
   return std::make_unique<WalImpl>(options, report);
+}
+
+}  // namespace strata
+
+namespace strata {
+
+std::vector<TierMark> Wal::read_tier_marks(const std::string& dir, FileSystem* fs_opt) {
+  FileSystem& fs = fs_opt ? *fs_opt : FileSystem::real();
+  std::vector<TierMark> out;
+  if (!fs.is_directory(dir)) return out;
+  std::string problem;
+  auto m = wal::read_marks(fs, dir, &problem);
+  if (!m || m->history_id != wal::read_history_id(fs, dir)) return out;
+  for (const auto& [tier, seq] : m->seqs) out.push_back(TierMark{tier, seq, false});
+  return out;
 }
 
 }  // namespace strata

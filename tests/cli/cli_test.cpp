@@ -235,7 +235,7 @@ TEST_F(Cli, VerifyHealthyExitsZero) {
 
 TEST_F(Cli, VerifyCorruptedExitsNonZeroNamingFileAndOffset) {
   for (int i = 0; i < 5; ++i) append(fmt::format("p{}", i), std::string(50, 'x'));
-  const std::string seg = data_ + "/wal/" + fmt::format("{:020}.seg", 1);
+  const std::string seg = testing::segment_path(data_ + "/wal", 1);
   const uint64_t second = 32 + 28 + 2 + 50;  // header + first record ("p0", 50 bytes)
   testing::flip_byte(seg, second + 40);
   std::string err;
@@ -247,7 +247,7 @@ TEST_F(Cli, VerifyCorruptedExitsNonZeroNamingFileAndOffset) {
 
 TEST_F(Cli, VerifyCorruptSealedSegmentExitsNonZero) {
   append_many(60, 60, "WAL_SEGMENT_BYTES=4096");
-  const std::string seg = data_ + "/wal/" + fmt::format("{:020}.seg", 1);
+  const std::string seg = testing::segment_path(data_ + "/wal", 1);
   testing::flip_byte(seg, 100);
   std::string err;
   EXPECT_NE(run("verify", nullptr, &err), 0);

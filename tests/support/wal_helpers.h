@@ -2,6 +2,7 @@
 // access to files, and a snapshot of a directory's bytes.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "strata/entry.h"
+#include "strata/error.h"
 #include "strata/testing/fault_injection_file_system.h"
 #include "strata/wal.h"
 #include "support/temp_dir.h"
@@ -56,15 +58,38 @@ inline std::map<std::string, std::string> dir_bytes(const std::string& dir) {
   return out;
 }
 
-// Sorted names of the *.seg files in dir.
+// Whether name is a segment file name: the base seq in 20 digits, then
+// "-<16 hex digits>.seg" (or just ".seg", in directories written before
+// names carried an id). docs/format.md, "Segment names".
+inline bool is_segment_name(const std::string& name) {
+  auto digits = [&](size_t from, size_t n, const char* set) {
+    return name.find_first_not_of(set, from) >= from + n;
+  };
+  if (!name.ends_with(".seg") || !digits(0, 20, "0123456789")) return false;
+  return name.size() == 24 ||
+         (name.size() == 41 && name[20] == '-' && digits(21, 16, "0123456789abcdef"));
+}
+
+// Sorted names of the segment files in dir.
 inline std::vector<std::string> segment_files(const std::string& dir) {
   std::vector<std::string> out;
   for (const auto& e : std::filesystem::directory_iterator(dir)) {
     const std::string name = e.path().filename().string();
-    if (name.size() == 24 && name.ends_with(".seg")) out.push_back(name);
+    if (is_segment_name(name)) out.push_back(name);
   }
   std::sort(out.begin(), out.end());
   return out;
+}
+
+// The path of the segment file in dir whose base seq is base (the newest
+// name if several), or "" if there is none.
+inline std::string segment_path(const std::string& dir, uint64_t base) {
+  std::string found;
+  const std::string prefix = std::to_string(base);
+  for (const auto& name : segment_files(dir)) {
+    if (std::stoull(name.substr(0, 20)) == base) found = dir + "/" + name;
+  }
+  return found;
 }
 
 inline uint64_t file_size(const std::string& path) {
@@ -113,6 +138,19 @@ inline std::string shell_quote(const std::string& s) {
       out += c;
   }
   return out + "'";
+}
+
+// The code of the strata::Error f throws (a test failure if it throws none).
+template <typename F>
+ErrorCode code_of(F f, std::string* message = nullptr) {
+  try {
+    f();
+  } catch (const Error& e) {
+    if (message) *message = e.what();
+    return e.code();
+  }
+  ADD_FAILURE() << "no strata::Error thrown";
+  return ErrorCode::kInternal;
 }
 
 // Format constants from docs/format.md (duplicated on purpose: the tests

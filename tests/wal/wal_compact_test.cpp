@@ -47,6 +47,7 @@ class WalCompact : public ::testing::Test {
   WalOptions opts() {
     auto o = testing::test_options(dir_);
     o.segment_bytes = 4096;
+    o.tiers = {"object"};
     return o;
   }
   void SetUp() override {
@@ -111,8 +112,9 @@ TEST_F(WalCompact, WithoutConfirmationDropsNothing) {
 
 TEST_F(WalCompact, ConfirmedSeqLetsItDropConfirmedSupersededEntries) {
   const uint64_t confirmed = sealed_last_ / 2;
-  wal_->set_confirmed_seq(confirmed);
-  EXPECT_EQ(wal_->status().confirmed_seq, confirmed);
+  wal_->confirm("object", confirmed);
+  EXPECT_EQ(wal_->confirmed("object"), confirmed);
+  EXPECT_EQ(wal_->status().retention_floor, confirmed);
   auto want = survivors(confirmed);
   auto r = wal_->compact();
   EXPECT_EQ(r.entries_dropped, kN - want.size());
@@ -126,9 +128,10 @@ TEST_F(WalCompact, ConfirmedSeqLetsItDropConfirmedSupersededEntries) {
 }
 
 TEST_F(WalCompact, ConfirmedSeqNeverMovesBackwards) {
-  wal_->set_confirmed_seq(100);
-  wal_->set_confirmed_seq(10);
-  EXPECT_EQ(wal_->status().confirmed_seq, 100u);
+  wal_->confirm("object", 100);
+  wal_->confirm("object", 10);
+  EXPECT_EQ(wal_->confirmed("object"), 100u);
+  EXPECT_EQ(wal_->retention_floor(), 100u);
 }
 
 TEST_F(WalCompact, ForceDropsEverySupersededEntryInSealedSegments) {

@@ -25,6 +25,7 @@
 namespace strata {
 namespace {
 
+using testing::code_of;
 using testing::dir_bytes;
 using testing::make_entry;
 using testing::TempDir;
@@ -40,17 +41,6 @@ class WalFaults : public ::testing::Test {
   std::string dir_ = tmp_ / "wal";
   FaultInjectionFileSystem fi_;
 };
-
-template <typename F>
-ErrorCode code_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  ADD_FAILURE() << "no strata::Error thrown";
-  return ErrorCode::kInternal;
-}
 
 // ---- fsync failure
 
@@ -103,9 +93,9 @@ TEST_F(WalFaults, TruncateAfterFailingPartWayStopsTheWal) {
   for (int i = 1; i <= 60; ++i) {
     wal->append(make_entry(fmt::format("k/{}", i), std::string(100, 'x')));
   }
-  // The new HISTORY file's directory sync succeeds; the one after the first
-  // segment is removed fails.
-  fi_.add_rule(testing::fault(FsOp::kSyncDir, "", 1, -1));
+  // The directory syncs of the new HISTORY and MARKS files succeed; the one
+  // after the first segment is removed fails.
+  fi_.add_rule(testing::fault(FsOp::kSyncDir, "", 2, -1));
   EXPECT_EQ(code_of([&] { wal->truncate_after(5); }), ErrorCode::kWalStopped);
   EXPECT_EQ(code_of([&] { wal->append(make_entry("after")); }), ErrorCode::kWalStopped);
   EXPECT_TRUE(wal->status().stopped);
@@ -352,6 +342,7 @@ TEST_F(WalFaults, ConfirmAndCompactRelievesCriticalPressure) {
   o.segment_bytes = 4096;
   o.warn_bytes = 12000;
   o.max_bytes = 20000;
+  o.tiers = {"object"};
   auto wal = Wal::open(o);
   uint64_t head = 0;
   for (int i = 0; i < 1000; ++i) {
@@ -363,7 +354,7 @@ TEST_F(WalFaults, ConfirmAndCompactRelievesCriticalPressure) {
     }
   }
   ASSERT_GT(head, 10u);
-  wal->set_confirmed_seq(head);
+  wal->confirm("object", head);
   wal->rotate();
   wal->compact();
   EXPECT_LT(wal->status().total_bytes, o.warn_bytes);

@@ -455,7 +455,8 @@ TEST_F(WalRecovery, UnfinishedSegmentCreationIsRemoved) {
     wal->close();
   }
   // The active segment (base 4) never got its header on disk.
-  const std::string name = dir_ + "/" + fmt::format("{:020}.seg", 4);
+  const std::string name = testing::segment_path(dir_, 4);
+  ASSERT_FALSE(name.empty());
   testing::write_file(name, std::string(10, '\0'));
   OpenReport rep;
   auto wal = Wal::open(opts(), &rep);
