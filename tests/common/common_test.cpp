@@ -118,7 +118,8 @@ TEST(Base64, MalformedInputIsInvalidArgument) {
   }
 }
 
-// Regression test (a bug the black-box suite found, since fixed): base64_decode documents "Throws on malformed input", but
+// Regression test (a bug the black-box suite found, since fixed): base64_decode documents "Throws
+// on malformed input", but
 // '=' in the middle or at the start is accepted (it only checks the length
 // and the alphabet), so "Zg==Zg==" decodes to garbage instead of failing.
 TEST(Base64, PaddingInTheMiddleIsRejected) {

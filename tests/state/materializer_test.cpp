@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "strata/error.h"
-#include "strata/testing/fault_injection_file_system.h"
 #include "strata/materializer.h"
+#include "strata/testing/fault_injection_file_system.h"
 #include "strata/wal.h"
 #include "support/temp_dir.h"
 #include "support/wal_helpers.h"
@@ -294,8 +294,8 @@ TEST_F(Materialize, TruncateBelowAppliedSeqRebuilds) {
   EXPECT_EQ(seq_file_text(), "5\n");
 }
 
-// Regression test (a bug the black-box suite found, since fixed): run() notices a truncation only while the head is below
-// state.seq. Once new entries take the head past it again, entries 6..10 of
+// Regression test (a bug the black-box suite found, since fixed): run() notices a truncation only
+// while the head is below state.seq. Once new entries take the head past it again, entries 6..10 of
 // the old history stay in the state and the new 6..10 are never applied.
 TEST_F(Materialize, TruncateBelowAppliedSeqThenAppendPastItStillRebuilds) {
   for (int i = 1; i <= 10; ++i) add(fmt::format("old{}", i), fmt::format("v{}", i));
@@ -329,9 +329,9 @@ TEST_F(Materialize, CompactedLogMaterializesToTheSameTree) {
   EXPECT_EQ(actual(tmp_ / "other/state"), model(log_));
 }
 
-// Regression test (a bug the black-box suite found, since fixed): compaction keeps the latest entry per path, but a create of
-// "a/b" implicitly removes a file "a". Dropping the superseded "a/b" entries
-// while keeping the older "a" resurrects "a" on a rebuild from the log.
+// Regression test (a bug the black-box suite found, since fixed): compaction keeps the latest entry
+// per path, but a create of "a/b" implicitly removes a file "a". Dropping the superseded "a/b"
+// entries while keeping the older "a" resurrects "a" on a rebuild from the log.
 TEST_F(Materialize, CompactionKeepsFileDirectoryReplacementsFaithful) {
   wal_->close();
   auto o = testing::test_options(data_ + "/wal");
