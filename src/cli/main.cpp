@@ -7,6 +7,8 @@
 #include "cli/cli.h"
 #include "strata/config.h"
 #include "strata/error.h"
+#include "strata/version.h"
+#include "strata_revision.h"
 
 int main(int argc, char** argv) {
   // Logs go to stderr so stdout stays machine-readable.
@@ -19,6 +21,9 @@ int main(int argc, char** argv) {
   CLI::App app{"strata: three-tier durability for an application's state"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every command");
+  app.set_version_flag("--version",
+                       std::string("strata ") + STRATA_VERSION + " (" + STRATA_REVISION + ")",
+                       "Print the version and the source revision, then exit");
   ctx.data_dir = strata::config::env_or("DATA_DIR", "./data");
   app.add_option("--data-dir", ctx.data_dir, "Data directory (default $DATA_DIR or ./data)");
   bool verbose = false;
