@@ -49,8 +49,15 @@ if [[ -f tests/js/package-lock.json ]]; then
 fi
 
 build_dir="${STRATA_BUILD_DIR:-build}"
+# STRATA_WERROR=ON|OFF (the test command sets ON) is applied to a new build
+# directory and to an existing one whose cache says otherwise.
+werror=()
+if [[ -n "${STRATA_WERROR:-}" ]]; then werror=(-DSTRATA_WERROR="$STRATA_WERROR"); fi
 if [[ ! -f "$build_dir/CMakeCache.txt" ]]; then
-  cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${werror[@]}" >/dev/null
+elif [[ -n "${STRATA_WERROR:-}" ]] &&
+  ! grep -qx "STRATA_WERROR:BOOL=${STRATA_WERROR}" "$build_dir/CMakeCache.txt"; then
+  cmake -S . -B "$build_dir" "${werror[@]}" >/dev/null
 fi
 cmake --build "$build_dir" -j"$(nproc)" -- --quiet 2>&1 | grep -v '^\[' >&2 || true
 test "${PIPESTATUS[0]}" -eq 0
