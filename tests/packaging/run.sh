@@ -43,7 +43,13 @@ for f in bin/strata include/strata/wal.h include/strata/version.h lib/libstrata_
   lib/cmake/strata/strataConfig.cmake lib/pkgconfig/strata.pc; do
   [[ -e "$prefix/$f" ]] || { phase "FAILED: $f was not installed"; exit 1; }
 done
-"$prefix/bin/strata" --version >&2
+version="$("$prefix/bin/strata" --version)"
+want="$(sed -n 's/^project(strata VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)"
+if ! [[ "$version" =~ ^strata\ ${want//./\\.}\ \((git\ [0-9a-f]{12}|revision\ unknown) ]]; then
+  phase "FAILED: strata --version printed '$version' (want: strata $want (git <revision>...))"
+  exit 1
+fi
+phase "$version"
 phase "installed into a fresh prefix ($(elapsed "$start"))"
 
 start=$(date +%s)

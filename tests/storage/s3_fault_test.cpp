@@ -4,10 +4,13 @@
 // truncates bodies).
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "storage/servers.h"
 #include "strata/error.h"
 #include "strata/hash.h"
 #include "strata/storage.h"
+#include "strata/testing/fault_injection_file_system.h"
 
 namespace strata {
 namespace {
@@ -126,6 +129,28 @@ TEST(S3Faults, StreamFileStreamsAndIsNotRetriedOnceBytesWerePassedOn) {
               });
             }),
             ErrorCode::kIoError);
+}
+
+// Downloads land through the seam's atomic replace: a failed fsync or
+// rename of the local file leaves what was there and no temporary file.
+TEST(S3Faults, ReadFileToUnderInjectedLocalFailuresLeavesTheLocalFile) {
+  S3Servers servers;
+  for (FsOp op : {FsOp::kWrite, FsOp::kSync, FsOp::kRename}) {
+    FaultInjectionFileSystem fi;
+    S3CheckpointStorage s(servers.config(), fi);
+    s.write_file("k", "remote content");
+    testing::TempDir tmp;
+    testing::write_file(tmp / "out", "local content");
+    fi.add_rule(testing::fault(op, tmp.path()));
+    EXPECT_EQ(code_of([&] { (void)s.read_file_to("k", tmp / "out"); }), ErrorCode::kIoError)
+        << static_cast<int>(op);
+    EXPECT_EQ(testing::read_file(tmp / "out"), "local content") << static_cast<int>(op);
+    size_t entries = 0;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(tmp.path()))
+      ++entries;
+    EXPECT_EQ(entries, 1u) << static_cast<int>(op);
+    EXPECT_EQ(s.breaker_state(), BreakerState::kClosed);  // a local failure is not an outage
+  }
 }
 
 TEST(S3Faults, StalledServerTimesOutWithinTheCallBudget) {
