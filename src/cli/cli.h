@@ -3,6 +3,7 @@
 // it after parsing, so usage errors (exit 2) are found before anything runs.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -11,7 +12,7 @@
 namespace strata::cli {
 
 struct Context {
-  std::string data_dir;         // --data-dir, $DATA_DIR or ./data
+  std::string data_dir;         // --data-dir, $DATA_DIR or ./data; never empty
   std::function<int()> action;  // returns the exit code
   std::string wal_dir() const { return data_dir + "/wal"; }
   std::string state_dir() const { return data_dir + "/state"; }
@@ -27,5 +28,17 @@ void register_state_commands(CLI::App& app, Context& ctx);
 void register_remote_commands(CLI::App& app, Context& ctx);
 void register_bench_commands(CLI::App& app, Context& ctx);
 void register_archive_commands(CLI::App& app, Context& ctx);
+
+// Validator for whole numbers 0..UINT64_MAX written in decimal digits only:
+// "-1", "+1", "1e3", "0x10" and values past UINT64_MAX are usage errors
+// (CLI11 alone turns "-1" and overflows into UINT64_MAX).
+const CLI::Validator& unsigned_number();
+// The same, at least 1.
+const CLI::Validator& positive_number();
+
+// For commands that only read: throws Error(kNotFound) naming what is missing
+// unless DATA_DIR and its WAL exist, so a mistyped DATA_DIR is one clear error
+// line rather than a new, empty WAL.
+void require_existing_wal(const Context& ctx);
 
 }  // namespace strata::cli
