@@ -82,6 +82,21 @@ class Materialize : public ::testing::Test {
   }
   uint64_t del(std::string path) { return add(make_entry(std::move(path), "", EntryOp::kDelete)); }
   std::vector<Entry> first(size_t n) { return {log_.begin(), log_.begin() + n}; }
+  // A copy of the WAL directory as it is now, and putting it back later (a
+  // restore from an old backup): the model forgets what came since.
+  void copy_wal_aside() {
+    wal_->close();
+    fs::copy(data_ + "/wal", tmp_ / "wal.copy", fs::copy_options::recursive);
+    wal_ = Wal::open(testing::test_options(data_ + "/wal"));
+    log_at_copy_ = log_.size();
+  }
+  void put_wal_back() {
+    wal_->close();
+    fs::remove_all(data_ + "/wal");
+    fs::copy(tmp_ / "wal.copy", data_ + "/wal", fs::copy_options::recursive);
+    wal_ = Wal::open(testing::test_options(data_ + "/wal"));
+    log_.resize(log_at_copy_);
+  }
   std::string state() const { return data_ + "/state"; }
   // The first line of state.seq (the seq); the second names the WAL history.
   std::string seq_file_text() const {
@@ -97,6 +112,7 @@ class Materialize : public ::testing::Test {
   std::string data_ = tmp_.path();
   std::unique_ptr<Wal> wal_;
   std::vector<Entry> log_;
+  size_t log_at_copy_ = 0;
 };
 
 TEST_F(Materialize, EmptyLogGivesEmptyStateAtSeqZero) {
@@ -321,18 +337,11 @@ TEST_F(Materialize, TruncateBelowAppliedSeqThenAppendPastItStillRebuilds) {
 // kept an entry that is in no log (b) and never applied one that is (c).
 TEST_F(Materialize, WalDirectoryRolledBackThenAppendedToRebuilds) {
   add("a", "A");
-  wal_->close();
-  const std::string wal_dir = data_ + "/wal";
-  fs::copy(wal_dir, tmp_ / "wal.copy", fs::copy_options::recursive);
-  wal_ = Wal::open(testing::test_options(wal_dir));
+  copy_wal_aside();
   add("b", "B");
   Materializer m(data_);
   EXPECT_EQ(m.run(*wal_).applied_seq, 2u);
-  wal_->close();
-  fs::remove_all(wal_dir);
-  fs::copy(tmp_ / "wal.copy", wal_dir, fs::copy_options::recursive);
-  wal_ = Wal::open(testing::test_options(wal_dir));
-  log_.resize(1);
+  put_wal_back();
   add("c", "C");  // seq 2 again, another entry
   add("d", "D");
   auto r = m.run(*wal_);
@@ -346,18 +355,11 @@ TEST_F(Materialize, WalDirectoryRolledBackThenAppendedToRebuilds) {
 
 TEST_F(Materialize, WalDirectoryRolledBackToTheSameHeadRebuilds) {
   add("a", "A");
-  wal_->close();
-  const std::string wal_dir = data_ + "/wal";
-  fs::copy(wal_dir, tmp_ / "wal.copy", fs::copy_options::recursive);
-  wal_ = Wal::open(testing::test_options(wal_dir));
+  copy_wal_aside();
   add("b", "B");
   Materializer m(data_);
   m.run(*wal_);
-  wal_->close();
-  fs::remove_all(wal_dir);
-  fs::copy(tmp_ / "wal.copy", wal_dir, fs::copy_options::recursive);
-  wal_ = Wal::open(testing::test_options(wal_dir));
-  log_.resize(1);
+  put_wal_back();
   add("c", "C");  // the head is 2 again: nothing looks new
   auto r = m.run(*wal_);
   EXPECT_TRUE(r.rebuilt);
