@@ -117,14 +117,7 @@ void Materializer::commit(uint64_t seq, const std::string& history_id, const App
   std::string text = fmt::format("{}\n", seq);
   if (!history_id.empty()) text += fmt::format("history {}\n", history_id);
   if (last.seq != 0) text += fmt::format("last {} {}\n", last.seq, last.fingerprint);
-  const std::string tmp = seq_file_ + ".tmp";
-  {
-    auto f = fs_.open(tmp, OpenMode::kCreateTrunc);
-    f->pwrite(text.data(), text.size(), 0);
-    f->sync();
-  }
-  fs_.rename(tmp, seq_file_);
-  fs_.sync_dir(data_dir_);
+  write_file_atomically(fs_, seq_file_, text);
 }
 
 void Materializer::remove_tree(const std::string& path) {
