@@ -62,7 +62,7 @@ TEST_F(Cli, FailurePrintsExactlyOneLine) {
 TEST_F(Cli, WarningsOfASuccessfulCommandAreStillPrinted) {
   append("a", "1");
   // A torn tail is cut (and logged) when the WAL is opened.
-  const std::string seg = data_ + "/wal/" + fmt::format("{:020}.seg", 1);
+  const std::string seg = testing::segment_path(data_ + "/wal", 1);
   const std::string bytes = read_file(seg);
   write_file(seg, bytes + std::string("\x07garbage", 8));
   std::string err;
