@@ -96,8 +96,7 @@ int main(int argc, char** argv) {
   } catch (const strata::Error& e) {
     // Bad input that wrote nothing: the same exit code whichever rule it broke.
     const bool usage = e.code() == strata::ErrorCode::kInvalidArgument ||
-                       e.code() == strata::ErrorCode::kInvalidPath ||
-                       e.code() == strata::ErrorCode::kEntryTooLarge;
+                       e.code() == strata::ErrorCode::kInvalidPath;
     return fail(e.code_name(), e.what(), usage ? strata::cli::kExitUsage : strata::cli::kExitError);
   } catch (const std::filesystem::filesystem_error& e) {
     return fail(strata::error_code_name(strata::ErrorCode::kIoError), e.what(),

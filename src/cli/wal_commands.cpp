@@ -134,7 +134,16 @@ void add_append(CLI::App& app, Context& ctx) {
         e.data = a->data_file_given ? read_data_file(a->data_file) : a->data;
         validate_entry_path(e.path);
         auto wal = open_wal(ctx);
-        std::cout << wal->append(e) << std::endl;
+        try {
+          std::cout << wal->append(e) << std::endl;
+        } catch (const Error& err) {
+          // An entry over WAL_MAX_ENTRY_BYTES is bad input (exit 2); the same
+          // code from elsewhere (a remote's blob at restore) is not.
+          if (err.code() != ErrorCode::kEntryTooLarge) throw;
+          std::cerr << "strata: " << err.code_name() << ": " << escape_for_display(err.what())
+                    << "\n";
+          return kExitUsage;
+        }
         wal->close();
         return 0;
       }
