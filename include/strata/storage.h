@@ -66,6 +66,12 @@ struct WriteOptions {
 // aborts the read (the exception propagates).
 using ByteSink = std::function<void(const char* data, size_t len)>;
 
+// An object's bytes with the etag of exactly those bytes (for If-Match).
+struct VersionedObject {
+  std::string data;
+  std::string etag;
+};
+
 // One result line of CheckpointStorage::check().
 struct CheckResult {
   std::string name;  // "reachable", "credentials", "write", "read", "delete", ...
@@ -90,6 +96,13 @@ class CheckpointStorage {
   // When the object carries a "sha256" metadata value, the bytes are checked
   // against it and a mismatch throws kStorageIntegrity.
   virtual std::optional<std::string> read_file(std::string_view key) = 0;
+
+  // The object's bytes and the etag of the version they came from, or
+  // nullopt when no object has this key; same checks as read_file. A
+  // conditional write with that etag fails if anyone replaced the object
+  // since. The default is stat() then read_file(), retried when they disagree
+  // (the bytes do not hash to the stat's sha256); S3 answers both in one GET.
+  virtual std::optional<VersionedObject> read_versioned(std::string_view key);
 
   // Streams the object into local_path (written to a temporary file, fsynced
   // and renamed, so local_path is either complete or untouched). Same checks
@@ -252,6 +265,7 @@ class S3CheckpointStorage : public CheckpointStorage {
   std::string describe() const override;
   bool is_available() override;
   std::optional<std::string> read_file(std::string_view key) override;
+  std::optional<VersionedObject> read_versioned(std::string_view key) override;
   bool read_file_to(std::string_view key, const std::string& local_path) override;
   bool stream_file(std::string_view key, const ByteSink& sink) override;
   void write_file(std::string_view key, std::string_view data,
