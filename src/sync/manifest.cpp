@@ -262,9 +262,7 @@ std::string encode_manifest(Manifest& m) {
 }
 
 Manifest parse_manifest(std::string_view bytes, std::string_view where) {
-  if (bytes.size() < kTrailerSize + 2) {
-    invalid(where, fmt::format("{} bytes is too short to be a manifest", bytes.size()));
-  }
+  if (bytes.empty()) invalid(where, "empty (0 bytes)");
   // Parse first, so a manifest from a newer format is refused as such even
   // if that format checksums differently.
   nlohmann::json j;
@@ -286,6 +284,9 @@ Manifest parse_manifest(std::string_view bytes, std::string_view where) {
   }
   if (version == 0) invalid(where, "format_version 0 does not exist");
 
+  if (bytes.size() < kTrailerSize + 2) {
+    invalid(where, fmt::format("{} bytes is too short to hold its manifest_sha256", bytes.size()));
+  }
   std::string_view tail = bytes.substr(bytes.size() - kTrailerSize);
   std::string_view body = bytes.substr(0, bytes.size() - kTrailerSize);
   if (!tail.starts_with(kShaFieldOpen) || !tail.ends_with(kShaFieldClose)) {

@@ -108,7 +108,8 @@ TEST(Manifest, AnyChangedByteFailsTheChecksum) {
   edited[pos + 12] = '4';  // head_seq 24: still valid JSON
   EXPECT_NE(refusal(edited).find("does not match"), std::string::npos);
   EXPECT_NE(refusal(bytes.substr(0, bytes.size() - 10)).find("not JSON"), std::string::npos);
-  EXPECT_NE(refusal("").find("too short"), std::string::npos);
+  EXPECT_NE(refusal("").find("empty"), std::string::npos);
+  EXPECT_NE(refusal("{}").find("\"format\" is missing"), std::string::npos);
   EXPECT_NE(refusal(std::string(200, 'x')).find("not JSON"), std::string::npos);
 }
 
