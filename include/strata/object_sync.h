@@ -290,6 +290,15 @@ struct SyncMetrics {
   }
 };
 
+// Read-only views of a remote prefix for tools that do not own the WAL
+// (`strata checkpoint show`, `strata remote verify`); key_prefix as in
+// ObjectSyncOptions. read_remote_manifest throws kManifestInvalid for a
+// manifest that is not valid; verify_remote_prefix reports it as a problem.
+std::optional<Manifest> read_remote_manifest(CheckpointStorage& store,
+                                             std::string_view key_prefix = "");
+RemoteVerifyResult verify_remote_prefix(CheckpointStorage& store, std::string_view key_prefix,
+                                        uint32_t parallelism, const ProgressFn& progress = {});
+
 class ObjectStoreSync {
  public:
   using Clock = std::function<std::chrono::system_clock::time_point()>;

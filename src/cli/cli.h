@@ -7,6 +7,9 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "strata/wal.h"
 
 namespace strata::cli {
 
@@ -27,5 +30,12 @@ void register_state_commands(CLI::App& app, Context& ctx);
 void register_remote_commands(CLI::App& app, Context& ctx);
 void register_bench_commands(CLI::App& app, Context& ctx);
 void register_archive_commands(CLI::App& app, Context& ctx);
+// `sync`, `checkpoint`, `prune` and `remote verify` (after register_remote_commands).
+void register_sync_commands(CLI::App& app, Context& ctx);
+
+// The object-store tier's part of `strata status` (sync_command.cpp); never
+// throws: a problem is reported inside.
+nlohmann::json sync_status_json(const Context& ctx, Wal& wal);
+std::string sync_status_text(const Context& ctx, Wal& wal);
 
 }  // namespace strata::cli

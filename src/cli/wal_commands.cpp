@@ -184,6 +184,7 @@ void add_status(CLI::App& app, Context& ctx) {
       if (*json) {
         auto j = status_json(s);
         j["state_applied_seq"] = applied;
+        j["object_sync"] = sync_status_json(ctx, *wal);
         std::cout << j.dump(2) << "\n";
         return 0;
       }
@@ -199,6 +200,7 @@ void add_status(CLI::App& app, Context& ctx) {
           s.dir, s.head_seq, s.first_seq, s.segments, s.total_bytes, sync_mode_name(s.sync),
           disk_pressure_name(s.pressure),
           s.low_free_space ? " (low free space: writes refused)" : "", s.free_bytes, applied);
+      std::cout << sync_status_text(ctx, *wal);
       return 0;
     };
   });

@@ -3,9 +3,10 @@
 // named point, exactly as if it had been killed there. Read once, only by
 // the sync tier; unset in normal use, where a check costs one comparison.
 //
-// Points: after-upload (n: after the n-th uploaded object, else after all),
-// after-verify, after-manifest (written, not yet confirmed locally),
-// before-intent-delete, before-retention-delete.
+// Points: after-upload-object (after the n-th log object uploaded),
+// after-upload (all uploaded, none verified), after-verify, after-manifest
+// (written, not yet confirmed locally), before-intent-delete,
+// before-retention-delete.
 #pragma once
 
 #include <string_view>

@@ -28,12 +28,10 @@ std::optional<WrittenManifest> written_from(const nlohmann::json& j) {
 
 std::optional<LocalState> load_local_state(FileSystem& fs, const std::string& data_dir) {
   const std::string path = dir_of(data_dir) + "/state.json";
-  if (!fs.exists(path)) return std::nullopt;
-  auto f = fs.open(path, OpenMode::kRead);
-  std::string text(f->size(), '\0');
-  text.resize(f->pread(text.data(), text.size(), 0));
+  auto text = read_small_file(fs, path);
+  if (!text) return std::nullopt;
   try {
-    auto j = nlohmann::json::parse(text);
+    auto j = nlohmann::json::parse(*text);
     LocalState s;
     s.lineage_id = j.at("lineage_id").get<std::string>();
     s.store = j.value("store", "");
@@ -41,6 +39,13 @@ std::optional<LocalState> load_local_state(FileSystem& fs, const std::string& da
     s.pending = written_from(j.at("pending"));
     s.confirmed_seq = j.value("confirmed_seq", uint64_t{0});
     s.confirmed_history = j.value("confirmed_history", "");
+    if (j.contains("last_success_ms") && !j["last_success_ms"].is_null()) {
+      s.last_success_ms = j["last_success_ms"].get<int64_t>();
+    }
+    if (j.contains("last_error_ms") && !j["last_error_ms"].is_null()) {
+      s.last_error_ms = j["last_error_ms"].get<int64_t>();
+    }
+    s.last_error = j.value("last_error", "");
     return s;
   } catch (const nlohmann::json::exception& e) {
     throw Error(ErrorCode::kConfigInvalid,
@@ -52,24 +57,19 @@ std::optional<LocalState> load_local_state(FileSystem& fs, const std::string& da
 
 void save_local_state(FileSystem& fs, const std::string& data_dir, const LocalState& s) {
   const std::string dir = dir_of(data_dir);
-  if (!fs.is_directory(dir)) {
-    fs.make_dirs(dir);
-    fs.sync_dir(data_dir);
-  }
-  nlohmann::json j = {
-      {"lineage_id", s.lineage_id},           {"store", s.store},
-      {"last_written", written_json(s.last)}, {"pending", written_json(s.pending)},
-      {"confirmed_seq", s.confirmed_seq},     {"confirmed_history", s.confirmed_history}};
-  std::string text = j.dump(2) + "\n";
-  const std::string path = dir + "/state.json";
-  const std::string tmp = path + ".tmp";
-  {
-    auto f = fs.open(tmp, OpenMode::kCreateTrunc);
-    f->pwrite(text.data(), text.size(), 0);
-    f->sync();
-  }
-  fs.rename(tmp, path);
-  fs.sync_dir(dir);
+  create_directories(fs, dir);
+  nlohmann::json j = {{"lineage_id", s.lineage_id},
+                      {"store", s.store},
+                      {"last_written", written_json(s.last)},
+                      {"pending", written_json(s.pending)},
+                      {"confirmed_seq", s.confirmed_seq},
+                      {"confirmed_history", s.confirmed_history},
+                      {"last_success_ms", nullptr},
+                      {"last_error_ms", nullptr},
+                      {"last_error", s.last_error}};
+  if (s.last_success_ms) j["last_success_ms"] = *s.last_success_ms;
+  if (s.last_error_ms) j["last_error_ms"] = *s.last_error_ms;
+  write_file_atomically(fs, dir + "/state.json", j.dump(2) + "\n");
 }
 
 }  // namespace strata::sync

@@ -31,6 +31,10 @@ struct LocalState {
   // the WAL history it belongs to.
   uint64_t confirmed_seq = 0;
   std::string confirmed_history;
+  // The last outcome, so `strata status` in another process can show it.
+  std::optional<int64_t> last_success_ms;
+  std::optional<int64_t> last_error_ms;
+  std::string last_error;
 
   // True when (version, sha) is a manifest this directory wrote or was
   // about to write.
@@ -43,7 +47,7 @@ struct LocalState {
 // nullopt when the file does not exist. Throws kIoError, or kConfigInvalid
 // naming the file when it does not parse.
 std::optional<LocalState> load_local_state(FileSystem& fs, const std::string& data_dir);
-// temp -> fsync -> rename -> directory fsync.
+// Atomically (write_file_atomically), creating DATA_DIR/sync durably.
 void save_local_state(FileSystem& fs, const std::string& data_dir, const LocalState& s);
 
 }  // namespace strata::sync

@@ -5,10 +5,10 @@
 #include <spdlog/spdlog.h>
 
 #include <nlohmann/json.hpp>
-#include <random>
 #include <set>
 #include <thread>
 
+#include "common/random_id.h"
 #include "strata/error.h"
 #include "sync/failpoint.h"
 #include "sync/remote_keys.h"
@@ -19,12 +19,6 @@
 namespace strata {
 
 namespace {
-
-std::string nonce_hex() {
-  std::random_device rd;
-  uint64_t v = (static_cast<uint64_t>(rd()) << 32) ^ rd();
-  return fmt::format("{:016x}", v);
-}
 
 // Cuts a manifest back to the seqs at or below keep_to (the local log was
 // rewritten above them). Returns the seq shipping resumes after: an object
@@ -80,6 +74,12 @@ ObjectStoreSync::Impl::Impl(Wal& w, CheckpointStorage& s, ObjectSyncOptions o, C
     local.reset();
   }
   confirmed = confirmed_mark();
+  if (local) {
+    last_success_ms = local->last_success_ms;
+    last_error_ms = local->last_error_ms;
+    last_error = local->last_error;
+    last_failed = last_error_ms && (!last_success_ms || *last_error_ms > *last_success_ms);
+  }
 }
 
 ObjectStoreSync::Impl::~Impl() {
@@ -183,12 +183,32 @@ void ObjectStoreSync::Impl::save_local() {
 }
 
 void ObjectStoreSync::Impl::note_failure(const Error& e) {
-  std::lock_guard lk(mu);
-  counters.sync_failures++;
-  if (e.code() == ErrorCode::kLineageConflict) counters.lineage_conflicts++;
-  last_error_ms = now_ms();
-  last_error = fmt::format("{}: {}", e.code_name(), e.what());
-  last_failed = true;
+  {
+    std::lock_guard lk(mu);
+    counters.sync_failures++;
+    if (e.code() == ErrorCode::kLineageConflict) counters.lineage_conflicts++;
+    last_error_ms = now_ms();
+    last_error = fmt::format("{}: {}", e.code_name(), e.what());
+    last_failed = true;
+  }
+  note_outcome();
+}
+
+// Best effort: the outcome is for status output, never worth failing over.
+void ObjectStoreSync::Impl::note_outcome() {
+  if (!local) local = sync::LocalState{};
+  {
+    std::lock_guard lk(mu);
+    local->last_success_ms = last_success_ms;
+    local->last_error_ms = last_error_ms;
+    local->last_error = last_error;
+  }
+  try {
+    save_local();
+  } catch (const Error& e) {
+    spdlog::warn("sync: could not record the sync's outcome in {}/sync: {}", opt.data_dir,
+                 e.what());
+  }
 }
 
 SyncResult ObjectStoreSync::Impl::run_sync(const SyncRequest& req) {
@@ -204,8 +224,8 @@ SyncResult ObjectStoreSync::Impl::run_sync(const SyncRequest& req) {
   // Only durable entries are shipped: a record the local disk can still lose
   // must not reach the remote, or the seq would come back with other content.
   wal.flush();
-  const WalStatus ws = wal.status();
-  const uint64_t head = ws.durable_seq;
+  WalStatus ws = wal.status();
+  uint64_t head = ws.durable_seq;
 
   Manifest base;
   std::vector<std::string> dropped;  // keys the new manifest stops listing
@@ -232,26 +252,24 @@ SyncResult ObjectStoreSync::Impl::run_sync(const SyncRequest& req) {
     for (const auto& s : remote->manifest.snapshots) dropped.push_back(s.key);
   }
 
-  WalSnapshot snap;
+  // A log that no longer reaches back to where the remote needs it (its old
+  // segments were pruned) can only continue from a snapshot of the state.
+  bool restart_from_snapshot = false;
   if (head > ship_after) {
-    snap = wal.snapshot();
+    WalSnapshot snap = wal.snapshot();
     uint64_t oldest = snap.sealed.empty() ? snap.active.base_seq : snap.sealed.front().base_seq;
-    if (oldest > ship_after + 1) {
-      throw Error(ErrorCode::kNotFound,
-                  fmt::format("the remote needs entries from seq {}, but the local log starts at "
-                              "seq {} (older segments were pruned); nothing was written",
-                              ship_after + 1, oldest));
-    }
+    restart_from_snapshot = oldest > ship_after + 1;
   }
 
+  const uint64_t now = static_cast<uint64_t>(now_ms());
+  const bool want_snapshot = req.force_snapshot || restart_from_snapshot || snapshot_due(base, now);
   // Retention applies to every manifest written, so the window moves even
   // when nothing new arrives.
-  const uint64_t now = static_cast<uint64_t>(now_ms());
-  auto kept = sync::plan_retention(base.log, base.snapshots, now, opt.retention_ms);
-  const bool retention_drops = !kept.drop.empty();
+  const bool retention_drops =
+      !sync::plan_retention(base.log, base.snapshots, now, opt.retention_ms).drop.empty();
 
-  if (head <= ship_after && dropped.empty() && !retention_drops && !(req.adopt && remote) &&
-      remote) {
+  if (head <= ship_after && dropped.empty() && !retention_drops && !want_snapshot &&
+      !(req.adopt && remote) && remote) {
     // Nothing new: the manifest read above was the only request. A mark
     // behind the manifest is a crash between writing it and confirming.
     if (mark < base.head_seq) {
@@ -281,7 +299,7 @@ SyncResult ObjectStoreSync::Impl::run_sync(const SyncRequest& req) {
   // Phase 1: the intent says an upload is under way, so a sweep elsewhere
   // leaves the objects alone until it is stale.
   const uint64_t version = (remote ? remote->manifest.manifest_version : 0) + 1;
-  const std::string intent = sync::intent_key(version, nonce_hex());
+  const std::string intent = sync::intent_key(version, random_hex(8));
   {
     nlohmann::json j = {{"format_version", kRemoteFormatVersion},
                         {"lineage_id", opt.lineage_id},
@@ -292,7 +310,40 @@ SyncResult ObjectStoreSync::Impl::run_sync(const SyncRequest& req) {
     store->write_file(intent, j.dump() + "\n");
   }
 
-  // Phase 2: upload and verify.
+  // Phase 2: upload and verify: the snapshot (state at N), then the log.
+  std::vector<SnapshotObjectInfo> new_snapshots;
+  const SnapshotObjectInfo* last_snap = base.latest_snapshot();
+  if (want_snapshot) {
+    SnapshotObjectInfo s = take_snapshot(now);
+    // Materializing may have applied entries appended after the flush: make
+    // them durable before the remote may hold them.
+    wal.flush();
+    ws = wal.status();
+    // The log must reach the snapshot's seq (the manifest's head covers both).
+    head = std::max(head, std::min(s.seq, ws.durable_seq));
+    if (last_snap && s.seq <= last_snap->seq) {
+      // No entry since the last snapshot: the upload was the same state.
+      if (s.key != last_snap->key) seen.stale_unlisted.push_back(s.key);
+    } else {
+      if (restart_from_snapshot) {
+        for (const auto& o : base.log) dropped.push_back(o.key);
+        for (const auto& old : base.snapshots) dropped.push_back(old.key);
+        base.log.clear();
+        base.snapshots.clear();
+        base.head_seq = s.seq;
+        base.head_timestamp_ms = s.timestamp_ms;
+        ship_after = s.seq;
+      }
+      res.snapshot = s;
+      new_snapshots.push_back(std::move(s));
+    }
+  }
+  if (restart_from_snapshot && ship_after < head && new_snapshots.empty()) {
+    throw Error(ErrorCode::kNotFound,
+                fmt::format("the remote needs entries from seq {}, but the local log no longer "
+                            "holds them and no snapshot could replace them; nothing was written",
+                            ship_after + 1));
+  }
   std::vector<LogObjectInfo> objects = ship(ship_after, head, seen, req, &res);
 
   // Phase 3: the new manifest.
@@ -301,9 +352,8 @@ SyncResult ObjectStoreSync::Impl::run_sync(const SyncRequest& req) {
   m.lineage_id = opt.lineage_id;
   m.history_id = ws.history_id;
   m.written_at_ms = now;
-  m.log = std::move(kept.log);
-  m.snapshots = std::move(kept.snapshots);
-  dropped.insert(dropped.end(), kept.drop.begin(), kept.drop.end());
+  m.log = std::move(base.log);
+  m.snapshots = std::move(base.snapshots);
   m.head_seq = base.head_seq;
   m.head_timestamp_ms = base.head_timestamp_ms;
   if (!objects.empty()) {
@@ -311,8 +361,18 @@ SyncResult ObjectStoreSync::Impl::run_sync(const SyncRequest& req) {
     m.head_timestamp_ms = objects.back().last_timestamp_ms;
   }
   for (auto& o : objects) m.log.push_back(std::move(o));
-  // Retention may have dropped the log below the newest kept snapshot's
-  // range; the chain rules are checked again by encode_manifest.
+  for (auto& s : new_snapshots) {
+    if (s.seq > m.head_seq) {
+      m.head_seq = s.seq;
+      m.head_timestamp_ms = s.timestamp_ms;
+    }
+    m.snapshots.push_back(std::move(s));
+  }
+  auto kept = sync::plan_retention(m.log, m.snapshots, now, opt.retention_ms);
+  m.log = std::move(kept.log);
+  m.snapshots = std::move(kept.snapshots);
+  dropped.insert(dropped.end(), kept.drop.begin(), kept.drop.end());
+  // encode_manifest checks the chain rules again: nothing invalid is written.
   std::string bytes = encode_manifest(m);
 
   if (!local) local = sync::LocalState{};
@@ -405,19 +465,22 @@ SyncResult ObjectStoreSync::sync(const SyncRequest& request) {
         spdlog::warn("sync: pruning after the sync failed: {}", e.what());
       }
     }
-    std::lock_guard lk(impl_->mu);
-    auto& c = impl_->counters;
-    c.syncs++;
-    if (!r.wrote_manifest) c.empty_syncs++;
-    c.objects_uploaded += r.objects_uploaded;
-    c.objects_reused += r.objects_reused;
-    c.raw_bytes_shipped += r.raw_bytes;
-    c.stored_bytes_shipped += r.stored_bytes;
-    c.retention_objects_deleted += r.retention_deleted;
-    c.orphans_deleted += r.orphans_deleted;
-    if (r.snapshot) c.snapshots_uploaded++;
-    impl_->last_success_ms = impl_->now_ms();
-    impl_->last_failed = false;
+    {
+      std::lock_guard lk(impl_->mu);
+      auto& c = impl_->counters;
+      c.syncs++;
+      if (!r.wrote_manifest) c.empty_syncs++;
+      c.objects_uploaded += r.objects_uploaded;
+      c.objects_reused += r.objects_reused;
+      c.raw_bytes_shipped += r.raw_bytes;
+      c.stored_bytes_shipped += r.stored_bytes;
+      c.retention_objects_deleted += r.retention_deleted;
+      c.orphans_deleted += r.orphans_deleted;
+      if (r.snapshot) c.snapshots_uploaded++;
+      impl_->last_success_ms = impl_->now_ms();
+      impl_->last_failed = false;
+    }
+    impl_->note_outcome();
     return r;
   } catch (const Error& e) {
     impl_->note_failure(e);

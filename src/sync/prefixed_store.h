@@ -14,7 +14,9 @@ class PrefixedStore : public CheckpointStorage {
   PrefixedStore(CheckpointStorage& inner, std::string prefix)
       : inner_(inner), prefix_(std::move(prefix)) {}
 
-  std::string describe() const override { return inner_.describe() + " prefix " + prefix_; }
+  std::string describe() const override {
+    return prefix_.empty() ? inner_.describe() : inner_.describe() + " prefix " + prefix_;
+  }
   bool is_available() override { return inner_.is_available(); }
   std::optional<std::string> read_file(std::string_view key) override {
     return inner_.read_file(k(key));

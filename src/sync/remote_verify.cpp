@@ -10,13 +10,26 @@
 
 namespace strata {
 
+std::optional<Manifest> read_remote_manifest(CheckpointStorage& base, std::string_view key_prefix) {
+  sync::PrefixedStore store(base, std::string(key_prefix));
+  auto bytes = store.read_file(kManifestKey);
+  if (!bytes) return std::nullopt;
+  return parse_manifest(*bytes, store.describe() + " " + std::string(kManifestKey));
+}
+
 RemoteVerifyResult ObjectStoreSync::verify_remote(const ProgressFn& progress) {
-  Impl& im = *impl_;
-  std::lock_guard run(im.run_mu);
+  std::lock_guard run(impl_->run_mu);
+  return verify_remote_prefix(*impl_->store, "", impl_->opt.parallelism, progress);
+}
+
+RemoteVerifyResult verify_remote_prefix(CheckpointStorage& base, std::string_view key_prefix,
+                                        uint32_t parallelism, const ProgressFn& progress) {
+  sync::PrefixedStore view(base, std::string(key_prefix));
+  CheckpointStorage& store = key_prefix.empty() ? base : view;
   RemoteVerifyResult r;
-  std::optional<RemoteManifest> remote;
+  std::optional<Manifest> remote;
   try {
-    remote = im.read_remote();
+    remote = read_remote_manifest(store);
   } catch (const Error& e) {
     if (e.code() != ErrorCode::kManifestInvalid && e.code() != ErrorCode::kStorageIntegrity) throw;
     r.manifest_found = true;
@@ -24,12 +37,12 @@ RemoteVerifyResult ObjectStoreSync::verify_remote(const ProgressFn& progress) {
     return r;
   }
   if (!remote) {
-    r.problems.push_back({std::string(kManifestKey),
-                          "missing: nothing was synced to " + im.store->describe() + " yet"});
+    r.problems.push_back(
+        {std::string(kManifestKey), "missing: nothing was synced to " + store.describe() + " yet"});
     return r;
   }
   r.manifest_found = true;
-  r.manifest = remote->manifest;
+  r.manifest = std::move(*remote);
 
   struct Item {
     std::string key;
@@ -52,13 +65,13 @@ RemoteVerifyResult ObjectStoreSync::verify_remote(const ProgressFn& progress) {
     try {
       for (size_t i = next++; i < items.size(); i = next++) {
         const Item& it = items[i];
-        auto st = im.store->stat(it.key);
+        auto st = store.stat(it.key);
         if (!st) {
           problem[i] = "missing";
         } else if (st->size != it.size) {
           problem[i] = fmt::format("size {} but the manifest says {} (truncated or replaced)",
                                    st->size, it.size);
-        } else if (!im.store->verify_checksum(it.key, it.sha)) {
+        } else if (!store.verify_checksum(it.key, it.sha)) {
           problem[i] = fmt::format(
               "its bytes do not hash to the manifest's sha256 {} (replaced "
               "or damaged)",
@@ -77,7 +90,7 @@ RemoteVerifyResult ObjectStoreSync::verify_remote(const ProgressFn& progress) {
     }
   };
   std::vector<std::thread> threads;
-  for (uint32_t i = 1; i < std::min<uint64_t>(im.opt.parallelism, items.size()); ++i) {
+  for (uint32_t i = 1; i < std::min<uint64_t>(parallelism, items.size()); ++i) {
     threads.emplace_back(work);
   }
   work();

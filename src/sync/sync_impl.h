@@ -94,12 +94,18 @@ struct ObjectStoreSync::Impl {
   void set_confirmed_mark(uint64_t seq, const std::string& history);
   void save_local();
   void note_failure(const Error& e);
+  void note_outcome();  // records the last success/error in DATA_DIR/sync
 
   // shipper.cpp: ships (after, up_to] as log objects starting at range_start,
   // uploading `parallelism` at a time; returns them in seq order, verified.
   std::vector<LogObjectInfo> ship(uint64_t after, uint64_t up_to, const SweepResult& seen,
                                   const SyncRequest& req, SyncResult* res);
   void verify_uploaded(const std::vector<LogObjectInfo>& objects);
+
+  // snapshots.cpp: whether the manifest being extended calls for a
+  // snapshot; materializing, archiving, uploading and verifying one.
+  bool snapshot_due(const Manifest& base, uint64_t now) const;
+  SnapshotObjectInfo take_snapshot(uint64_t now);
 
   // orphans.cpp
   SweepResult sweep(const std::optional<RemoteManifest>& remote);
