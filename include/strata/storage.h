@@ -215,6 +215,11 @@ struct S3Config {
 
   uint64_t multipart_threshold = 64ull << 20;  // objects above use multipart upload
   uint64_t part_size = 16ull << 20;            // >= 5 MiB, as S3 requires
+  // Parts of one multipart upload in flight at once (R2_PART_CONCURRENCY,
+  // 1..16). from_env defaults to 2 for Cloudflare R2 endpoints
+  // (*.r2.cloudflarestorage.com), which are reported to fail with more than
+  // 2-3 parallel parts of one upload, and to 4 elsewhere.
+  uint32_t part_concurrency = 4;
 
   std::chrono::milliseconds connect_timeout{10000};
   // An attempt that moves no byte in either direction for this long fails.
