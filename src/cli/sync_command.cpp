@@ -14,10 +14,10 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.h"
-#include "common/random_id.h"
 #include "strata/config.h"
 #include "strata/error.h"
 #include "strata/fs.h"
+#include "strata/lineage.h"
 #include "strata/object_sync.h"
 #include "strata/storage.h"
 #include "strata/wal.h"
@@ -26,20 +26,12 @@ namespace strata::cli {
 
 namespace {
 
-// ADAPTER until the lineage id is in the library (strata/lineage.h): the
-// same file and format as `strata archive` uses (DATA_DIR/lineage-id).
 std::optional<std::string> read_lineage(const Context& ctx) {
-  auto text = read_small_file(FileSystem::real(), ctx.data_dir + "/lineage-id", 4096);
-  if (!text) return std::nullopt;
-  while (!text->empty() && (text->back() == '\n' || text->back() == ' ')) text->pop_back();
-  return *text;
+  return lineage::read(FileSystem::real(), ctx.data_dir);
 }
 
 std::string lineage_of(const Context& ctx) {
-  if (auto id = read_lineage(ctx)) return *id;
-  create_directories(FileSystem::real(), ctx.data_dir);
-  create_file_atomically(FileSystem::real(), ctx.data_dir + "/lineage-id", random_hex(16) + "\n");
-  return *read_lineage(ctx);
+  return lineage::load_or_create(FileSystem::real(), ctx.data_dir);
 }
 
 bool store_applies_prefix() {

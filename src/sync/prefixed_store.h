@@ -27,6 +27,9 @@ class PrefixedStore : public CheckpointStorage {
   bool read_file_to(std::string_view key, const std::string& local_path) override {
     return inner_.read_file_to(k(key), local_path);
   }
+  bool stream_file(std::string_view key, const ByteSink& sink) override {
+    return inner_.stream_file(k(key), sink);
+  }
   void write_file(std::string_view key, std::string_view data,
                   const WriteOptions& options = {}) override {
     inner_.write_file(k(key), data, options);

@@ -53,6 +53,10 @@ class CountingStore : public CheckpointStorage {
     note("get", key);
     return inner_.read_file_to(key, path);
   }
+  bool stream_file(std::string_view key, const ByteSink& sink) override {
+    note("get", key);
+    return inner_.stream_file(key, sink);
+  }
   void write_file(std::string_view key, std::string_view data,
                   const WriteOptions& options = {}) override {
     note("put", key);
