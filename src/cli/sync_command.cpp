@@ -61,7 +61,11 @@ Tier open_tier(const Context& ctx) {
   ObjectSyncOptions o =
       ObjectSyncOptions::from_env(ctx.data_dir, lineage_of(ctx), store_applies_prefix());
   t.store = open_store(ctx);
-  t.wal = Wal::open(WalOptions::from_env(ctx.wal_dir()));
+  WalOptions w = WalOptions::from_env(ctx.wal_dir());
+  // Both remote tiers hold the floor, so the pruner deletes only what each holds.
+  w.tiers = {"object"};
+  if (o.git_tier) w.tiers.push_back("git");
+  t.wal = Wal::open(w);
   t.sync = std::make_unique<ObjectStoreSync>(*t.wal, *t.store, std::move(o));
   return t;
 }

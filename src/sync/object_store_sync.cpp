@@ -158,12 +158,10 @@ void ObjectStoreSync::Impl::check_fence(const std::optional<RemoteManifest>& rem
   }
 }
 
+// The WAL keeps the mark with its history: truncate_after lowers it, so it
+// always holds for the entries the log has now.
 uint64_t ObjectStoreSync::Impl::confirmed_mark() {
-  if (!local) return 0;
-  // ADAPTER until the WAL keeps tier marks: a mark of another history is
-  // not known to hold for this one.
-  if (local->confirmed_history != wal.status().history_id) return 0;
-  return local->confirmed_seq;
+  return wal.confirmed(kObjectTier);
 }
 
 void ObjectStoreSync::Impl::set_confirmed_mark(uint64_t seq, const std::string& history) {
@@ -171,7 +169,7 @@ void ObjectStoreSync::Impl::set_confirmed_mark(uint64_t seq, const std::string& 
   local->confirmed_seq = seq;
   local->confirmed_history = history;
   save_local();
-  wal.set_confirmed_seq(seq);
+  wal.confirm(kObjectTier, seq);
   confirmed = seq;
   wait_cv.notify_all();
 }

@@ -23,6 +23,9 @@
 
 namespace strata {
 
+// The WAL tier whose mark says what the object store holds.
+inline constexpr std::string_view kObjectTier = "object";
+
 // The manifest as read, with the etag a replacement must match.
 struct RemoteManifest {
   Manifest manifest;

@@ -55,6 +55,7 @@ struct Cli {
   uint64_t append(uint64_t n, uint64_t first_index) const {
     std::filesystem::create_directories(tmp.path() + "/data");
     WalOptions o = testing::test_options(tmp.path() + "/data/wal");
+    o.tiers = {"object"};
     auto wal = Wal::open(o);
     uint64_t last = testing::append_sessions(*wal, n, first_index);
     wal->close();
@@ -159,6 +160,7 @@ TEST_P(SyncCli, AnotherLineageIsRefusedWithBothNamesAndExitThree) {
   std::filesystem::create_directories(cli.tmp.path() + "/other");
   {
     WalOptions o = testing::test_options(cli.tmp.path() + "/other/wal");
+    o.tiers = {"object"};
     auto wal = Wal::open(o);
     testing::append_sessions(*wal, 10);
   }

@@ -53,6 +53,7 @@ TEST(SyncPowerLoss, TheLocalMarkNeverRunsAheadOfTheRemoteNorTheRemoteAheadOfTheL
     fi.track_unsynced_writes(true);
     {
       WalOptions o = testing::test_options(data + "/wal");
+      o.tiers = {"object"};
       o.fs = &fi;
       o.sync = round % 2 ? SyncMode::kInterval : SyncMode::kNone;
       // Long intervals and large segments leave most of the log unsynced

@@ -19,6 +19,7 @@ using testing::TempDir;
 struct Fixture {
   Fixture() : store(tmp / "remote") {
     WalOptions o = testing::test_options(tmp / "data/wal");
+    o.tiers = {"object"};
     o.sync = SyncMode::kNone;
     wal = Wal::open(o);
     opt = testing::sync_options(tmp / "data");

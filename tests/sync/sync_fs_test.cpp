@@ -25,6 +25,7 @@ struct Node {
   explicit Node(const std::string& dir, const std::string& lineage = "lineage-test-a")
       : data_dir(dir) {
     WalOptions o = testing::test_options(dir + "/wal");
+    o.tiers = {"object"};
     o.sync = SyncMode::kNone;
     wal = Wal::open(o);
     this->lineage = lineage;

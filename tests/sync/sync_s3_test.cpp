@@ -41,6 +41,7 @@ struct Servers {
 struct Node {
   Node(const std::string& dir, const std::string& lineage = "lineage-s3-a") : data_dir(dir) {
     WalOptions o = testing::test_options(dir + "/wal");
+    o.tiers = {"object"};
     o.sync = SyncMode::kNone;
     wal = Wal::open(o);
     this->lineage = lineage;
