@@ -8,6 +8,9 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "strata/wal.h"
 
 namespace strata::cli {
 
@@ -28,6 +31,13 @@ void register_state_commands(CLI::App& app, Context& ctx);
 void register_remote_commands(CLI::App& app, Context& ctx);
 void register_bench_commands(CLI::App& app, Context& ctx);
 void register_archive_commands(CLI::App& app, Context& ctx);
+// `sync`, `checkpoint`, `prune` and `remote verify` (after register_remote_commands).
+void register_sync_commands(CLI::App& app, Context& ctx);
+
+// The object-store tier's part of `strata status` (sync_command.cpp); never
+// throws: a problem is reported inside.
+nlohmann::json sync_status_json(const Context& ctx, Wal& wal);
+std::string sync_status_text(const Context& ctx, Wal& wal);
 
 // Validator for whole numbers 0..UINT64_MAX written in decimal digits only:
 // "-1", "+1", "1e3", "0x10" and values past UINT64_MAX are usage errors

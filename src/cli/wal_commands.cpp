@@ -238,6 +238,7 @@ void add_status(CLI::App& app, Context& ctx) {
         auto j = status_json(s);
         j["state_applied_seq"] = applied ? nlohmann::json(*applied) : nlohmann::json(nullptr);
         if (!state_error.empty()) j["state_error"] = state_error;
+        j["object_sync"] = sync_status_json(ctx, *wal);
         std::cout << j.dump(2) << "\n";
         return 0;
       }
@@ -254,6 +255,7 @@ void add_status(CLI::App& app, Context& ctx) {
           sync_mode_name(s.sync), disk_pressure_name(s.pressure),
           s.low_free_space ? " (low free space: writes refused)" : "", s.free_bytes,
           applied ? std::to_string(*applied) : "unknown (" + escape_for_display(state_error) + ")");
+      std::cout << sync_status_text(ctx, *wal);
       return 0;
     };
   });
