@@ -1,12 +1,30 @@
 #!/usr/bin/env bash
-# The whole test suite: set up whatever is missing, build, run every test.
+# The whole test suite: set up whatever is missing, build, run every test;
+# then the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
+# (build-asan/), and the concurrency tests under ThreadSanitizer (build-tsan/).
+# Any sanitizer report from any process (a test binary or a `strata` child
+# it runs, even one whose exit code it ignores) fails the run.
+#
+# Arguments go to every ctest run (e.g. -R Cli). Environment:
+#   STRATA_BUILD_DIR   the normal build directory (default build)
+#   STRATA_SANITIZERS  which sanitized runs to do (default "address thread";
+#                      empty: none)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+jobs="$(nproc)"
+
+phase_start=$SECONDS
+phase() {
+  echo "test.sh: $1 took $((SECONDS - phase_start)) s" >&2
+  phase_start=$SECONDS
+}
+
 export STRATA_WERROR=ON  # seam: the test command (and so CI) builds with -Werror
 bash scripts/bootstrap.sh
-build_dir="${STRATA_BUILD_DIR:-build}"
-ctest --test-dir "$build_dir" --output-on-failure -j"$(nproc)" "$@"
+phase "setup and build ($root/${STRATA_BUILD_DIR:-build})"
+ctest --test-dir "${STRATA_BUILD_DIR:-build}" --output-on-failure -j"$jobs" "$@"
+phase "tests"
 
 # --- seam: the layer order (src/layers.txt) and the formatting of every
 # tracked .cpp/.h; then packaging: a user's Release build (STRATA_WERROR=OFF)
@@ -19,3 +37,102 @@ if [[ -z "${STRATA_SKIP_PACKAGING:-}" ]]; then
   bash tests/packaging/run.sh "${STRATA_PACKAGING_BUILD_DIR:-build-release}"
 fi
 # --- end seam ---------------------------------------------------------------
+phase "layers, format and packaging"
+
+# Configures (once: the directory is reused) and builds a sanitized tree:
+# every target, or only those named in $targets (space-separated).
+build_sanitized() {
+  local kind="$1" dir="$2"
+  shift 2
+  local target_args=()
+  local t
+  for t in ${targets:-}; do target_args+=(--target "$t"); done
+  # -Werror like the normal build (STRATA_WERROR above), also applied to a
+  # reused directory configured without it.
+  if [[ ! -f "$dir/CMakeCache.txt" ]]; then
+    local launcher=()
+    if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+    cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_SANITIZE="$kind" \
+      -DSTRATA_WERROR=ON "${launcher[@]}" "$@" >/dev/null
+  elif ! grep -qx "STRATA_WERROR:BOOL=ON" "$dir/CMakeCache.txt"; then
+    cmake -S . -B "$dir" -DSTRATA_WERROR=ON >/dev/null
+  fi
+  cmake --build "$dir" -j"$jobs" "${target_args[@]}" -- --quiet 2>&1 | grep -v '^\[' >&2 || true
+  test "${PIPESTATUS[0]}" -eq 0
+}
+
+# Fails (after printing them) when any process left a sanitizer report in dir.
+check_reports() {
+  local dir="$1" found=0 f
+  for f in "$dir"/*; do
+    [[ -s "$f" ]] || continue
+    found=1
+    echo "===== sanitizer report: $f" >&2
+    cat "$f" >&2
+  done
+  if ((found)); then
+    echo "test.sh: sanitizer reports above (files in $dir)" >&2
+    return 1
+  fi
+}
+
+# Every process of a run logs its reports to files named after its pid in
+# reports/ instead of stderr, so a report from a child whose stderr a test
+# discards or whose exit code it ignores still fails the run. A process
+# killed with SIGKILL writes nothing, so killed children cannot leave false
+# reports. LeakSanitizer runs at exit(), not at _exit() (forked test children
+# end with _exit).
+sanitizer_env() {
+  local reports="$1" supp="$root/tests/sanitizers"
+  local symbolizer=""
+  if [[ -x /usr/lib/llvm-14/bin/llvm-symbolizer ]]; then
+    symbolizer=":external_symbolizer_path=/usr/lib/llvm-14/bin/llvm-symbolizer"
+  fi
+  export ASAN_OPTIONS="log_path=$reports/asan:detect_leaks=1:check_initialization_order=1:strict_init_order=1$symbolizer"
+  export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0"
+  export UBSAN_OPTIONS="log_path=$reports/ubsan:print_stacktrace=1:halt_on_error=1$symbolizer"
+  export TSAN_OPTIONS="log_path=$reports/tsan:suppressions=$supp/tsan.supp:second_deadlock_stack=1:print_suppressions=0$symbolizer"
+}
+
+# Runs ctest in a sanitized tree; fails on a failed test or on any report.
+run_sanitized() {
+  local dir="$1"
+  shift
+  local reports="$root/$dir/sanitizer-reports" rc=0
+  rm -rf "$reports"
+  mkdir -p "$reports"
+  (
+    sanitizer_env "$reports"
+    ctest --test-dir "$dir" --output-on-failure -j"$jobs" "$@"
+  ) || rc=$?
+  check_reports "$reports" || rc=1
+  return "$rc"
+}
+
+for kind in ${STRATA_SANITIZERS-address thread}; do
+  case "$kind" in
+    address)
+      build_sanitized address build-asan
+      phase "AddressSanitizer build (build-asan)"
+      run_sanitized build-asan "$@"
+      phase "every test under AddressSanitizer + UndefinedBehaviorSanitizer"
+      ;;
+    thread)
+      # clang: its ThreadSanitizer runtime is the reference one, and the
+      # clang build also checks the -Wthread-safety annotations.
+      # Only the program and the test binaries that hold concurrency tests
+      # (one concurrency_<folder> list each in tests/CMakeLists.txt): the
+      # other binaries would be built for nothing, on CI's two cores.
+      targets="strata_cli $(sed -n 's/^set(concurrency_\([a-z_]*\).*/test_\1/p' tests/CMakeLists.txt | tr '\n' ' ')" \
+        build_sanitized thread build-tsan -DCMAKE_CXX_COMPILER=clang++
+      phase "ThreadSanitizer build (build-tsan)"
+      # The concurrency tests carry this label: tests/CMakeLists.txt says which.
+      run_sanitized build-tsan -L concurrency "$@"
+      phase "concurrency tests under ThreadSanitizer"
+      ;;
+    *)
+      echo "test.sh: STRATA_SANITIZERS: unknown sanitizer '$kind' (address, thread)" >&2
+      exit 2
+      ;;
+  esac
+done
