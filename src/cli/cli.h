@@ -38,6 +38,7 @@ void register_sync_commands(CLI::App& app, Context& ctx);
 // throws: a problem is reported inside.
 nlohmann::json sync_status_json(const Context& ctx, Wal& wal);
 std::string sync_status_text(const Context& ctx, Wal& wal);
+void register_recover_commands(CLI::App& app, Context& ctx);
 
 // Validator for whole numbers 0..UINT64_MAX written in decimal digits only:
 // "-1", "+1", "1e3", "0x10" and values past UINT64_MAX are usage errors

@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
   strata::cli::register_bench_commands(app, ctx);
   strata::cli::register_archive_commands(app, ctx);
   strata::cli::register_sync_commands(app, ctx);
+  strata::cli::register_recover_commands(app, ctx);
 
   try {
     app.parse(argc, argv);

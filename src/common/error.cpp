@@ -68,6 +68,12 @@ std::string_view error_code_name(ErrorCode code) {
       return "MANIFEST_INVALID";
     case ErrorCode::kLineageConflict:
       return "LINEAGE_CONFLICT";
+    case ErrorCode::kRecoveryFailed:
+      return "RECOVERY_FAILED";
+    case ErrorCode::kRecoveryLoop:
+      return "RECOVERY_LOOP_DETECTED";
+    case ErrorCode::kRecoveryOutOfRange:
+      return "RECOVERY_OUT_OF_RANGE";
   }
   return "UNKNOWN";
 }

@@ -1,0 +1,135 @@
+#include "recovery/builders.h"
+
+#include <fmt/format.h>
+
+#include "common/random_id.h"
+#include "recovery/template_source.h"
+#include "strata/error.h"
+#include "strata/materializer.h"
+
+namespace strata::recovery {
+
+StagedBuild::StagedBuild(RunContext& ctx, Staging& staging) : ctx_(ctx), staging_(staging) {}
+
+void StagedBuild::set_base(uint64_t base_seq, std::string history) {
+  base_seq_ = base_seq;
+  create_directories(ctx_.fs, staging_.dir() + "/state");
+  base_digest_ = digest_tree(ctx_.fs, staging_.dir() + "/state");
+  log_ = std::make_unique<ImportedLog>(ctx_.fs, staging_.dir() + "/wal", base_seq + 1,
+                                       std::move(history), ctx_.config.wal.max_entry_bytes);
+}
+
+uint64_t StagedBuild::extend_with_local(LocalWal& local, std::string_view why) {
+  if (!local.exists) return 0;
+  const uint64_t after = log_->head_seq();
+  if (local.base_seq > after + 1) return 0;  // pruned past the base: a gap
+  uint64_t added = 0;
+  std::string batch;
+  auto flush = [&] {
+    if (batch.empty()) return;
+    log_->append(batch, why);
+    batch.clear();
+  };
+  std::string stopped;
+  uint64_t expect = after + 1;
+  read_local_records(
+      ctx_.fs, ctx_.dest + "/wal", after, ctx_.config.wal.max_entry_bytes,
+      [&](const EntryView& e, std::string_view raw) {
+        if (ctx_.target.past(e.seq, e.timestamp_ms)) return false;
+        // Local compaction may have dropped superseded entries; the remote
+        // history is only continued by a log without holes.
+        if (e.seq != expect) return false;
+        batch.append(raw);
+        expect++;
+        added++;
+        if (batch.size() >= (8u << 20)) flush();
+        return true;
+      },
+      &stopped);
+  flush();
+  return added;
+}
+
+void StagedBuild::finish(Built& built) {
+  log_->finish();
+  WalOptions o = ctx_.config.wal;
+  o.dir = staging_.dir() + "/wal";
+  o.fs = &ctx_.fs;
+  o.skip_corrupt = false;
+  std::unique_ptr<Wal> wal = Wal::open(o);
+  Materializer m(staging_.dir(), &ctx_.fs);
+  m.commit(base_seq_, log_->history_id());
+  const MaterializeResult r = m.run(*wal);
+  if (r.rebuilt)
+    throw Error(ErrorCode::kInternal, "the staged state was rebuilt instead of extended");
+  StateDigest expected = base_digest_;
+  wal->replay_view(base_seq_, 0, [&](const EntryView& e) {
+    apply_to_digest(expected, e);
+    return true;
+  });
+  built.seq = wal->status().head_seq;
+  wal->close();
+  wal.reset();
+  const VerifyResult v = Wal::verify(o.dir, &ctx_.fs);
+  if (!v.ok) {
+    throw Error(ErrorCode::kRecoveryFailed,
+                fmt::format("the rebuilt WAL does not verify: {} at offset {}: {}", v.bad_file,
+                            v.bad_offset, v.problem));
+  }
+  const StateDigest actual = digest_tree(ctx_.fs, staging_.dir() + "/state");
+  if (auto diff = compare_digests(expected, actual)) {
+    throw Error(ErrorCode::kRecoveryFailed,
+                fmt::format("the rebuilt state is not the base plus the log: {}", *diff));
+  }
+  built.entries_restored = log_->entries();
+  built.entries_replayed = r.entries_applied;
+  built.history = log_->history_id();
+}
+
+Built build_local_copy(RunContext& ctx, Staging& staging, LocalWal& local) {
+  Built b;
+  b.lineage = local.offer.lineage;
+  StagedBuild sb(ctx, staging);
+  sb.set_base(0, random_hex(8));
+  sb.extend_with_local(local, "the local WAL");
+  sb.finish(b);
+  b.complete = b.seq >= local.head_seq;
+  return b;
+}
+
+Built build_git(RunContext& ctx, Staging& staging, const SnapshotInfo& snapshot, LocalWal& local,
+                bool use_local) {
+  Built b;
+  b.lineage = snapshot.lineage_id;
+  b.files_restored = restore_git_state(ctx, snapshot, staging.dir());
+  b.objects = 1;
+  StagedBuild sb(ctx, staging);
+  // The local history id when its entries continue the snapshot: the log is
+  // then the same history, merely missing its older part.
+  sb.set_base(snapshot.wal_seq,
+              use_local && !local.history.empty() ? local.history : random_hex(8));
+  if (use_local) {
+    const uint64_t added = sb.extend_with_local(local, "the local WAL");
+    if (added > 0)
+      b.notes.push_back(fmt::format("local entries {}-{} replayed on top of Git snapshot {}",
+                                    snapshot.wal_seq + 1, snapshot.wal_seq + added,
+                                    snapshot.commit.substr(0, 12)));
+  }
+  sb.finish(b);
+  return b;
+}
+
+Built build_fresh(RunContext& ctx, Staging& staging, bool from_template) {
+  Built b;
+  if (from_template) {
+    std::vector<std::string> skipped;
+    b.files_restored = copy_template(ctx, staging.dir() + "/state", &skipped);
+    for (const auto& s : skipped) b.notes.push_back("template: skipped " + s);
+  }
+  StagedBuild sb(ctx, staging);
+  sb.set_base(0, random_hex(8));
+  sb.finish(b);
+  return b;
+}
+
+}  // namespace strata::recovery

@@ -1,0 +1,184 @@
+#include "recovery/local_source.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "strata/error.h"
+#include "strata/materializer.h"
+#include "wal/record_format.h"
+#include "wal/segment_reader.h"
+
+namespace strata::recovery {
+
+std::string read_lineage_id(FileSystem& fs, const std::string& data_dir) {
+  auto text = read_small_file(fs, data_dir + "/lineage-id", 4096);
+  if (!text) return "";
+  std::string id = *text;
+  while (!id.empty() && (id.back() == '\n' || id.back() == ' ' || id.back() == '\r')) id.pop_back();
+  return id;
+}
+
+uint64_t read_local_records(FileSystem& fs, const std::string& wal_dir, uint64_t after,
+                            uint64_t max_entry_bytes,
+                            const std::function<bool(const EntryView&, std::string_view)>& fn,
+                            std::string* stopped) {
+  stopped->clear();
+  std::vector<std::pair<uint64_t, std::string>> names;
+  for (const auto& name : fs.list_dir(wal_dir)) {
+    uint64_t base = 0;
+    if (wal::parse_segment_file_name(name, &base)) names.emplace_back(base, name);
+  }
+  std::sort(names.begin(), names.end());
+  const uint64_t max_body = wal::kBodyFixed + max_entry_bytes;
+  uint64_t prev = 0;  // last seq seen (delivered or not)
+  uint64_t delivered = after;
+  for (size_t i = 0; i < names.size(); ++i) {
+    const auto& [base, name] = names[i];
+    const std::string path = wal_dir + "/" + name;
+    auto file = fs.open(path, OpenMode::kRead);
+    wal::SegmentHeader h;
+    if (!wal::read_segment_header(*file, &h) || h.base_seq != base) {
+      *stopped = fmt::format("{}: bad segment header", path);
+      return delivered;
+    }
+    if (i > 0 && base != prev + 1) {
+      *stopped =
+          fmt::format("{}: starts at seq {}, the previous segment ends at {}", path, base, prev);
+      return delivered;
+    }
+    if (i == 0) prev = base - 1;
+    const uint64_t size = file->size();
+    wal::Trailer t;
+    const bool sealed = wal::read_segment_trailer(*file, size, &t);
+    wal::RecordReader reader(*file, wal::kHeaderSize, sealed ? t.index_offset : size, max_body);
+    wal::RecordView v;
+    uint64_t off = 0;
+    while (true) {
+      const auto r = reader.next(&v, &off);
+      if (r == wal::RecordReader::Result::kRecord) {
+        if (v.seq <= prev) {
+          *stopped =
+              fmt::format("{} at offset {}: seq {} does not follow {}", path, off, v.seq, prev);
+          return delivered;
+        }
+        prev = v.seq;
+        if (v.seq <= after) continue;
+        if (!fn(v, reader.raw())) return delivered;
+        delivered = v.seq;
+        continue;
+      }
+      const bool last = i + 1 == names.size();
+      if (r == wal::RecordReader::Result::kEnd || (r == wal::RecordReader::Result::kZero && last))
+        break;
+      *stopped =
+          fmt::format("{} at offset {}: {}", path, off,
+                      r == wal::RecordReader::Result::kZero        ? "zeros in a sealed segment"
+                      : r == wal::RecordReader::Result::kTruncated ? "a record cut short"
+                                                                   : "a record that fails its CRC");
+      return delivered;
+    }
+    if (sealed) prev = std::max(prev, t.last_seq);
+  }
+  return delivered;
+}
+
+LocalWal probe_local(RunContext& ctx) {
+  LocalWal l;
+  l.offer.source = RecoverySource::kLocal;
+  if (!ctx.live) {
+    l.offer.line = "not used: --target restores from the remotes only";
+    return l;
+  }
+  l.offer.configured = true;
+  l.offer.reachable = true;
+  const std::string wal_dir = ctx.dest + "/wal";
+  l.offer.lineage = read_lineage_id(ctx.fs, ctx.dest);
+  bool any_segment = false;
+  if (ctx.fs.is_directory(wal_dir)) {
+    for (const auto& name : ctx.fs.list_dir(wal_dir)) {
+      uint64_t base = 0;
+      if (wal::parse_segment_file_name(name, &base)) {
+        if (!any_segment) l.base_seq = base;
+        any_segment = true;
+      }
+    }
+  }
+  if (!any_segment) {
+    l.offer.line = "no local WAL";
+    return l;
+  }
+  l.exists = true;
+  l.state_seq = Materializer(ctx.dest, &ctx.fs).applied_seq();
+  WalOptions o = ctx.config.wal;
+  o.dir = wal_dir;
+  o.fs = &ctx.fs;
+  o.skip_corrupt = false;
+  try {
+    l.wal = Wal::open(o);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kWalCorrupt) throw;
+    l.damage = e.what();
+  }
+  if (l.wal) {
+    // Opening reads only the unsealed tail; every sealed segment's SHA-256
+    // and every record is checked before the log is trusted as a source.
+    const VerifyResult v = Wal::verify(wal_dir, &ctx.fs);
+    if (!v.ok) l.damage = fmt::format("{} at offset {}: {}", v.bad_file, v.bad_offset, v.problem);
+  }
+  if (l.wal && l.damage.empty()) {
+    l.intact = true;
+    const WalStatus st = l.wal->status();
+    const WalSnapshot snap = l.wal->snapshot();
+    for (const auto& s : snap.sealed) l.entries += s.entries;
+    l.entries += snap.active.entries;
+    l.head_seq = st.head_seq;
+    l.first_seq = st.first_seq;
+    l.history = st.history_id;
+    l.complete_from_one = l.head_seq == 0 || (l.first_seq == 1 && l.entries == l.head_seq);
+    if (l.first_seq > 0) {
+      if (auto e = l.wal->read_entry(l.first_seq)) l.first_time_ms = e->timestamp_ms;
+      if (auto e = l.wal->read_entry(l.head_seq)) l.head_time_ms = e->timestamp_ms;
+    }
+    l.offer.has_data = l.entries > 0;
+    l.offer.head_seq = l.head_seq;
+    l.offer.line =
+        fmt::format("intact WAL, {} entries, seqs {}-{}{}", l.entries, l.first_seq, l.head_seq,
+                    l.complete_from_one ? "" : " (older entries pruned or compacted)");
+    return l;
+  }
+  pid_t holder = 0;
+  if (!l.wal) l.lock = ctx.fs.try_lock(wal_dir + "/LOCK", &holder);  // else the open WAL holds it
+  if (!l.wal && !l.lock)
+    throw Error(ErrorCode::kWalLockFailed,
+                fmt::format("WAL {} is locked by another process (pid {})", wal_dir, holder));
+  std::string stopped;
+  uint64_t count = 0;
+  l.head_seq = read_local_records(
+      ctx.fs, wal_dir, 0, ctx.config.wal.max_entry_bytes,
+      [&](const EntryView& e, std::string_view) {
+        if (count++ == 0) {
+          l.first_seq = e.seq;
+          l.first_time_ms = e.timestamp_ms;
+        }
+        l.head_time_ms = e.timestamp_ms;
+        return true;
+      },
+      &stopped);
+  if (auto h = read_small_file(ctx.fs, wal_dir + "/HISTORY", 256)) {
+    l.history = *h;
+    while (!l.history.empty() && l.history.back() == '\n') l.history.pop_back();
+  }
+  l.entries = count;
+  l.complete_from_one = l.head_seq == 0 || (l.first_seq == 1 && l.entries == l.head_seq);
+  if (l.head_seq == 0) l.head_seq = l.base_seq > 0 ? l.base_seq - 1 : 0;
+  if (!stopped.empty()) l.damage = stopped;
+  l.offer.has_data = count > 0;
+  l.offer.head_seq = l.head_seq;
+  l.offer.error = Error(ErrorCode::kWalCorrupt, l.damage);
+  l.offer.line = fmt::format("damaged WAL: {} entries readable ({}-{}), then {}", count,
+                             l.first_seq, l.head_seq, l.damage);
+  return l;
+}
+
+}  // namespace strata::recovery
