@@ -3,8 +3,10 @@
 #include <algorithm>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "strata/error.h"
+#include "strata/lineage.h"
 #include "strata/materializer.h"
 #include "wal/record_format.h"
 #include "wal/segment_reader.h"
@@ -12,11 +14,13 @@
 namespace strata::recovery {
 
 std::string read_lineage_id(FileSystem& fs, const std::string& data_dir) {
-  auto text = read_small_file(fs, data_dir + "/lineage-id", 4096);
-  if (!text) return "";
-  std::string id = *text;
-  while (!id.empty() && (id.back() == '\n' || id.back() == ' ' || id.back() == '\r')) id.pop_back();
-  return id;
+  try {
+    return lineage::read(fs, data_dir).value_or("");
+  } catch (const Error& e) {
+    // Not an id: the directory has no history this run could continue.
+    spdlog::warn("recovery: {}", e.what());
+    return "";
+  }
 }
 
 uint64_t read_local_records(FileSystem& fs, const std::string& wal_dir, uint64_t after,

@@ -15,6 +15,7 @@
 #include "recovery/staging.h"
 #include "recovery/template_source.h"
 #include "strata/error.h"
+#include "strata/lineage.h"
 #include "strata/materializer.h"
 #include "strata/recovery.h"
 
@@ -332,7 +333,7 @@ class Recovery {
       missing.push_back(fmt::format("entries {}-{} exist only on {} and were not restored",
                                     b.seq + 1, newest, holders_of(newest, b.lineage)));
     missing.insert(missing.end(), b.missing.begin(), b.missing.end());
-    r_.lineage_id = keep ? b.lineage : random_hex(16);
+    r_.lineage_id = keep ? b.lineage : new_ulid();
     r_.new_lineage = !keep;
     write_lineage(ctx_, staging.dir(), r_.lineage_id);
     const std::string old_lineage = p_.local.offer.lineage;
@@ -390,7 +391,7 @@ class Recovery {
     }
     Staging staging(ctx_.fs, ctx_.dest);
     Built b = build_fresh(ctx_, staging, false);
-    r_.lineage_id = random_hex(16);
+    r_.lineage_id = new_ulid();
     r_.new_lineage = true;
     write_lineage(ctx_, staging.dir(), r_.lineage_id);
     std::vector<std::string> aside;
