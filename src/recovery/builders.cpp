@@ -1,5 +1,7 @@
 #include "recovery/builders.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "common/random_id.h"
@@ -16,7 +18,7 @@ void StagedBuild::set_base(uint64_t base_seq, std::string history) {
   create_directories(ctx_.fs, staging_.dir() + "/state");
   base_digest_ = digest_tree(ctx_.fs, staging_.dir() + "/state");
   log_ = std::make_unique<ImportedLog>(ctx_.fs, staging_.dir() + "/wal", base_seq + 1,
-                                       std::move(history), ctx_.config.wal.max_entry_bytes);
+                                       std::move(history), ctx_.config.wal);
 }
 
 uint64_t StagedBuild::extend_with_local(LocalWal& local, std::string_view why) {
@@ -51,26 +53,22 @@ uint64_t StagedBuild::extend_with_local(LocalWal& local, std::string_view why) {
 }
 
 void StagedBuild::finish(Built& built) {
-  log_->finish();
-  WalOptions o = ctx_.config.wal;
-  o.dir = staging_.dir() + "/wal";
-  o.fs = &ctx_.fs;
-  o.skip_corrupt = false;
-  std::unique_ptr<Wal> wal = Wal::open(o);
+  Wal& wal = log_->wal();
+  for (const auto& [tier, seq] : marks_) wal.confirm(tier, std::min(seq, log_->head_seq()));
   Materializer m(staging_.dir(), &ctx_.fs);
   m.commit(base_seq_, log_->history_id());
-  const MaterializeResult r = m.run(*wal);
+  const MaterializeResult r = m.run(wal);
   if (r.rebuilt)
     throw Error(ErrorCode::kInternal, "the staged state was rebuilt instead of extended");
   StateDigest expected = base_digest_;
-  wal->replay_view(base_seq_, 0, [&](const EntryView& e) {
+  wal.replay_view(base_seq_, 0, [&](const EntryView& e) {
     apply_to_digest(expected, e);
     return true;
   });
-  built.seq = wal->status().head_seq;
-  wal->close();
-  wal.reset();
-  const VerifyResult v = Wal::verify(o.dir, &ctx_.fs);
+  built.seq = wal.status().head_seq;
+  log_->close();
+  const std::string wal_dir = staging_.dir() + "/wal";
+  const VerifyResult v = Wal::verify(wal_dir, &ctx_.fs);
   if (!v.ok) {
     throw Error(ErrorCode::kRecoveryFailed,
                 fmt::format("the rebuilt WAL does not verify: {} at offset {}: {}", v.bad_file,
@@ -90,7 +88,9 @@ Built build_local_copy(RunContext& ctx, Staging& staging, LocalWal& local) {
   Built b;
   b.lineage = local.offer.lineage;
   StagedBuild sb(ctx, staging);
-  sb.set_base(0, random_hex(8));
+  // The same history only when the copy is the whole log.
+  const bool whole = local.intact && (!ctx.target.any() || ctx.target.seq == local.head_seq);
+  sb.set_base(0, whole && !local.history.empty() ? local.history : random_hex(8));
   sb.extend_with_local(local, "the local WAL");
   sb.finish(b);
   b.complete = b.seq >= local.head_seq;
@@ -108,6 +108,7 @@ Built build_git(RunContext& ctx, Staging& staging, const SnapshotInfo& snapshot,
   // then the same history, merely missing its older part.
   sb.set_base(snapshot.wal_seq,
               use_local && !local.history.empty() ? local.history : random_hex(8));
+  sb.set_mark("git", snapshot.wal_seq);
   if (use_local) {
     const uint64_t added = sb.extend_with_local(local, "the local WAL");
     if (added > 0)

@@ -6,6 +6,8 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "recovery/git_source.h"
 #include "recovery/local_source.h"
@@ -26,6 +28,9 @@ class StagedBuild {
   // template, or empty), standing for every entry up to base_seq.
   void set_base(uint64_t base_seq, std::string history);
   ImportedLog& log() { return *log_; }
+  // Sets the staged WAL's mark for `tier` (at most its head) when finishing:
+  // what that remote holds of this log, so later syncs continue from it.
+  void set_mark(std::string tier, uint64_t seq) { marks_.emplace_back(std::move(tier), seq); }
 
   // Appends local records after the log's head while they follow on without
   // a gap and stay within the target. Returns the entries added.
@@ -41,6 +46,7 @@ class StagedBuild {
   uint64_t base_seq_ = 0;
   StateDigest base_digest_;
   std::unique_ptr<ImportedLog> log_;
+  std::vector<std::pair<std::string, uint64_t>> marks_;
 };
 
 // The local WAL's records from seq 1 (complete_from_one), up to the target.

@@ -3,63 +3,47 @@
 #include <fmt/format.h>
 
 #include "strata/error.h"
-#include "wal/record_format.h"
+#include "wal/dir_state.h"
 
 namespace strata::recovery {
 
 ImportedLog::ImportedLog(FileSystem& fs, std::string wal_dir, uint64_t next_seq,
-                         std::string history_id, uint64_t max_entry_bytes)
-    : fs_(fs),
-      dir_(std::move(wal_dir)),
-      history_(std::move(history_id)),
-      max_body_(wal::kBodyFixed + max_entry_bytes),
-      head_(next_seq - 1) {
+                         std::string history_id, const WalOptions& options)
+    : history_(std::move(history_id)), head_(next_seq - 1) {
   if (next_seq == 0) throw Error(ErrorCode::kInvalidArgument, "a WAL starts at seq 1 or later");
-  if (fs_.exists(dir_))
-    throw Error(ErrorCode::kInvalidArgument, fmt::format("{} already exists", dir_));
-  create_directories(fs_, dir_);
-  write_file_atomically(fs_, dir_ + "/HISTORY", history_ + "\n");
-  file_ = fs_.open(dir_ + "/" + wal::segment_file_name(next_seq), OpenMode::kCreate);
-  char header[wal::kHeaderSize];
-  wal::encode_header(wal::SegmentHeader{next_seq}, header);
-  file_->pwrite(header, sizeof(header), 0);
-  end_ = wal::kHeaderSize;
+  if (fs.exists(wal_dir))
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("{} already exists", wal_dir));
+  create_directories(fs, wal_dir);
+  // Written before the WAL opens, so it adopts the history instead of
+  // starting a new one.
+  wal::write_history_id(fs, wal_dir, history_);
+  WalOptions o = options;
+  o.dir = wal_dir;
+  o.fs = &fs;
+  o.skip_corrupt = false;
+  wal_ = Wal::open(o);
+  if (head_ > 0) wal_->start_after(head_);
 }
 
 ImportedLog::~ImportedLog() = default;
 
 void ImportedLog::append(std::string_view framed, std::string_view what) {
-  // Check the whole chunk before writing any of it.
-  uint64_t head = head_;
-  uint64_t count = 0;
-  size_t off = 0;
-  while (off < framed.size()) {
-    wal::RecordView v;
-    size_t size = 0;
-    const auto st =
-        wal::decode_record(framed.data() + off, framed.size() - off, max_body_, &v, &size);
-    if (st != wal::DecodeStatus::kOk) {
-      throw Error(ErrorCode::kWalCorrupt,
-                  fmt::format("{}: the record at byte {} does not decode", what, off));
-    }
-    if (v.seq <= head) {
-      throw Error(ErrorCode::kWalCorrupt,
-                  fmt::format("{}: seq {} does not follow seq {} (an overlap)", what, v.seq, head));
-    }
-    head = v.seq;
-    count++;
-    off += size;
+  if (framed.empty()) return;
+  ImportResult r;
+  try {
+    r = wal_->import_framed(framed);
+  } catch (const Error& e) {
+    throw Error(e.code() == ErrorCode::kInvalidArgument ? ErrorCode::kWalCorrupt : e.code(),
+                fmt::format("{}: {}", what, e.what()));
   }
-  file_->pwrite(framed.data(), framed.size(), end_);
-  end_ += framed.size();
-  head_ = head;
-  entries_ += count;
+  head_ = r.last_seq;
+  entries_ += r.count;
 }
 
-void ImportedLog::finish() {
-  file_->sync();
-  file_.reset();
-  fs_.sync_dir(dir_);
+void ImportedLog::close() {
+  if (!wal_) return;
+  wal_->close();
+  wal_.reset();
 }
 
 }  // namespace strata::recovery
