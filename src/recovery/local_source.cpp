@@ -40,6 +40,12 @@ uint64_t read_local_records(FileSystem& fs, const std::string& wal_dir, uint64_t
   for (size_t i = 0; i < names.size(); ++i) {
     const auto& [base, name] = names[i];
     const std::string path = wal_dir + "/" + name;
+    // A segment the next one shows to end at or below `after` is not needed
+    // (its damage, if any, costs nothing).
+    if (i + 1 < names.size() && names[i + 1].first <= after + 1) {
+      prev = names[i + 1].first - 1;
+      continue;
+    }
     auto file = fs.open(path, OpenMode::kRead);
     wal::SegmentHeader h;
     if (!wal::read_segment_header(*file, &h) || h.base_seq != base) {

@@ -18,7 +18,7 @@ namespace strata::recovery {
 
 struct LocalWal {
   Offer offer;
-  bool exists = false;             // there is a WAL directory with a segment in it
+  bool exists = false;  // there is a WAL directory with a segment in it
   // Wal::open accepted it (a torn tail cut is normal) and Wal::verify found
   // every record and every sealed segment's SHA-256 right.
   bool intact = false;

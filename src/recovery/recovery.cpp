@@ -11,6 +11,7 @@
 #include "recovery/git_source.h"
 #include "recovery/local_source.h"
 #include "recovery/loop_record.h"
+#include "recovery/object_source.h"
 #include "recovery/run_context.h"
 #include "recovery/staging.h"
 #include "recovery/template_source.h"
@@ -23,33 +24,54 @@ namespace strata::recovery {
 
 namespace {
 
-enum class Plan { kLocalInPlace, kObject, kGit, kLocalCopy, kTemplate, kEmpty };
+// For the same seq, earlier is preferred (less to download, fewer parts).
+enum class Plan { kLocalInPlace, kLocalCopy, kObject, kGit, kTemplate, kEmpty };
 
 struct Candidate {
+  Candidate(Plan p, RecoverySource s, uint64_t r, std::string l, std::string w)
+      : plan(p), source(s), reach(r), lineage(std::move(l)), what(std::move(w)) {}
   Plan plan;
   RecoverySource source;
   uint64_t reach = 0;  // the seq it would restore to
   std::string lineage;
   const SnapshotInfo* git_snapshot = nullptr;
-  bool git_with_local = false;
+  bool with_local = false;  // git or r2: local entries follow on
+  std::optional<ObjectPlan> object_plan;
   std::string what;  // for plans and reports
 };
 
 struct Probed {
   LocalWal local;
   GitOffer git;
-  Offer object;
+  ObjectOffer r2;
   Offer tmpl;
   std::string home;  // the lineage this data directory continues ("" = none yet)
 };
 
 // The highest seq the local log reaches when it continues `after` without a
 // gap (after itself when it does not).
-uint64_t local_reach_after(const LocalWal& l, const std::string& lineage, uint64_t after) {
+uint64_t local_reach_after(const RunContext& ctx, const LocalWal& l, const std::string& lineage,
+                           uint64_t after) {
   if (!l.exists || !l.offer.has_data || l.offer.lineage != lineage) return after;
-  if (l.base_seq > after + 1 || l.head_seq <= after) return after;
-  if (!l.complete_from_one && l.first_seq > after + 1) return after;
-  return l.head_seq;
+  if (l.base_seq > after + 1) return after;
+  if (l.intact) {
+    if (l.head_seq <= after) return after;
+    if (!l.complete_from_one && l.first_seq > after + 1) return after;
+    return l.head_seq;
+  }
+  // A damaged log may read on from `after` past damage before it (which the
+  // snapshot makes irrelevant): walk it from there, as the build will.
+  uint64_t expect = after + 1;
+  std::string stopped;
+  read_local_records(
+      ctx.fs, ctx.dest + "/wal", after, ctx.config.wal.max_entry_bytes,
+      [&](const EntryView& e, std::string_view) {
+        if (e.seq != expect) return false;
+        expect++;
+        return true;
+      },
+      &stopped);
+  return expect - 1;
 }
 
 std::vector<Candidate> candidates(const RunContext& ctx, const Probed& p) {
@@ -61,19 +83,39 @@ std::vector<Candidate> candidates(const RunContext& ctx, const Probed& p) {
   // longer holds (pruned segments).
   if (!t.any() && l.intact && l.offer.has_data &&
       (l.complete_from_one || l.state_seq + 1 >= l.base_seq)) {
-    out.push_back({Plan::kLocalInPlace, RecoverySource::kLocal, l.head_seq, p.home, nullptr, false,
-                   fmt::format("replay the local WAL into state/ (head {})", l.head_seq)});
+    out.emplace_back(Plan::kLocalInPlace, RecoverySource::kLocal, l.head_seq, p.home,
+                     fmt::format("replay the local WAL into state/ (head {})", l.head_seq));
+  }
+  if (p.r2.manifest && p.r2.offer.has_data && (p.home.empty() || p.r2.offer.lineage == p.home)) {
+    const Manifest& m = *p.r2.manifest;
+    if (auto plan = plan_object(m, t)) {
+      uint64_t reach = t.any() ? t.seq.value_or(m.head_seq)
+                               : local_reach_after(ctx, l, m.lineage_id, m.head_seq);
+      Candidate c(
+          Plan::kObject, RecoverySource::kObjectStore, reach, m.lineage_id,
+          fmt::format(
+              "r2 manifest v{}: {}{} log objects to seq {}{}", m.manifest_version,
+              plan->snapshot ? fmt::format("snapshot at seq {}, ", plan->snapshot->seq) : "",
+              plan->logs.size(), t.seq ? *t.seq : m.head_seq,
+              reach > m.head_seq ? fmt::format(", then local entries to {}", reach) : ""));
+      c.with_local = !t.any() && reach > m.head_seq;
+      c.object_plan = std::move(plan);
+      out.push_back(std::move(c));
+    }
   }
   if (p.git.offer.reachable) {
     if (const SnapshotInfo* s = pick_git_snapshot(p.git, p.home, want)) {
-      uint64_t reach = local_reach_after(l, s->lineage_id, s->wal_seq);
+      uint64_t reach = local_reach_after(ctx, l, s->lineage_id, s->wal_seq);
       if (t.seq) reach = std::min(reach, *t.seq);
       if (!t.time_ms && (!t.seq || reach == *t.seq)) {
-        out.push_back(
-            {Plan::kGit, RecoverySource::kGit, reach, s->lineage_id, s, reach > s->wal_seq,
-             fmt::format(
-                 "Git snapshot {} at seq {}{}", s->commit.substr(0, 12), s->wal_seq,
-                 reach > s->wal_seq ? fmt::format(", then local entries to {}", reach) : "")});
+        Candidate c(
+            Plan::kGit, RecoverySource::kGit, reach, s->lineage_id,
+            fmt::format(
+                "Git snapshot {} at seq {}{}", s->commit.substr(0, 12), s->wal_seq,
+                reach > s->wal_seq ? fmt::format(", then local entries to {}", reach) : ""));
+        c.git_snapshot = s;
+        c.with_local = reach > s->wal_seq;
+        out.push_back(std::move(c));
       }
     }
   }
@@ -82,15 +124,15 @@ std::vector<Candidate> candidates(const RunContext& ctx, const Probed& p) {
   if (l.exists && l.offer.has_data && l.complete_from_one && (l.intact ? t.any() : true) &&
       (!t.seq || *t.seq <= l.head_seq) && time_ok) {
     const uint64_t reach = t.seq ? *t.seq : l.head_seq;
-    out.push_back({Plan::kLocalCopy, RecoverySource::kLocal, reach, l.offer.lineage, nullptr, false,
-                   fmt::format("copy the local WAL's entries 1-{} into a new log", reach)});
+    out.emplace_back(Plan::kLocalCopy, RecoverySource::kLocal, reach, l.offer.lineage,
+                     fmt::format("copy the local WAL's entries 1-{} into a new log", reach));
   }
   if (!t.any()) {
     if (p.tmpl.reachable)
-      out.push_back({Plan::kTemplate, RecoverySource::kTemplate, 0, "", nullptr, false,
-                     "copy " + ctx.config.template_dir + " into state/"});
-    out.push_back({Plan::kEmpty, RecoverySource::kNone, 0, "", nullptr, false,
-                   "start with an empty log and state"});
+      out.emplace_back(Plan::kTemplate, RecoverySource::kTemplate, 0, "",
+                       "copy " + ctx.config.template_dir + " into state/");
+    out.emplace_back(Plan::kEmpty, RecoverySource::kNone, 0, "",
+                     "start with an empty log and state");
   }
   std::stable_sort(out.begin(), out.end(), [](const Candidate& a, const Candidate& b) {
     if (a.reach != b.reach) return a.reach > b.reach;
@@ -108,6 +150,7 @@ std::vector<Candidate> candidates(const RunContext& ctx, const Probed& p) {
                                        l.first_time_ms, l.head_time_ms)
                          : fmt::format("local WAL: only its head {} (entries before {} pruned)",
                                        l.head_seq, l.first_seq));
+  if (p.r2.manifest && p.r2.offer.has_data) ranges.push_back(object_range(*p.r2.manifest));
   if (!p.git.snapshots.empty()) {
     std::string seqs;
     for (auto it = p.git.snapshots.rbegin(); it != p.git.snapshots.rend(); ++it)
@@ -134,15 +177,15 @@ RecoverySourceReport report_of(const Offer& o) {
 // Every configured tier that could not be read, and what that may cost.
 std::vector<std::string> unreachable(const Probed& p) {
   std::vector<std::string> out;
-  for (const Offer* o : {&p.object, &p.git.offer, &p.tmpl}) {
+  for (const Offer* o : {&p.r2.offer, &p.git.offer, &p.tmpl}) {
     if (o->configured && o->error)
       out.push_back(fmt::format("{} could not be read ({}): whatever it holds was not used",
                                 recovery_source_name(o->source), describe(*o->error)));
   }
   if (p.local.exists && !p.local.intact)
     out.push_back(
-        fmt::format("the local WAL is damaged ({}): entries after seq {} there could "
-                    "not be read",
+        fmt::format("the local WAL is damaged ({}): from there on its records were not read "
+                    "(it reads whole to seq {})",
                     p.local.damage, p.local.head_seq));
   return out;
 }
@@ -150,7 +193,7 @@ std::vector<std::string> unreachable(const Probed& p) {
 // The newest seq any readable source of `lineage` holds.
 uint64_t newest_known(const Probed& p, const std::string& lineage) {
   uint64_t best = 0;
-  for (const Offer* o : {&p.local.offer, &p.object, &p.git.offer}) {
+  for (const Offer* o : {&p.local.offer, &p.r2.offer, &p.git.offer}) {
     if (o->has_data && (lineage.empty() || o->lineage == lineage))
       best = std::max(best, o->head_seq);
   }
@@ -238,30 +281,24 @@ class Recovery {
   void probe() {
     p_.local = probe_local(ctx_);
     const bool remotes = ctx_.config.mode != RecoveryMode::kClean;
-    p_.object.source = RecoverySource::kObjectStore;
-    p_.object.line = "not configured";
-    if (ctx_.tiers.object_store != nullptr) {
-      p_.object.configured = true;
-      // The object-store source is wired with the sync tier's manifest
-      // reader (src/sync); until then it is reported, not read.
-      p_.object.error = Error(ErrorCode::kInternal, "the object-store source is not wired yet");
-      p_.object.line = "not read: the object-store source is not wired in this build";
-    }
     if (remotes) {
+      p_.r2 = probe_object(ctx_);
       p_.git = probe_git(ctx_);
     } else {
+      p_.r2.offer.source = RecoverySource::kObjectStore;
+      p_.r2.offer.line = "not used: --mode clean";
       p_.git.offer.source = RecoverySource::kGit;
       p_.git.offer.line = "not used: --mode clean";
     }
     p_.tmpl = probe_template(ctx_);
     if (p_.local.exists && p_.local.offer.has_data && !p_.local.offer.lineage.empty()) {
       p_.home = p_.local.offer.lineage;
-    } else if (p_.object.has_data) {
-      p_.home = p_.object.lineage;
+    } else if (p_.r2.offer.has_data) {
+      p_.home = p_.r2.offer.lineage;
     } else if (p_.git.offer.has_data) {
       p_.home = p_.git.offer.lineage;
     }
-    for (const Offer* o : {&p_.local.offer, &p_.object, &p_.git.offer, &p_.tmpl})
+    for (const Offer* o : {&p_.local.offer, &p_.r2.offer, &p_.git.offer, &p_.tmpl})
       r_.sources.push_back(report_of(*o));
   }
 
@@ -290,6 +327,16 @@ class Recovery {
     r_.seq_reached = c.reach;
     r_.plan.push_back({"", 0, c.what});
     if (c.plan == Plan::kGit) r_.plan.front().key = c.git_snapshot->commit;
+    if (c.object_plan) {
+      const ObjectPlan& op = *c.object_plan;
+      if (op.snapshot)
+        r_.plan.push_back({op.snapshot->key, op.snapshot->stored_bytes,
+                           fmt::format("snapshot at seq {}", op.snapshot->seq)});
+      for (const LogObjectInfo* l : op.logs)
+        r_.plan.push_back(
+            {l->key, l->stored_bytes, fmt::format("log {}-{}", l->first_seq, l->last_seq)});
+      r_.plan_bytes = op.bytes;
+    }
     r_.missing = lost;
     const uint64_t newest = newest_known(p_, c.lineage);
     if (!ctx_.target.any() && c.reach < newest)
@@ -306,7 +353,10 @@ class Recovery {
     Built b;
     switch (c.plan) {
       case Plan::kGit:
-        b = build_git(ctx_, staging, *c.git_snapshot, p_.local, c.git_with_local);
+        b = build_git(ctx_, staging, *c.git_snapshot, p_.local, c.with_local);
+        break;
+      case Plan::kObject:
+        b = build_object(ctx_, staging, *p_.r2.manifest, *c.object_plan, p_.local, c.with_local);
         break;
       case Plan::kLocalCopy:
         b = build_local_copy(ctx_, staging, p_.local);
@@ -324,8 +374,10 @@ class Recovery {
     // The history continues only when nothing newer of it exists anywhere
     // this run could not see or did not restore.
     const uint64_t newest = newest_known(p_, b.lineage);
+    // A time target is resolved only while restoring: continuing the
+    // lineage from it would need the history id decided before.
     const bool keep =
-        !b.lineage.empty() && b.seq >= newest && lost.empty() &&
+        lineage::is_valid(b.lineage) && b.seq >= newest && lost.empty() && !ctx_.target.time_ms &&
         (c.plan == Plan::kGit || c.plan == Plan::kObject || c.plan == Plan::kLocalCopy);
     std::vector<std::string> missing = lost;
     missing.insert(missing.end(), fallbacks_.begin(), fallbacks_.end());
@@ -361,7 +413,8 @@ class Recovery {
     r_.verified = true;
     r_.missing = missing;
     mark_used(c.source);
-    if (c.plan == Plan::kGit && c.git_with_local) mark_used(RecoverySource::kLocal);
+    if ((c.plan == Plan::kGit || c.plan == Plan::kObject) && c.with_local)
+      mark_used(RecoverySource::kLocal);
     r_.state = missing.empty() ? RecoveryState::kRunning : RecoveryState::kDegraded;
   }
 
@@ -408,7 +461,7 @@ class Recovery {
 
   std::string holders_of(uint64_t seq, const std::string& lineage) const {
     std::vector<std::string> names;
-    for (const Offer* o : {&p_.local.offer, &p_.object, &p_.git.offer}) {
+    for (const Offer* o : {&p_.local.offer, &p_.r2.offer, &p_.git.offer}) {
       if (o->has_data && o->head_seq >= seq && (lineage.empty() || o->lineage == lineage))
         names.emplace_back(recovery_source_name(o->source));
     }

@@ -42,14 +42,8 @@ class CascadeTest : public ::testing::Test {
     git.push();
     return seq;
   }
-  RecoveryResult recover(RecoveryConfig c, bool with_git = true) {
-    std::unique_ptr<GitSync> git;
-    if (with_git)
-      git = std::make_unique<GitSync>(
-          test_config(c.target_dir.empty() ? data : c.target_dir + "-git", url()));
-    RecoveryTiers t;
-    t.git = git.get();
-    return run_recovery(c, t);
+  RecoveryResult recover(const RecoveryConfig& c, bool with_git = true) {
+    return recover_with(c, url(), with_git);
   }
   // The recovered directory: state as the model says, a WAL that verifies
   // and continues at the next seq.
@@ -123,19 +117,31 @@ TEST_F(CascadeTest, ALostDataDirectoryComesBackFromGitWithItsLineage) {
   expect_restored(data, seq);
 }
 
-TEST_F(CascadeTest, ADamagedLocalWalFallsBackToGitPlusItsReadableEntries) {
+// Flips the seq of the first record of segment `index` (from the end when
+// negative), so that record fails its CRC; returns the segment's base seq.
+uint64_t damage_segment(const std::string& wal_dir, int index) {
+  const auto segs = segment_files(wal_dir);
+  const std::string name = segs[index >= 0 ? static_cast<size_t>(index) : segs.size() + index];
+  std::string bytes = read_file(wal_dir + "/" + name);
+  bytes[32 + 8] ^= 0x5a;
+  write_file(wal_dir + "/" + name, bytes);
+  return std::stoull(name.substr(0, 20));
+}
+
+bool kept_aside(const RecoveryResult& r) {
+  for (const auto& n : r.notes)
+    if (n.find("kept in") != std::string::npos) return true;
+  return false;
+}
+
+TEST_F(CascadeTest, ADamagedLocalWalIsReadToItsDamageAndStrictRefusesIt) {
   write_lineage("0123456789abcdef0123456789abcdef");
   append(400, 3);
   const uint64_t snap = archive();
   append(400, 4);  // 401-800 exist only locally
-  // Damage a record inside a sealed segment in the second half.
-  const auto segs = segment_files(data + "/wal");
-  ASSERT_GT(segs.size(), 4u);
-  const std::string victim = data + "/wal/" + segs[segs.size() - 3];
-  std::string bytes = read_file(victim);
-  bytes[32 + 8] ^= 0x5a;  // the seq field of its first record: its CRC fails
-  write_file(victim, bytes);
-  uint64_t victim_base = std::stoull(segs[segs.size() - 3].substr(0, 20));
+  ASSERT_GT(segment_files(data + "/wal").size(), 6u);
+  const uint64_t victim_base = damage_segment(data + "/wal", -3);
+  ASSERT_GT(victim_base, snap);
   const auto before = data_bytes(data);
 
   RecoveryConfig strict = recovery_config(data);
@@ -149,23 +155,35 @@ TEST_F(CascadeTest, ADamagedLocalWalFallsBackToGitPlusItsReadableEntries) {
   after.erase(".recovery/failures.json");
   EXPECT_EQ(after, before) << "strict failure changed the data directory";
 
+  // Degraded: everything before the damage, from the local log itself (it
+  // reaches as far as Git plus the local entries would, with less to fetch).
   RecoveryResult r = recover(recovery_config(data));
   ASSERT_EQ(r.state, RecoveryState::kDegraded) << r.error;
-  EXPECT_EQ(r.source, RecoverySource::kGit);
-  EXPECT_GT(r.seq_reached, snap);
-  EXPECT_EQ(r.seq_reached, victim_base - 1);  // the readable entries up to the damaged segment
+  EXPECT_EQ(r.source, RecoverySource::kLocal);
+  EXPECT_EQ(r.seq_reached, victim_base - 1);
   EXPECT_TRUE(r.new_lineage);
   ASSERT_FALSE(r.missing.empty());
   EXPECT_NE(r.missing.front().find("damaged"), std::string::npos) << r.missing.front();
   expect_restored(data, r.seq_reached);
   // The damaged log is kept, not deleted.
-  bool kept = false;
-  for (const auto& n : r.notes) kept |= n.find("kept in") != std::string::npos;
-  EXPECT_TRUE(kept);
-  bool found = false;
-  for (const auto& e : sfs::recursive_directory_iterator(data + "/.recovery"))
-    found |= e.path().filename() == segs[segs.size() - 3];
-  EXPECT_TRUE(found);
+  EXPECT_TRUE(kept_aside(r));
+}
+
+TEST_F(CascadeTest, DamageBeforeTheGitSnapshotCostsNothing) {
+  write_lineage("0123456789abcdef0123456789abcdef");
+  append(400, 5);
+  const uint64_t snap = archive();
+  append(400, 6);
+  const uint64_t victim_base = damage_segment(data + "/wal", 1);
+  ASSERT_LT(victim_base, snap);
+  RecoveryResult r = recover(recovery_config(data));
+  ASSERT_EQ(r.state, RecoveryState::kDegraded) << r.error;
+  EXPECT_EQ(r.source, RecoverySource::kGit);
+  EXPECT_EQ(r.seq_reached, 800u);  // the snapshot, then every local entry after it
+  EXPECT_EQ(r.entries_restored, 800u - snap);
+  EXPECT_NE(line_of(r, RecoverySource::kLocal).find("used"), std::string::npos);
+  expect_restored(data, 800);
+  EXPECT_TRUE(kept_aside(r));
 }
 
 TEST_F(CascadeTest, BothRemotesDownGivesTheTemplateOrEmptyInCleanMode) {

@@ -11,7 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "git/git_test_support.h"
 #include "strata/entry.h"
+#include "strata/git_sync.h"
 #include "strata/materializer.h"
 #include "strata/recovery.h"
 #include "strata/wal.h"
@@ -123,6 +125,21 @@ inline RecoveryConfig recovery_config(const std::string& data_dir) {
   c.stall_timeout = std::chrono::milliseconds(5000);
   c.deadline = std::chrono::milliseconds(60000);
   return c;
+}
+
+// run_recovery with the Git tier on git_url (when with_git; its local
+// repository in the restored directory, or beside --target) and the object
+// store (nullptr: not configured).
+inline RecoveryResult recover_with(const RecoveryConfig& c, const std::string& git_url,
+                                   bool with_git, CheckpointStorage* store = nullptr) {
+  std::unique_ptr<GitSync> git;
+  if (with_git)
+    git = std::make_unique<GitSync>(
+        test_config(c.target_dir.empty() ? c.data_dir : c.target_dir + "-git", git_url));
+  RecoveryTiers t;
+  t.object_store = store;
+  t.git = git.get();
+  return run_recovery(c, t);
 }
 
 }  // namespace strata::testing
