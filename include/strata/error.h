@@ -39,8 +39,8 @@ enum class ErrorCode {
   kSnapshotInvalid,  // a state snapshot archive is malformed, altered or not ours to read
   kManifestInvalid,  // a remote manifest does not parse, fails its checksum or its rules
   kLineageConflict,  // the remote prefix belongs to another lineage or was written by someone else
-  kRecoveryFailed,      // recovery could not produce a complete, verified data directory
-  kRecoveryLoop,        // too many failed recoveries in the loop window
+  kRecoveryFailed,   // recovery could not produce a complete, verified data directory
+  kRecoveryLoop,     // too many failed recoveries in the loop window
   kRecoveryOutOfRange,  // a point-in-time target outside what any source can restore
 };
 
