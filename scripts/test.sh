@@ -52,7 +52,11 @@ build_sanitized() {
   if [[ ! -f "$dir/CMakeCache.txt" ]]; then
     local launcher=()
     if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+    # -O1 -g1: what the sanitizers' manuals suggest for usable reports (line
+    # tables, no full debug info), and the two sanitized trees compile in
+    # less time than at -O2 -g on CI's two cores.
     cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_SANITIZE="$kind" \
+      -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
       -DSTRATA_WERROR=ON "${launcher[@]}" "$@" >/dev/null
   elif ! grep -qx "STRATA_WERROR:BOOL=ON" "$dir/CMakeCache.txt"; then
     cmake -S . -B "$dir" -DSTRATA_WERROR=ON >/dev/null
