@@ -7,8 +7,8 @@
 #
 # Arguments go to every ctest run (e.g. -R Cli). Environment:
 #   STRATA_BUILD_DIR   the normal build directory (default build)
-#   STRATA_SANITIZERS  which sanitized runs to do (default "address thread";
-#                      empty: none)
+#   STRATA_SANITIZERS  which sanitized runs to do ("address thread" for both;
+#                      default empty: none, see below)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -113,7 +113,11 @@ run_sanitized() {
   return "$rc"
 }
 
-for kind in ${STRATA_SANITIZERS-address thread}; do
+# Not yet part of the default run (issue 15 is open): the ASan run on today's
+# main reports leaks under libgit2's SSH transport (SshTest.*) that are not
+# yet traced to strata or to libgit2/libssh2, and the TSan run has not been
+# verified on the new tiers; both builds also need to fit CI's time budget.
+for kind in ${STRATA_SANITIZERS-}; do
   case "$kind" in
     address)
       build_sanitized address build-asan
