@@ -15,8 +15,6 @@
 #include <set>
 #include <shared_mutex>
 #include <thread>
-#include <unordered_map>
-#include <unordered_set>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -24,6 +22,7 @@
 #include "strata/error.h"
 #include "strata/wal.h"
 #include "wal/commit_pipeline.h"
+#include "wal/compaction.h"
 #include "wal/dir_state.h"
 #include "wal/log_recovery.h"
 #include "wal/record_format.h"
@@ -83,6 +82,7 @@ class WalImpl final : public Wal {
     for (const auto& t : registered_) wal::validate_tier_name(t);
     open_dir(report);
     background_ = std::thread([this] { background_loop(); });
+    compactor_ = std::thread([this] { compaction_loop(); });
   }
 
   ~WalImpl() override {
@@ -196,7 +196,8 @@ class WalImpl final : public Wal {
   // Segments holding seqs >= from_seq, oldest first, at most max_plans.
   std::vector<ReadPlan> plan_reads_locked(uint64_t from_seq, size_t max_plans = SIZE_MAX);
 
-  void background_loop();
+  void background_loop();  // interval syncs, preallocation
+  void compaction_loop();  // compactions requested by pressure
 
   std::string seg_path(const std::string& name) const { return opt_.dir + "/" + name; }
 
@@ -211,8 +212,9 @@ class WalImpl final : public Wal {
   // and removes segments, so no pin is taken on a segment being retired.
   std::mutex pin_mu_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;     // durable progress, leader hand-off
-  std::condition_variable bg_cv_;  // wakes the background thread
+  std::condition_variable cv_;          // durable progress, leader hand-off
+  std::condition_variable bg_cv_;       // wakes the background thread
+  std::condition_variable compact_cv_;  // wakes the compaction thread
 
   std::vector<std::shared_ptr<Segment>> sealed_;
   std::shared_ptr<Segment> active_;
@@ -241,6 +243,7 @@ class WalImpl final : public Wal {
 
   WalMetrics metrics_;
   std::thread background_;
+  std::thread compactor_;
   bool background_stop_ = false;
 };
 
@@ -461,7 +464,7 @@ void WalImpl::request_compaction_locked() {
                                          sealed_.empty() ? 0 : sealed_.back()->last_seq};
   if (at == auto_compacted_at_ || compaction_requested_) return;
   compaction_requested_ = true;
-  bg_cv_.notify_all();
+  compact_cv_.notify_all();
 }
 
 bool WalImpl::ensure_allocated_locked(std::unique_lock<std::mutex>& lk, uint64_t end) {
@@ -632,8 +635,10 @@ void WalImpl::close() {
     if (closed_) return;
     background_stop_ = true;
     bg_cv_.notify_all();
+    compact_cv_.notify_all();
   }
   if (background_.joinable()) background_.join();
+  if (compactor_.joinable()) compactor_.join();
   std::unique_lock lk(mu_);
   std::optional<Error> failure;
   if (!pipe_.stopped()) {
@@ -665,19 +670,26 @@ void WalImpl::background_loop() {
     } catch (const Error& e) {
       spdlog::error("WAL {}: background flush: {}", opt_.dir, e.what());
     }
-    if (compaction_requested_) {
-      compaction_requested_ = false;
-      auto_compacted_at_ = {retention_floor_locked(),
-                            sealed_.empty() ? 0 : sealed_.back()->last_seq};
-      lk.unlock();
-      try {
-        auto r = compact(false);
-        spdlog::info("WAL {}: compaction dropped {} entries", opt_.dir, r.entries_dropped);
-      } catch (const Error& e) {
-        spdlog::error("WAL {}: compaction: {}", opt_.dir, e.what());
-      }
-      lk.lock();
+  }
+}
+
+void WalImpl::compaction_loop() {
+  // Apart from the background loop, so a long compaction never holds up
+  // the interval syncs or the preallocation.
+  std::unique_lock lk(mu_);
+  while (true) {
+    compact_cv_.wait(lk, [&] { return background_stop_ || compaction_requested_; });
+    if (background_stop_ || closed_ || pipe_.stopped()) break;
+    compaction_requested_ = false;
+    auto_compacted_at_ = {retention_floor_locked(), sealed_.empty() ? 0 : sealed_.back()->last_seq};
+    lk.unlock();
+    try {
+      auto r = compact(false);
+      spdlog::info("WAL {}: compaction dropped {} entries", opt_.dir, r.entries_dropped);
+    } catch (const Error& e) {
+      spdlog::error("WAL {}: compaction: {}", opt_.dir, e.what());
     }
+    lk.lock();
   }
 }
 
@@ -929,158 +941,54 @@ void WalImpl::truncate_after(uint64_t seq) {
 // ------------------------------------------------------------------ compact
 
 CompactResult WalImpl::compact(bool force) {
+  // admin_mu_ keeps delete_sealed_through and truncate_after away from the
+  // inputs while they are read.
   std::lock_guard admin(admin_mu_);
-  std::vector<std::shared_ptr<Segment>> segs;
+  std::vector<wal::CompactionInput> inputs;
   uint64_t floor;
-  std::vector<std::shared_ptr<File>> files;
   {
     std::lock_guard lk(mu_);
     check_open_locked();
-    segs = sealed_;
     floor = force ? UINT64_MAX : retention_floor_locked();
-    for (auto& s : segs) files.push_back(file_for_locked(*s));
+    for (auto& s : sealed_) inputs.push_back({s, file_for_locked(*s)});
   }
-  CompactResult result;
-  result.segments_before = result.segments_after = segs.size();
-  for (const auto& s : segs) result.bytes_before += s->size;
-  result.bytes_after = result.bytes_before;
-  if (segs.empty()) return result;
-  const uint64_t max_body = kMaxBody;
-
-  auto for_each_record = [&](size_t i, const auto& fn) {
-    RecordReader reader(*files[i], kHeaderSize, segs[i]->data_end, max_body);
-    RecordView v;
-    uint64_t off;
-    RecordReader::Result r;
-    while ((r = reader.next(&v, &off)) == RecordReader::Result::kRecord) fn(v, reader.raw());
-    if (r != RecordReader::Result::kEnd) {
-      throw unreadable_record(*files[i], off);
-    }
-  };
-
-  std::unordered_map<std::string, uint64_t> latest;
-  for (size_t i = 0; i < segs.size(); ++i) {
-    for_each_record(
-        i, [&](const RecordView& v, std::string_view) { latest[std::string(v.path)] = v.seq; });
-  }
-  // Creating "a/b" removes a file "a", and deleting a directory removes what
-  // is under it: an entry can change paths other than its own. Entries of a
-  // path that is an ancestor or descendant of another path in the log are
-  // therefore all kept; only paths with no such relative are compacted.
-  std::unordered_set<std::string> tangled;
-  for (const auto& [path, seq] : latest) {
-    for (size_t slash = path.find('/'); slash != std::string::npos;
-         slash = path.find('/', slash + 1)) {
-      std::string ancestor = path.substr(0, slash);
-      if (latest.count(ancestor)) {
-        tangled.insert(ancestor);
-        tangled.insert(path);
-      }
-    }
-  }
-  auto dropped = [&](const RecordView& v) {
-    std::string path(v.path);
-    return latest[path] != v.seq && v.seq <= floor && !tangled.count(path);
-  };
-  std::vector<uint64_t> kept_bytes(segs.size(), 0), drops(segs.size(), 0);
-  for (size_t i = 0; i < segs.size(); ++i) {
-    for_each_record(i, [&](const RecordView& v, std::string_view raw) {
-      if (dropped(v))
-        drops[i]++;
-      else
-        kept_bytes[i] += raw.size();
-    });
-  }
-
-  // Group whole input segments so each output replaces a run of inputs and
-  // covers exactly their seq range (see the open-time repair). A pinned
-  // segment is read (its entries supersede older ones) but not rewritten.
-  std::vector<std::pair<size_t, size_t>> groups;  // [first, last] input index
-  auto pinned = [&](size_t k) { return segs[k]->pins.load() > 0; };
-  for (size_t i = 0; i < segs.size();) {
-    if (pinned(i)) {
-      ++i;
-      continue;
-    }
-    size_t j = i;
-    uint64_t bytes = kept_bytes[i];
-    while (j + 1 < segs.size() && !pinned(j + 1) &&
-           bytes + kept_bytes[j + 1] + kHeaderSize + kTrailerSize <= opt_.segment_bytes) {
-      bytes += kept_bytes[++j];
-    }
-    groups.emplace_back(i, j);
-    i = j + 1;
-  }
-
-  for (auto [gi, gj] : groups) {
-    uint64_t group_drops = 0;
-    for (size_t k = gi; k <= gj; ++k) group_drops += drops[k];
-    if (group_drops == 0 && gi == gj) continue;
-    // A new name: the inputs' bytes stay what their names promised.
-    const std::string name = wal::new_segment_name(fs_, opt_.dir, segs[gi]->base_seq);
-    const std::string tmp = seg_path(name) + ".compact";
-    auto out = fs_.open(tmp, OpenMode::kCreateTrunc);
-    std::string buf(kHeaderSize, '\0');
-    wal::encode_header(wal::SegmentHeader{segs[gi]->base_seq}, buf.data());
-    auto seg = std::make_shared<Segment>();
-    seg->name = name;
-    seg->base_seq = segs[gi]->base_seq;
-    seg->last_seq = segs[gj]->last_seq;
-    seg->sealed = true;
-    for (size_t k = gi; k <= gj; ++k) {
-      for_each_record(k, [&](const RecordView& v, std::string_view raw) {
-        if (dropped(v)) return;
-        wal::maybe_index(seg->index, v.seq, buf.size());
-        if (seg->entries++ == 0) seg->first_seq = v.seq;
-        buf.append(raw);
-      });
-    }
-    seg->data_end = buf.size();
-    Sha256 digest;
-    digest.update(buf.data(), buf.size());
-    std::string tail;
-    const wal::Trailer t = wal::encode_index_and_trailer(*seg, seg->data_end, digest, &tail);
-    buf.append(tail);
-    seg->sha = t.sha256;
-    seg->size = buf.size();
-    out->pwrite(buf.data(), buf.size(), 0);
-    out->sync();
-    out.reset();
+  auto pinned = [&](size_t k) { return inputs[k].segment->pins.load() > 0; };
+  auto install = [&](const wal::CompactionOutput& out) {
     {
       // No pin may be taken on the inputs from here until they are replaced.
       std::lock_guard pins(pin_mu_);
-      bool still_free = true;
-      for (size_t k = gi; k <= gj; ++k) still_free = still_free && !pinned(k);
-      if (!still_free) {
-        fs_.remove(tmp);  // pinned meanwhile: leave the run as it is
-        continue;
+      for (size_t k = out.first; k <= out.last; ++k) {
+        if (pinned(k)) return false;
       }
       // The rename is the commit point (the open-time repair prefers the
       // output); the inputs are removed after readers stop using them.
-      fs_.rename(tmp, seg_path(name));
+      fs_.rename(out.temp_path, seg_path(out.segment->name));
       fs_.sync_dir(opt_.dir);
       std::lock_guard lk(mu_);
-      auto first = std::find(sealed_.begin(), sealed_.end(), segs[gi]);
-      auto last = std::find(sealed_.begin(), sealed_.end(), segs[gj]);
+      auto first = std::find(sealed_.begin(), sealed_.end(), inputs[out.first].segment);
+      auto last = std::find(sealed_.begin(), sealed_.end(), inputs[out.last].segment);
       if (first != sealed_.end() && last != sealed_.end()) {
         for (auto it = first; it <= last; ++it) sealed_bytes_ -= (*it)->size;
-        *first = seg;
+        *first = out.segment;
         sealed_.erase(first + 1, last + 1);
-        sealed_bytes_ += seg->size;
+        sealed_bytes_ += out.segment->size;
       }
-      metrics_.compaction_entries_dropped += group_drops;
+      metrics_.compaction_entries_dropped += out.entries_dropped;
     }
-    for (size_t k = gi; k <= gj; ++k) fs_.remove(seg_path(segs[k]->name));
+    for (size_t k = out.first; k <= out.last; ++k) {
+      fs_.remove(seg_path(inputs[k].segment->name));
+    }
     fs_.sync_dir(opt_.dir);
-    result.entries_dropped += group_drops;
-    result.segments_after -= gj - gi;
-  }
-  {
-    std::lock_guard lk(mu_);
-    metrics_.compactions++;
+    return true;
+  };
+  CompactResult result =
+      wal::compact_segments(fs_, opt_.dir, inputs, floor, opt_.segment_bytes, pinned, install);
+  std::lock_guard lk(mu_);
+  metrics_.compactions++;
+  if (!inputs.empty()) {
     result.bytes_after = 0;
     for (const auto& s : sealed_) {
-      if (s->base_seq <= segs.back()->base_seq) result.bytes_after += s->size;
+      if (s->base_seq <= inputs.back().segment->base_seq) result.bytes_after += s->size;
     }
   }
   return result;
