@@ -28,6 +28,7 @@
 #include "wal/record_format.h"
 #include "wal/segment_file.h"
 #include "wal/segment_reader.h"
+#include "wal/space_guard.h"
 
 namespace strata {
 namespace {
@@ -78,7 +79,11 @@ class WalImpl final : public Wal {
         registered_(options.tiers.begin(), options.tiers.end()),
         pipe_(cv_,
               wal::PipelineOptions{options.sync, std::max<uint32_t>(1, options.syncs_in_flight),
-                                   kBufferedWriteBytes, fmt::format("WAL {}", options.dir)}) {
+                                   kBufferedWriteBytes, fmt::format("WAL {}", options.dir)}),
+        guard_(
+            wal::SpaceLimits{options.warn_bytes, options.max_bytes, options.stop_free_bytes,
+                             options.resume_free_bytes},
+            [this] { return fs_.disk_space(opt_.dir).free_bytes; }, options.dir) {
     for (const auto& t : registered_) wal::validate_tier_name(t);
     open_dir(report);
     background_ = std::thread([this] { background_loop(); });
@@ -233,13 +238,10 @@ class WalImpl final : public Wal {
   // Pending records, groups, syncs in flight, waiters (under mu_, on cv_).
   wal::CommitPipeline pipe_;
 
-  bool low_free_ = false;
-  uint64_t free_bytes_ = 0;
-  std::chrono::steady_clock::time_point next_free_check_{};
+  wal::SpaceGuard guard_;  // size pressure and free space
   bool compaction_requested_ = false;
   // (floor, last sealed seq) when the background last compacted.
   std::pair<uint64_t, uint64_t> auto_compacted_at_{UINT64_MAX, UINT64_MAX};
-  bool warned_pressure_ = false;
 
   WalMetrics metrics_;
   std::thread background_;
@@ -394,44 +396,18 @@ void WalImpl::check_writable_locked(uint64_t bytes) {
   if (closed_ || pipe_.stopped()) metrics_.rejected_writes++;
   check_open_locked();
   const uint64_t total = total_bytes_locked();
-  // Warned once per crossing: re-armed only when the log is below the mark
-  // again (compaction that drops nothing does not re-arm it).
-  if (total < opt_.warn_bytes) warned_pressure_ = false;
-  if (total + bytes > opt_.max_bytes) {
+  const wal::SpaceVerdict v = guard_.check(total, bytes);
+  if (v.too_big || v.warn_crossed) request_compaction_locked();
+  if (v.warn_crossed) metrics_.pressure_warnings++;
+  if (v.too_big) {
     metrics_.rejected_writes++;
-    request_compaction_locked();
     throw Error(ErrorCode::kDiskPressureCritical,
                 fmt::format("WAL {} holds {} bytes; this write would pass WAL_MAX_BYTES ({}). {}",
                             opt_.dir, total, opt_.max_bytes, pressure_advice()));
   }
-  if (total + bytes >= opt_.warn_bytes && !warned_pressure_) {
-    warned_pressure_ = true;
-    metrics_.pressure_warnings++;
-    request_compaction_locked();
-    spdlog::warn("WAL {} holds {} bytes, past WAL_WARN_BYTES ({}): compaction requested", opt_.dir,
-                 total, opt_.warn_bytes);
-  }
-  // Free space is checked at most every 100 ms while it is plentiful, on
-  // every write while it is low (writes are refused then anyway).
-  auto now = std::chrono::steady_clock::now();
-  if (low_free_ || now >= next_free_check_) {
-    next_free_check_ = now + std::chrono::milliseconds(100);
-    free_bytes_ = fs_.disk_space(opt_.dir).free_bytes;
-    if (low_free_ && free_bytes_ >= opt_.resume_free_bytes) {
-      low_free_ = false;
-      spdlog::info("WAL {}: free space {} bytes, writes resume", opt_.dir, free_bytes_);
-    } else if (!low_free_ && free_bytes_ < opt_.stop_free_bytes) {
-      low_free_ = true;
-      spdlog::error("WAL {}: free space {} bytes below WAL_MIN_FREE_BYTES ({}): refusing writes",
-                    opt_.dir, free_bytes_, opt_.stop_free_bytes);
-    }
-  }
-  if (low_free_) {
+  if (v.low_free) {
     metrics_.rejected_writes++;
-    throw Error(ErrorCode::kDiskFull,
-                fmt::format("only {} bytes free on the file system of {}: writes stop below "
-                            "WAL_MIN_FREE_BYTES ({}) and resume above WAL_RESUME_FREE_BYTES ({})",
-                            free_bytes_, opt_.dir, opt_.stop_free_bytes, opt_.resume_free_bytes));
+    throw guard_.low_free_error();
   }
 }
 
@@ -841,7 +817,7 @@ WalStatus WalImpl::status_without_free_space() {
   st.pressure = st.total_bytes >= opt_.max_bytes    ? DiskPressure::kCritical
                 : st.total_bytes >= opt_.warn_bytes ? DiskPressure::kWarning
                                                     : DiskPressure::kNormal;
-  st.low_free_space = low_free_;
+  st.low_free_space = guard_.low_free();
   st.history_id = history_id_;
   for (const auto& t : registered_) st.tiers.push_back(TierMark{t, 0, true});
   for (const auto& [t, seq] : marks_) {
