@@ -1,45 +1,49 @@
 // The WAL: segments on disk, group commit, recovery of the tail at open.
 //
-// Writes are pipelined: an appender encodes its records into `pending_`
-// under the mutex (seq assignment, CRC, index), then in `always` mode waits
-// until a leader has written and fdatasynced past its seq. Whoever finds its
-// records still pending and a sync slot free becomes the leader: it takes
-// everything pending and, without the mutex, hashes it, writes it with one
-// pwrite and fdatasyncs, while the next group gathers. Up to
-// WalOptions::syncs_in_flight leaders run at once. Their pwrites happen in
-// log order (so the file never has a hole a process crash could expose);
-// their fdatasyncs overlap, each through its own descriptor so that a
-// writeback error is reported to every one of them (Linux errseq_t), and a
-// group is acknowledged only when it and every group before it are synced.
+// An appender encodes its records (seq assignment, CRC, index) into the
+// commit pipeline under the mutex and commits them there
+// (wal/commit_pipeline.h: group commit, syncs in flight); the active
+// segment is the pipeline's sink, through one descriptor per sync slot so a
+// writeback error is reported to every one of them (Linux errseq_t).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <set>
 #include <shared_mutex>
 #include <thread>
-#include <unordered_map>
-#include <unordered_set>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "strata/error.h"
 #include "strata/wal.h"
+#include "wal/commit_pipeline.h"
+#include "wal/compaction.h"
 #include "wal/dir_state.h"
+#include "wal/log_recovery.h"
 #include "wal/record_format.h"
+#include "wal/segment_file.h"
 #include "wal/segment_reader.h"
+#include "wal/space_guard.h"
 
 namespace strata {
 namespace {
 
+using wal::index_start;
+using wal::info_of;
 using wal::kHeaderSize;
 using wal::kIndexEntrySize;
+using wal::kMaxBody;
 using wal::kTrailerSize;
 using wal::RecordReader;
 using wal::RecordView;
+using wal::Segment;
+using wal::unreadable_record;
+using wal::write_zeros;
 
 // In `always` mode segments grow by this much zero-filled space at a time:
 // overwriting allocated blocks lets fdatasync skip the file-size journal
@@ -51,9 +55,6 @@ constexpr uint64_t kPreallocChunk = 4ull << 20;
 constexpr size_t kPointReadBytes = wal::kIndexStride + 4096;
 // In `none` mode records are buffered in memory up to this size.
 constexpr size_t kBufferedWriteBytes = 1 << 20;
-// Readers accept any record body up to the largest WAL_MAX_ENTRY_BYTES
-// allowed, so lowering the setting never makes old records unreadable.
-constexpr uint64_t kMaxBody = wal::kBodyFixed + (1ull << 30);
 // Open sealed-segment handles kept for reads before the cache is dropped.
 constexpr size_t kMaxCachedHandles = 128;
 
@@ -63,52 +64,6 @@ uint64_t now_ms() {
                                    .count());
 }
 
-struct Segment {
-  std::string name;
-  uint64_t base_seq = 0;
-  uint64_t first_seq = 0;  // first entry present, 0 when none
-  uint64_t last_seq = 0;   // sealed: end of the covered range; active: last entry (or base-1)
-  uint64_t entries = 0;
-  uint64_t data_end = 0;  // end of records
-  uint64_t size = 0;      // sealed: file size
-  bool sealed = false;
-  Sha256Digest sha{};
-  std::vector<std::pair<uint64_t, uint64_t>> index;  // (seq, offset)
-  std::shared_ptr<File> file;  // may be null for sealed segments (opened on demand)
-  // Active segment only: one descriptor per concurrent fdatasync (leaders'
-  // slots, then the background preallocation), opened before any write.
-  std::vector<std::shared_ptr<File>> sync_files;
-  // Sealed segments only: live SegmentPins holding it. Compaction and
-  // deletion leave a pinned segment in place; they check under pin_mu_.
-  std::atomic<int> pins{0};
-};
-
-SegmentInfo info_of(const Segment& s) {
-  return SegmentInfo{s.name,
-                     s.base_seq,
-                     s.first_seq,
-                     s.last_seq,
-                     s.entries,
-                     s.size,
-                     s.sealed ? to_hex(s.sha) : "",
-                     s.sealed};
-}
-
-// A group taken by a leader and not yet acknowledged.
-struct InflightGroup {
-  uint64_t upto = 0;  // last seq in the group
-  uint64_t end = 0;   // file offset just past it
-  bool synced = false;
-};
-
-// An appender waiting in `always` mode: woken alone when its seq is durable
-// or when it should lead the next group, so 32 waiting threads are not all
-// woken by every fdatasync.
-struct Waiter {
-  uint64_t seq = 0;
-  std::condition_variable cv;
-};
-
 // Where to look for records: a file and a byte range.
 struct ReadPlan {
   std::shared_ptr<File> file;
@@ -116,71 +71,23 @@ struct ReadPlan {
   uint64_t end = 0;
 };
 
-void write_zeros(File& file, uint64_t from, uint64_t to) {
-  static const std::string kZeros(1 << 20, '\0');
-  for (uint64_t off = from; off < to;) {
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(kZeros.size(), to - off));
-    file.pwrite(kZeros.data(), n, off);
-    off += n;
-  }
-}
-
-// The digest of a segment's first `end` bytes, which must all be there.
-Sha256 digest_of_prefix(File& file, uint64_t end) {
-  uint64_t short_at = 0;
-  auto sha = wal::hash_file_prefix(file, end, &short_at);
-  if (!sha) {
-    throw Error(ErrorCode::kWalCorrupt,
-                fmt::format("{}: shorter than its records (short read at offset {} of {})",
-                            file.path(), short_at, end));
-  }
-  return *sha;
-}
-
-// The sparse index and trailer that seal a segment whose records end at
-// index_offset; digest_so_far covers the file up to there.
-wal::Trailer encode_index_and_trailer(const Segment& s, uint64_t index_offset,
-                                      const Sha256& digest_so_far, std::string* tail) {
-  const size_t index_bytes = s.index.size() * kIndexEntrySize;
-  tail->assign(index_bytes + kTrailerSize, '\0');
-  for (size_t i = 0; i < s.index.size(); ++i) {
-    wal::put_u64(tail->data() + i * kIndexEntrySize, s.index[i].first);
-    wal::put_u64(tail->data() + i * kIndexEntrySize + 8, s.index[i].second);
-  }
-  Sha256 digest = digest_so_far;
-  digest.update(tail->data(), index_bytes);
-  wal::Trailer t;
-  t.entry_count = s.entries;
-  t.first_seq = s.first_seq;
-  t.last_seq = s.last_seq;
-  t.index_offset = index_offset;
-  t.index_count = s.index.size();
-  wal::encode_trailer(t, digest, tail->data() + index_bytes);
-  return t;
-}
-
-Error unreadable_record(const File& file, uint64_t offset) {
-  return Error(ErrorCode::kWalCorrupt,
-               fmt::format("{}: unreadable record at offset {}", file.path(), offset));
-}
-
-uint64_t index_start(const Segment& s, uint64_t seq) {
-  // The largest indexed seq <= seq gives the offset to scan from.
-  auto it = std::upper_bound(s.index.begin(), s.index.end(), seq,
-                             [](uint64_t v, const auto& e) { return v < e.first; });
-  if (it == s.index.begin()) return kHeaderSize;
-  return std::prev(it)->second;
-}
-
 class WalImpl final : public Wal {
  public:
   WalImpl(const WalOptions& options, OpenReport* report)
       : opt_(options),
         fs_(options.fs ? *options.fs : FileSystem::real()),
-        registered_(options.tiers.begin(), options.tiers.end()) {
+        registered_(options.tiers.begin(), options.tiers.end()),
+        pipe_(cv_,
+              wal::PipelineOptions{options.sync, std::max<uint32_t>(1, options.syncs_in_flight),
+                                   kBufferedWriteBytes, fmt::format("WAL {}", options.dir)}),
+        guard_(
+            wal::SpaceLimits{options.warn_bytes, options.max_bytes, options.stop_free_bytes,
+                             options.resume_free_bytes},
+            [this] { return fs_.disk_space(opt_.dir).free_bytes; }, options.dir) {
     for (const auto& t : registered_) wal::validate_tier_name(t);
     open_dir(report);
     background_ = std::thread([this] { background_loop(); });
+    compactor_ = std::thread([this] { compaction_loop(); });
   }
 
   ~WalImpl() override {
@@ -212,7 +119,11 @@ class WalImpl final : public Wal {
   WalStatus status_without_free_space();
   WalMetrics metrics() override {
     std::lock_guard lk(mu_);
-    return metrics_;
+    WalMetrics m = metrics_;
+    m.fsyncs += pipe_.counters().syncs;
+    m.group_commits = pipe_.counters().group_commits;
+    m.max_group_size = pipe_.counters().max_group_size;
+    return m;
   }
   void flush() override;
   void confirm(std::string_view tier, uint64_t seq) override;
@@ -244,18 +155,12 @@ class WalImpl final : public Wal {
  private:
   // ---- opening ----
   void open_dir(OpenReport* report);
-  void open_last_segment(const std::string& name, uint64_t base, uint64_t prev_last,
-                         OpenReport& rep);
   void create_active_segment(uint64_t base);
   // Makes the unsealed segment described by scan the active one.
   void adopt_active(const std::string& name, uint64_t base, std::shared_ptr<File> file,
                     wal::TailScan& scan, bool sha_valid);
   void open_sync_files(Segment& s);
   void load_marks(uint64_t head, OpenReport& rep);
-  // A name for a new segment file with this base that no file has had.
-  std::string new_segment_name(uint64_t base);
-  std::shared_ptr<Segment> load_sealed(const std::string& name, uint64_t base);
-  void copy_file_bytes(File& from, const std::string& to, uint64_t size);
 
   // ---- writing (all *_locked run with mu_ held) ----
   uint64_t append_entries(const Entry* entries, size_t n);
@@ -265,8 +170,6 @@ class WalImpl final : public Wal {
   // Waits out an import, then checks, rotates and allocates until `bytes` of
   // records fit into the active segment at active_end().
   void reserve_locked(std::unique_lock<std::mutex>& lk, uint64_t bytes, bool importer = false);
-  // Acknowledges a batch ending at `last` as the sync mode promises.
-  void complete_batch_locked(std::unique_lock<std::mutex>& lk, uint64_t last);
   uint64_t retention_floor_locked() const;
   std::string pressure_advice() const;
   // Asks the background thread for a compaction, unless one already ran
@@ -275,31 +178,21 @@ class WalImpl final : public Wal {
   // Makes sure the file is zero-filled up to end (always mode). False when it
   // had to wait without the mutex, so the caller must look again.
   bool ensure_allocated_locked(std::unique_lock<std::mutex>& lk, uint64_t end);
-  static constexpr size_t kNoSlot = SIZE_MAX;
-  size_t free_slot_locked() const;
   // A leader, the interval sync or the preallocation is doing I/O without mu_.
-  bool io_in_flight_locked() const {
-    return interval_sync_running_ || prealloc_running_ ||
-           std::find(slot_busy_.begin(), slot_busy_.end(), true) != slot_busy_.end();
-  }
-  void wait_for_durable_locked(std::unique_lock<std::mutex>& lk, uint64_t seq);
-  void lead_group_locked(std::unique_lock<std::mutex>& lk);
-  // Wakes the next leader now and the writers whose seq is durable now, or
-  // hands the latter to *later so the caller can wake them without mu_.
-  void wake_waiters_locked(std::vector<std::shared_ptr<Waiter>>* later = nullptr);
+  bool io_in_flight_locked() const { return pipe_.io_running() || prealloc_running_; }
   void preallocate_in_background(std::unique_lock<std::mutex>& lk);
-  void write_pending_locked();
-  void drain_locked(std::unique_lock<std::mutex>& lk);
+  // Writes and syncs everything appended so far; waits out the pipeline's
+  // I/O and the preallocation in flight.
+  void drain_locked(std::unique_lock<std::mutex>& lk) {
+    pipe_.drain(lk, [&] { return prealloc_running_; });
+  }
   void rotate_locked(std::unique_lock<std::mutex>& lk);
   void seal_active_locked();
-  [[noreturn]] void stop_locked(const std::string& reason, const Error& cause);
-  Error stopped_error() const {
-    return Error(ErrorCode::kWalStopped,
-                 fmt::format("WAL {} stopped accepting writes: {}", opt_.dir, stop_reason_));
+  [[noreturn]] void stop_locked(const std::string& reason, const Error& cause) {
+    pipe_.stop(reason, cause);
   }
-  // Where the next record goes: past what is written, what a leader is
-  // writing right now, and what waits in the buffer.
-  uint64_t active_end() const { return written_end_ + inflight_bytes_ + pending_.size(); }
+  Error stopped_error() const { return pipe_.stopped_error(); }
+  uint64_t active_end() const { return pipe_.end(); }
   uint64_t total_bytes_locked() const { return sealed_bytes_ + active_end(); }
 
   // ---- reading ----
@@ -308,7 +201,8 @@ class WalImpl final : public Wal {
   // Segments holding seqs >= from_seq, oldest first, at most max_plans.
   std::vector<ReadPlan> plan_reads_locked(uint64_t from_seq, size_t max_plans = SIZE_MAX);
 
-  void background_loop();
+  void background_loop();  // interval syncs, preallocation
+  void compaction_loop();  // compactions requested by pressure
 
   std::string seg_path(const std::string& name) const { return opt_.dir + "/" + name; }
 
@@ -323,99 +217,39 @@ class WalImpl final : public Wal {
   // and removes segments, so no pin is taken on a segment being retired.
   std::mutex pin_mu_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;     // durable progress, leader hand-off
-  std::condition_variable bg_cv_;  // wakes the background thread
+  std::condition_variable cv_;          // durable progress, leader hand-off
+  std::condition_variable bg_cv_;       // wakes the background thread
+  std::condition_variable compact_cv_;  // wakes the compaction thread
 
   std::vector<std::shared_ptr<Segment>> sealed_;
   std::shared_ptr<Segment> active_;
-  // Over [0, written_end_) when sha_valid_. Only the leader whose turn it is
-  // to write (or a holder of mu_ with no leader in flight) touches it. Open
-  // does not hash the unsealed tail (that would make open time grow with
-  // it); sealing hashes the file instead when sha_valid_ is false.
-  Sha256 active_sha_;
-  bool sha_valid_ = true;
+  std::shared_ptr<wal::SegmentSink> sink_;  // the active segment's
   uint64_t sealed_bytes_ = 0;
   size_t cached_handles_ = 0;
 
-  std::string pending_;                  // encoded records not yet written
-  std::vector<std::string> spare_bufs_;  // leaders' buffers, reused
-  uint64_t pending_entries_ = 0;
-  uint64_t inflight_bytes_ = 0;         // taken by leaders, not yet written
-  uint64_t written_end_ = kHeaderSize;  // data pwritten up to here
-  uint64_t alloc_end_ = kHeaderSize;    // the file is zero-filled up to here
-  bool prealloc_wanted_ = false;        // the background thread should grow the file
+  uint64_t alloc_end_ = kHeaderSize;  // the file is zero-filled up to here
+  bool prealloc_wanted_ = false;      // the background thread should grow the file
   bool prealloc_running_ = false;
-  uint64_t next_seq_ = 1;
-  uint64_t taken_seq_ = 0;              // last seq handed to a leader or written
-  uint64_t written_seq_ = 0;            // last seq pwritten
-  std::deque<InflightGroup> inflight_;  // oldest first
-  std::vector<bool> slot_busy_;
-  std::vector<std::shared_ptr<Waiter>> waiters_;
-  uint64_t durable_seq_ = 0;  // last seq fdatasynced
-  uint64_t ack_seq_ = 0;      // last seq acknowledged to a writer (visible to readers)
-  uint64_t ack_end_ = kHeaderSize;
-  bool interval_sync_running_ = false;
-  bool stopped_ = false;
-  std::string stop_reason_;
   bool closed_ = false;
   std::string history_id_;  // changes whenever truncate_after rewrites history
   const std::set<std::string, std::less<>> registered_;  // WalOptions::tiers
   wal::MarkMap marks_;                                   // tier -> confirmed seq
   bool importing_ = false;  // import_framed owns seq assignment; appends wait
+  // Pending records, groups, syncs in flight, waiters (under mu_, on cv_).
+  wal::CommitPipeline pipe_;
 
-  bool low_free_ = false;
-  uint64_t free_bytes_ = 0;
-  std::chrono::steady_clock::time_point next_free_check_{};
+  wal::SpaceGuard guard_;  // size pressure and free space
   bool compaction_requested_ = false;
   // (floor, last sealed seq) when the background last compacted.
   std::pair<uint64_t, uint64_t> auto_compacted_at_{UINT64_MAX, UINT64_MAX};
-  bool warned_pressure_ = false;
 
   WalMetrics metrics_;
   std::thread background_;
+  std::thread compactor_;
   bool background_stop_ = false;
 };
 
 // ------------------------------------------------------------------ open
-
-std::shared_ptr<Segment> WalImpl::load_sealed(const std::string& name, uint64_t base) {
-  auto file = fs_.open(seg_path(name), OpenMode::kRead);
-  wal::SegmentHeader h;
-  wal::Trailer t;
-  const uint64_t size = file->size();
-  if (!wal::read_segment_header(*file, &h) || h.base_seq != base) return nullptr;
-  if (!wal::read_segment_trailer(*file, size, &t)) return nullptr;
-  auto s = std::make_shared<Segment>();
-  s->name = name;
-  s->base_seq = base;
-  s->first_seq = t.first_seq;
-  s->last_seq = t.last_seq;
-  s->entries = t.entry_count;
-  s->data_end = t.index_offset;
-  s->size = size;
-  s->sealed = true;
-  s->sha = t.sha256;
-  std::string idx(t.index_count * kIndexEntrySize, '\0');
-  if (file->pread(idx.data(), idx.size(), t.index_offset) != idx.size()) return nullptr;
-  s->index.reserve(t.index_count);
-  for (uint64_t i = 0; i < t.index_count; ++i) {
-    s->index.emplace_back(wal::get_u64(idx.data() + i * 16), wal::get_u64(idx.data() + i * 16 + 8));
-  }
-  return s;
-}
-
-void WalImpl::copy_file_bytes(File& from, const std::string& to, uint64_t size) {
-  auto out = fs_.open(to, OpenMode::kCreateTrunc);
-  std::string buf(1 << 20, '\0');
-  for (uint64_t off = 0; off < size;) {
-    size_t n = from.pread(buf.data(),
-                          static_cast<size_t>(std::min<uint64_t>(buf.size(), size - off)), off);
-    if (n == 0) break;
-    out->pwrite(buf.data(), n, off);
-    off += n;
-  }
-  out->sync();
-}
 
 void WalImpl::open_dir(OpenReport* report) {
   OpenReport rep;
@@ -430,99 +264,32 @@ void WalImpl::open_dir(OpenReport* report) {
                     ? fmt::format("WAL {} is locked by another process (pid {})", opt_.dir, holder)
                     : fmt::format("WAL {} is locked by another process", opt_.dir));
   }
-
-  struct Found {
-    uint64_t base;
-    std::string name;
-    std::shared_ptr<Segment> sealed;  // null: not sealed
-  };
-  std::vector<Found> found;
-  for (const auto& name : fs_.list_dir(opt_.dir)) {
-    uint64_t base = 0;
-    if (wal::parse_segment_file_name(name, &base)) {
-      found.push_back(Found{base, name, load_sealed(name, base)});
-    } else if (name.ends_with(".compact") || name.ends_with(".repair") ||
-               name.ends_with(".trunc")) {
-      // An unfinished compaction, repair or truncation output: what it was
-      // made from is still in place.
-      fs_.remove(seg_path(name));
-      rep.notes.push_back(fmt::format("removed unfinished output {}", name));
-    } else if (name.starts_with('.') && name.find(kTempMarker) != std::string::npos) {
-      // HISTORY or MARKS being replaced when the process stopped.
-      fs_.remove(seg_path(name));
-    }
-  }
-  // By base; for one base, sealed before unsealed, and the segment covering
-  // the most (then holding the fewest entries: a compaction's output) first,
-  // so that the leftovers of an interrupted compaction come after it.
-  std::sort(found.begin(), found.end(), [](const Found& x, const Found& y) {
-    if (x.base != y.base) return x.base < y.base;
-    if (!x.sealed || !y.sealed) return x.sealed != nullptr && y.sealed == nullptr;
-    if (x.sealed->last_seq != y.sealed->last_seq) return x.sealed->last_seq > y.sealed->last_seq;
-    if (x.sealed->entries != y.sealed->entries) return x.sealed->entries < y.sealed->entries;
-    return x.name < y.name;
-  });
+  const wal::DirListing listing = wal::list_segments(fs_, opt_.dir);
+  wal::LogPlan plan = wal::plan_log(listing, opt_.dir);
+  if (plan.problem) throw wal::log_problem_error(*plan.problem);
+  wal::remove_redundant(fs_, opt_.dir, listing, plan, rep);
 
   history_id_ = wal::read_history_id(fs_, opt_.dir);
   if (history_id_.empty()) {
     history_id_ = wal::new_history_id();
     wal::write_history_id(fs_, opt_.dir, history_id_);
   }
-
-  auto chain_error = [&](const std::string& name, uint64_t base, uint64_t prev_last) {
-    return Error(ErrorCode::kWalCorrupt,
-                 fmt::format("{}: segment starts at seq {} but the previous one ends at {}",
-                             seg_path(name), base, prev_last));
-  };
-  uint64_t prev_last = 0;
-  for (size_t i = 0; i < found.size(); ++i) {
-    auto& [base, name, s] = found[i];
-    if (s) {
-      if (!sealed_.empty() && s->last_seq <= prev_last) {
-        // Left behind by a compaction that replaced it before it was removed.
-        fs_.remove(seg_path(name));
-        fs_.sync_dir(opt_.dir);
-        rep.notes.push_back(
-            fmt::format("removed {}: its range is covered by {} (its compacted replacement)", name,
-                        sealed_.back()->name));
-        continue;
-      }
-      if (!sealed_.empty() && base != prev_last + 1) throw chain_error(name, base, prev_last);
-      prev_last = s->last_seq;
-      sealed_bytes_ += s->size;
-      sealed_.push_back(std::move(s));
-      continue;
+  sealed_ = std::move(plan.sealed);
+  for (const auto& s : sealed_) sealed_bytes_ += s->size;
+  if (plan.tail) {
+    const auto& t = *plan.tail;
+    wal::RepairedTail r = wal::repair_tail(fs_, opt_.dir, t.name, t.base, plan.tail_prev_last,
+                                           opt_.skip_corrupt, rep);
+    if (r.sealed) {
+      sealed_bytes_ += r.sealed->size;
+      sealed_.push_back(std::move(r.sealed));
+    } else if (r.file) {
+      adopt_active(t.name, t.base, r.file, r.scan, /*sha_valid=*/false);
     }
-    if (i + 1 != found.size()) {
-      throw Error(ErrorCode::kWalCorrupt,
-                  fmt::format("{}: segment is not sealed (bad header or trailer) but newer "
-                              "segments follow it",
-                              seg_path(name)));
-    }
-    if (!sealed_.empty() && sealed_.back()->base_seq == base) {
-      // truncate_after into a sealed segment writes the records it keeps to
-      // a new file and then removes the sealed one; it stopped in between.
-      const auto old = sealed_.back();
-      sealed_.pop_back();
-      sealed_bytes_ -= old->size;
-      fs_.remove(seg_path(old->name));
-      fs_.sync_dir(opt_.dir);
-      rep.notes.push_back(
-          fmt::format("removed {}: an interrupted truncate_after had already replaced it with {}",
-                      old->name, name));
-      prev_last = sealed_.empty() ? 0 : sealed_.back()->last_seq;
-    }
-    if (!sealed_.empty() && base != prev_last + 1) throw chain_error(name, base, prev_last);
-    open_last_segment(name, base, prev_last, rep);
   }
   if (!active_) create_active_segment(sealed_.empty() ? 1 : sealed_.back()->last_seq + 1);
 
-  uint64_t head = active_->entries > 0 ? active_->last_seq : active_->base_seq - 1;
-  next_seq_ = head + 1;
-  taken_seq_ = written_seq_ = durable_seq_ = ack_seq_ = head;
-  slot_busy_.assign(std::max<uint32_t>(1, opt_.syncs_in_flight), false);
-  ack_end_ = written_end_;
-  load_marks(head, rep);
+  load_marks(pipe_.ack_seq(), rep);
   rep.segments = sealed_.size() + 1;
   metrics_.torn_bytes_dropped = rep.torn_bytes_dropped;
   metrics_.corrupt_records_skipped = rep.corrupt_records_skipped;
@@ -560,149 +327,6 @@ void WalImpl::load_marks(uint64_t head, OpenReport& rep) {
   marks_ = std::move(m->seqs);
 }
 
-std::string WalImpl::new_segment_name(uint64_t base) {
-  while (true) {
-    std::string name = wal::segment_file_name(base, wal::random_u64());
-    if (!fs_.exists(seg_path(name))) return name;
-  }
-}
-
-void WalImpl::open_last_segment(const std::string& name, uint64_t base, uint64_t prev_last,
-                                OpenReport& rep) {
-  const std::string path = seg_path(name);
-  auto file = std::shared_ptr<File>(fs_.open(path, OpenMode::kReadWrite));
-  wal::SegmentHeader h;
-  if (!wal::read_segment_header(*file, &h)) {
-    // A segment whose creation did not finish: nothing acknowledged is in it
-    // because its header is synced before any record is written. Only a file
-    // shorter than a header or all zeros looks like that; a damaged header
-    // in front of records is corruption.
-    if (file->size() < kHeaderSize || wal::non_zero_extent(*file, 0, file->size()) == 0) {
-      file.reset();
-      fs_.remove(path);
-      fs_.sync_dir(opt_.dir);
-      rep.notes.push_back(fmt::format("removed {}: its creation did not finish", name));
-      return;
-    }
-    throw Error(ErrorCode::kWalCorrupt, fmt::format("{}: bad segment header", path));
-  }
-  if (h.base_seq != base) {
-    throw Error(ErrorCode::kWalCorrupt, fmt::format("{}: header says base seq {}, the name says {}",
-                                                    path, h.base_seq, base));
-  }
-  wal::TailScan scan =
-      wal::scan_segment(*file, base, prev_last, kMaxBody, opt_.skip_corrupt, /*hash=*/false);
-  if (scan.sealed_trailer_found) {
-    // Sealing wrote the trailer but did not cut the preallocated space.
-    wal::Trailer t;
-    char buf[kTrailerSize];
-    uint64_t trailer_off = 0;
-    // The trailer sits after the index that follows the records.
-    for (uint64_t off = scan.end;; off += kIndexEntrySize) {
-      if (file->pread(buf, kTrailerSize, off) != kTrailerSize) break;
-      if (wal::decode_trailer(buf, &t) && t.index_offset == scan.end) {
-        trailer_off = off;
-        break;
-      }
-    }
-    // A crash between writing index + trailer and syncing them may have
-    // kept the trailer's page and lost an index page: finish the seal only
-    // if every byte is what sealing these records writes.
-    Segment expect;
-    expect.entries = scan.entries;
-    expect.first_seq = scan.first_seq;
-    expect.last_seq = scan.entries ? scan.last_seq : base - 1;
-    expect.index = scan.index;
-    std::string tail, on_disk;
-    if (trailer_off != 0) {
-      encode_index_and_trailer(expect, scan.end, digest_of_prefix(*file, scan.end), &tail);
-      on_disk.resize(tail.size());
-      on_disk.resize(file->pread(on_disk.data(), on_disk.size(), scan.end));
-    }
-    if (trailer_off != 0 && trailer_off + kTrailerSize == scan.end + tail.size() &&
-        on_disk == tail) {
-      file->truncate(trailer_off + kTrailerSize);
-      file->sync();
-      rep.notes.push_back(fmt::format("finished sealing {}", name));
-      file.reset();
-      auto s = load_sealed(name, base);
-      if (!s) throw Error(ErrorCode::kWalCorrupt, fmt::format("{}: cannot finish sealing", path));
-      sealed_bytes_ += s->size;
-      sealed_.push_back(std::move(s));
-      return;
-    }
-    // Only the records are trusted: drop the half-written seal; the segment
-    // stays active and is sealed again when it rotates.
-    file->truncate(scan.end);
-    file->sync();
-    rep.notes.push_back(fmt::format(
-        "{}: dropped an unfinished seal whose index or trailer did not reach the disk whole",
-        name));
-  }
-  for (const auto& [off, len] : scan.skipped) {
-    rep.corrupt_records_skipped++;
-    rep.notes.push_back(
-        fmt::format("skipped corrupt record in {} at offset {} ({} bytes)", path, off, len));
-  }
-  if (!scan.skipped.empty()) {
-    // Readers walk records back to back, so the bad bytes cannot stay in
-    // place. Keep the damaged file for inspection and replace the segment
-    // with one holding only the good records.
-    const std::string kept = fmt::format("{}.corrupt-{}", path, now_ms());
-    copy_file_bytes(*file, kept, file->size());
-    const std::string tmp = path + ".repair";
-    {
-      auto out = fs_.open(tmp, OpenMode::kCreateTrunc);
-      std::string buf;
-      uint64_t from = 0;
-      auto copy_range = [&](uint64_t a, uint64_t b) {
-        buf.resize(b - a);
-        file->pread(buf.data(), buf.size(), a);
-        out->pwrite(buf.data(), buf.size(), from);
-        from += buf.size();
-      };
-      uint64_t pos = 0;
-      for (const auto& [off, len] : scan.skipped) {
-        copy_range(pos, off);
-        pos = off + len;
-      }
-      copy_range(pos, scan.end);
-      out->sync();
-    }
-    fs_.rename(tmp, path);
-    fs_.sync_dir(opt_.dir);
-    rep.notes.push_back(
-        fmt::format("rewrote {} without the corrupt records; the damaged file is "
-                    "kept as {}",
-                    path, kept));
-    file = std::shared_ptr<File>(fs_.open(path, OpenMode::kReadWrite));
-    scan = wal::scan_segment(*file, base, prev_last, kMaxBody, false, /*hash=*/false);
-  }
-  if (scan.torn_bytes > 0) {
-    rep.torn_bytes_dropped += scan.torn_bytes;
-    rep.torn_file = path;
-    rep.torn_offset = scan.torn_offset;
-    if (scan.unwritten_block_end > 0) {
-      rep.notes.push_back(fmt::format(
-          "cut torn tail of {} at offset {}: {} bytes dropped, among them records after a "
-          "block that never reached the disk (ending at offset {}), so none of them had been "
-          "synced",
-          path, scan.torn_offset, scan.torn_bytes, scan.unwritten_block_end));
-    } else {
-      rep.notes.push_back(fmt::format("cut torn tail of {} at offset {}: {} bytes dropped", path,
-                                      scan.torn_offset, scan.torn_bytes));
-    }
-    file->truncate(scan.end);
-    file->sync();
-  }
-  // What the scan found may be in the page cache only (a process killed
-  // between a group's write and its fdatasync): make it durable before it is
-  // acknowledged to anyone, or a later power loss could take back seqs that
-  // readers and remote tiers have already seen.
-  file->sync_data();
-  adopt_active(name, base, file, scan, /*sha_valid=*/false);
-}
-
 void WalImpl::adopt_active(const std::string& name, uint64_t base, std::shared_ptr<File> file,
                            wal::TailScan& scan, bool sha_valid) {
   auto s = std::make_shared<Segment>();
@@ -716,9 +340,8 @@ void WalImpl::adopt_active(const std::string& name, uint64_t base, std::shared_p
   s->file = file;
   open_sync_files(*s);
   active_ = std::move(s);
-  active_sha_ = scan.sha;
-  sha_valid_ = sha_valid;
-  written_end_ = scan.end;
+  sink_ = std::make_shared<wal::SegmentSink>(active_, scan.sha, sha_valid);
+  pipe_.reset(sink_, scan.end, active_->last_seq);
   alloc_end_ = opt_.sync == SyncMode::kAlways ? std::max(file->size(), scan.end) : scan.end;
 }
 
@@ -734,27 +357,12 @@ void WalImpl::open_sync_files(Segment& s) {
 }
 
 void WalImpl::create_active_segment(uint64_t base) {
-  const std::string name = new_segment_name(base);
-  const std::string path = seg_path(name);
-  auto file = std::shared_ptr<File>(fs_.open(path, OpenMode::kCreate));
-  char header[kHeaderSize];
-  wal::encode_header(wal::SegmentHeader{base}, header);
-  file->pwrite(header, kHeaderSize, 0);
-  file->sync();
-  fs_.sync_dir(opt_.dir);
-  auto s = std::make_shared<Segment>();
-  s->name = name;
-  s->base_seq = base;
-  s->last_seq = base - 1;
-  s->data_end = kHeaderSize;
-  s->file = file;
-  open_sync_files(*s);
-  active_ = std::move(s);
-  active_sha_ = Sha256();
-  active_sha_.update(header, kHeaderSize);
-  sha_valid_ = true;
-  written_end_ = alloc_end_ = kHeaderSize;
-  ack_end_ = kHeaderSize;  // nothing in the new segment is acknowledged yet
+  Sha256 sha;
+  active_ = wal::create_segment(fs_, opt_.dir, base, &sha);
+  open_sync_files(*active_);
+  sink_ = std::make_shared<wal::SegmentSink>(active_, sha, true);
+  pipe_.reset(sink_, kHeaderSize, base - 1);
+  alloc_end_ = kHeaderSize;
 }
 
 // ------------------------------------------------------------------ write
@@ -781,51 +389,25 @@ void WalImpl::validate(EntryType type, EntryOp op, std::string_view path, size_t
 
 void WalImpl::check_open_locked() const {
   if (closed_) throw Error(ErrorCode::kWalClosed, fmt::format("WAL {} is closed", opt_.dir));
-  if (stopped_) throw stopped_error();
+  if (pipe_.stopped()) throw stopped_error();
 }
 
 void WalImpl::check_writable_locked(uint64_t bytes) {
-  if (closed_ || stopped_) metrics_.rejected_writes++;
+  if (closed_ || pipe_.stopped()) metrics_.rejected_writes++;
   check_open_locked();
   const uint64_t total = total_bytes_locked();
-  // Warned once per crossing: re-armed only when the log is below the mark
-  // again (compaction that drops nothing does not re-arm it).
-  if (total < opt_.warn_bytes) warned_pressure_ = false;
-  if (total + bytes > opt_.max_bytes) {
+  const wal::SpaceVerdict v = guard_.check(total, bytes);
+  if (v.too_big || v.warn_crossed) request_compaction_locked();
+  if (v.warn_crossed) metrics_.pressure_warnings++;
+  if (v.too_big) {
     metrics_.rejected_writes++;
-    request_compaction_locked();
     throw Error(ErrorCode::kDiskPressureCritical,
                 fmt::format("WAL {} holds {} bytes; this write would pass WAL_MAX_BYTES ({}). {}",
                             opt_.dir, total, opt_.max_bytes, pressure_advice()));
   }
-  if (total + bytes >= opt_.warn_bytes && !warned_pressure_) {
-    warned_pressure_ = true;
-    metrics_.pressure_warnings++;
-    request_compaction_locked();
-    spdlog::warn("WAL {} holds {} bytes, past WAL_WARN_BYTES ({}): compaction requested", opt_.dir,
-                 total, opt_.warn_bytes);
-  }
-  // Free space is checked at most every 100 ms while it is plentiful, on
-  // every write while it is low (writes are refused then anyway).
-  auto now = std::chrono::steady_clock::now();
-  if (low_free_ || now >= next_free_check_) {
-    next_free_check_ = now + std::chrono::milliseconds(100);
-    free_bytes_ = fs_.disk_space(opt_.dir).free_bytes;
-    if (low_free_ && free_bytes_ >= opt_.resume_free_bytes) {
-      low_free_ = false;
-      spdlog::info("WAL {}: free space {} bytes, writes resume", opt_.dir, free_bytes_);
-    } else if (!low_free_ && free_bytes_ < opt_.stop_free_bytes) {
-      low_free_ = true;
-      spdlog::error("WAL {}: free space {} bytes below WAL_MIN_FREE_BYTES ({}): refusing writes",
-                    opt_.dir, free_bytes_, opt_.stop_free_bytes);
-    }
-  }
-  if (low_free_) {
+  if (v.low_free) {
     metrics_.rejected_writes++;
-    throw Error(ErrorCode::kDiskFull,
-                fmt::format("only {} bytes free on the file system of {}: writes stop below "
-                            "WAL_MIN_FREE_BYTES ({}) and resume above WAL_RESUME_FREE_BYTES ({})",
-                            free_bytes_, opt_.dir, opt_.stop_free_bytes, opt_.resume_free_bytes));
+    throw guard_.low_free_error();
   }
 }
 
@@ -858,7 +440,7 @@ void WalImpl::request_compaction_locked() {
                                          sealed_.empty() ? 0 : sealed_.back()->last_seq};
   if (at == auto_compacted_at_ || compaction_requested_) return;
   compaction_requested_ = true;
-  bg_cv_.notify_all();
+  compact_cv_.notify_all();
 }
 
 bool WalImpl::ensure_allocated_locked(std::unique_lock<std::mutex>& lk, uint64_t end) {
@@ -866,8 +448,8 @@ bool WalImpl::ensure_allocated_locked(std::unique_lock<std::mutex>& lk, uint64_t
   if (end > alloc_end_ && prealloc_running_) {
     // The background thread is behind: let it finish, then look again
     // (the segment may have rotated meanwhile).
-    cv_.wait(lk, [&] { return !prealloc_running_ || stopped_; });
-    if (stopped_) throw stopped_error();
+    cv_.wait(lk, [&] { return !prealloc_running_ || pipe_.stopped(); });
+    if (pipe_.stopped()) throw stopped_error();
     return false;
   }
   const uint64_t chunk = std::min(kPreallocChunk, opt_.segment_bytes);
@@ -947,12 +529,11 @@ uint64_t WalImpl::append_entries(const Entry* entries, size_t n) {
   reserve_locked(lk, bytes);
 
   uint64_t off = active_end();
-  const size_t old = pending_.size();
-  pending_.resize(old + bytes);
-  char* out = pending_.data() + old;
+  const uint64_t first = pipe_.next_seq();
+  char* out = pipe_.add(bytes);
   for (size_t i = 0; i < n; ++i) {
     const Entry& e = entries[i];
-    const uint64_t seq = next_seq_++;
+    const uint64_t seq = first + i;
     wal::encode_record(seq, e.timestamp_ms ? e.timestamp_ms : ts, e, out);
     wal::maybe_index(active_->index, seq, off);
     const size_t sz = wal::record_size(e.path.size(), e.data.size());
@@ -961,13 +542,13 @@ uint64_t WalImpl::append_entries(const Entry* entries, size_t n) {
     if (active_->entries++ == 0) active_->first_seq = seq;
     active_->last_seq = seq;
   }
+  const uint64_t last = first + n - 1;
+  pipe_.add_done(n, last);
   active_->data_end = active_end();
-  pending_entries_ += n;
-  const uint64_t last = next_seq_ - 1;
   metrics_.appends += n;
   metrics_.append_batches++;
   metrics_.bytes_written += bytes;
-  complete_batch_locked(lk, last);
+  pipe_.commit(lk, last);
   return last;
 }
 
@@ -989,250 +570,16 @@ void WalImpl::reserve_locked(std::unique_lock<std::mutex>& lk, uint64_t bytes, b
   }
 }
 
-void WalImpl::complete_batch_locked(std::unique_lock<std::mutex>& lk, uint64_t last) {
-  switch (opt_.sync) {
-    case SyncMode::kAlways:
-      wait_for_durable_locked(lk, last);
-      break;
-    case SyncMode::kInterval:
-      // Written to the OS now, so a crash of the process loses nothing; the
-      // background thread syncs (a concurrent pwrite is fine while it does).
-      write_pending_locked();
-      break;
-    case SyncMode::kNone:
-      if (pending_.size() >= kBufferedWriteBytes) write_pending_locked();
-      ack_seq_ = last;  // readers flush the buffer before reading
-      break;
-  }
-}
-
-void WalImpl::stop_locked(const std::string& reason, const Error& cause) {
-  if (!stopped_) {
-    stopped_ = true;
-    stop_reason_ = fmt::format(
-        "{}: {}. Entries after seq {} were not acknowledged and may be "
-        "lost; reopen the WAL to recover its durable prefix",
-        reason, cause.what(), ack_seq_);
-    spdlog::critical("WAL {} stopped: {}", opt_.dir, stop_reason_);
-  }
-  cv_.notify_all();
-  wake_waiters_locked();
-  throw stopped_error();
-}
-
-void WalImpl::wait_for_durable_locked(std::unique_lock<std::mutex>& lk, uint64_t seq) {
-  // Shared so that a leader may notify it after releasing the mutex, even if
-  // this writer has returned by then; one per thread, so waiting allocates
-  // nothing (a late notification from an earlier append is only a spurious
-  // wake-up, which the loop below tolerates).
-  thread_local const std::shared_ptr<Waiter> mine = std::make_shared<Waiter>();
-  const std::shared_ptr<Waiter>& me = mine;
-  me->seq = seq;
-  waiters_.push_back(me);
-  // Every way out of this function holds the mutex.
-  struct Leave {
-    std::vector<std::shared_ptr<Waiter>>& list;
-    Waiter* w;
-    ~Leave() {
-      list.erase(
-          std::find_if(list.begin(), list.end(), [&](const auto& x) { return x.get() == w; }));
-    }
-  } leave{waiters_, me.get()};
-  while (durable_seq_ < seq) {
-    if (stopped_) throw stopped_error();
-    if (seq > taken_seq_ && free_slot_locked() != kNoSlot) {
-      lead_group_locked(lk);
-      continue;
-    }
-    me->cv.wait(lk);
-  }
-}
-
-void WalImpl::lead_group_locked(std::unique_lock<std::mutex>& lk) {
-  const size_t slot = free_slot_locked();
-  slot_busy_[slot] = true;
-  std::string buf;
-  if (!spare_bufs_.empty()) {
-    buf = std::move(spare_bufs_.back());
-    spare_bufs_.pop_back();
-  }
-  buf.clear();
-  buf.swap(pending_);
-  const uint64_t off = written_end_ + inflight_bytes_;
-  inflight_bytes_ += buf.size();
-  const uint64_t upto = next_seq_ - 1;
-  taken_seq_ = upto;
-  const uint64_t group = pending_entries_;
-  pending_entries_ = 0;
-  inflight_.push_back(InflightGroup{upto, off + buf.size(), false});
-  auto seg = active_;
-  auto release = [&] {
-    slot_busy_[slot] = false;
-    buf.clear();
-    spare_bufs_.push_back(std::move(buf));
-  };
-
-  // Groups are written in log order: wait for those taken before this one.
-  cv_.wait(lk, [&] { return stopped_ || written_end_ == off; });
-  if (stopped_) {
-    release();
-    cv_.notify_all();
-    throw stopped_error();
-  }
-  lk.unlock();
-  std::optional<Error> failure;
-  try {
-    if (sha_valid_) active_sha_.update(buf.data(), buf.size());
-    seg->file->pwrite(buf.data(), buf.size(), off);
-  } catch (const Error& e) {
-    failure = e;
-  }
-  lk.lock();
-  if (failure) {
-    release();
-    stop_locked(fmt::format("write of segment {} failed", seg->name), *failure);
-  }
-  written_end_ = off + buf.size();
-  inflight_bytes_ -= buf.size();
-  written_seq_ = upto;
-  cv_.notify_all();  // the next leader's turn to write
-  lk.unlock();
-
-  try {
-    seg->sync_files[slot]->sync_data();
-  } catch (const Error& e) {
-    failure = e;
-  }
-  lk.lock();
-  release();
-  metrics_.fsyncs++;
-  metrics_.group_commits++;
-  metrics_.max_group_size = std::max(metrics_.max_group_size, group);
-  if (failure) stop_locked(fmt::format("fdatasync of segment {} failed", seg->name), *failure);
-  if (stopped_) {  // an overlapping sync failed
-    cv_.notify_all();
-    throw stopped_error();
-  }
-  // A group is acknowledged once its own fdatasync and those of all groups
-  // before it have succeeded: a later group's success does not prove an
-  // earlier one's if that one failed.
-  for (auto& g : inflight_) {
-    if (g.upto == upto) g.synced = true;
-  }
-  while (!inflight_.empty() && inflight_.front().synced) {
-    durable_seq_ = ack_seq_ = inflight_.front().upto;
-    ack_end_ = inflight_.front().end;
-    inflight_.pop_front();
-  }
-  cv_.notify_all();
-  // Waking a group's writers takes a syscall each; doing it without the
-  // mutex lets the next leader, woken first, start its write meanwhile.
-  std::vector<std::shared_ptr<Waiter>> wake;
-  wake_waiters_locked(&wake);
-  lk.unlock();
-  for (const auto& w : wake) w->cv.notify_one();
-  lk.lock();
-}
-
-size_t WalImpl::free_slot_locked() const {
-  for (size_t i = 0; i < slot_busy_.size(); ++i) {
-    if (!slot_busy_[i]) return i;
-  }
-  return kNoSlot;
-}
-
-void WalImpl::wake_waiters_locked(std::vector<std::shared_ptr<Waiter>>* later) {
-  // One writer whose records are still pending is woken first to lead them
-  // if a slot is free (the sooner it runs, the shorter the gap without a
-  // sync in flight), then whoever is durable now.
-  if (!stopped_ && taken_seq_ + 1 < next_seq_ && free_slot_locked() != kNoSlot) {
-    for (const auto& w : waiters_) {
-      if (w->seq > taken_seq_) {
-        w->cv.notify_one();
-        break;
-      }
-    }
-  }
-  for (const auto& w : waiters_) {
-    if (stopped_ || w->seq <= durable_seq_) {
-      if (later) {
-        later->push_back(w);
-      } else {
-        w->cv.notify_one();
-      }
-    }
-  }
-}
-
-void WalImpl::write_pending_locked() {
-  if (pending_.empty()) return;
-  try {
-    if (sha_valid_) active_sha_.update(pending_.data(), pending_.size());
-    active_->file->pwrite(pending_.data(), pending_.size(), written_end_);
-  } catch (const Error& e) {
-    stop_locked(fmt::format("write of segment {} failed", active_->name), e);
-  }
-  written_end_ += pending_.size();
-  taken_seq_ = written_seq_ = next_seq_ - 1;
-  if (opt_.sync != SyncMode::kAlways) {
-    ack_seq_ = written_seq_;
-    ack_end_ = written_end_;
-  }
-  metrics_.group_commits++;
-  metrics_.max_group_size = std::max(metrics_.max_group_size, pending_entries_);
-  pending_entries_ = 0;
-  pending_.clear();
-}
-
-// Writes and syncs everything appended so far. Waits out leaders, the
-// interval sync and preallocation in flight.
-void WalImpl::drain_locked(std::unique_lock<std::mutex>& lk) {
-  cv_.wait(lk, [&] {
-    return stopped_ || (inflight_.empty() && !interval_sync_running_ && !prealloc_running_);
-  });
-  if (stopped_) throw stopped_error();
-  write_pending_locked();
-  if (durable_seq_ < written_seq_) {
-    try {
-      active_->file->sync_data();
-    } catch (const Error& e) {
-      stop_locked(fmt::format("fdatasync of segment {} failed", active_->name), e);
-    }
-    metrics_.fsyncs++;
-    durable_seq_ = written_seq_;
-  }
-  ack_seq_ = written_seq_;
-  ack_end_ = written_end_;
-  cv_.notify_all();
-  wake_waiters_locked();
-}
-
 void WalImpl::seal_active_locked() {
   Segment& s = *active_;
-  if (!sha_valid_) {
-    // Open skipped hashing the tail it found; the file holds exactly the
-    // bytes the digest must cover.
-    active_sha_ = digest_of_prefix(*s.file, written_end_);
-    sha_valid_ = true;
-  }
-  std::string tail;
-  const wal::Trailer t = encode_index_and_trailer(s, written_end_, active_sha_, &tail);
-  const uint64_t size = written_end_ + tail.size();
   try {
-    s.file->pwrite(tail.data(), tail.size(), written_end_);
-    s.file->sync_data();
-    s.file->truncate(size);
-    s.file->sync();
+    const uint64_t end = pipe_.written_end();
+    wal::seal_segment(s, end, sink_->digest(end));
   } catch (const Error& e) {
     stop_locked(fmt::format("sealing segment {} failed", s.name), e);
   }
   metrics_.fsyncs += 2;
-  s.sealed = true;
-  s.size = size;
-  s.sha = t.sha256;
-  s.data_end = written_end_;
-  s.sync_files.clear();
-  durable_seq_ = written_seq_;
+  pipe_.mark_durable();
 }
 
 void WalImpl::rotate_locked(std::unique_lock<std::mutex>& lk) {
@@ -1264,11 +611,13 @@ void WalImpl::close() {
     if (closed_) return;
     background_stop_ = true;
     bg_cv_.notify_all();
+    compact_cv_.notify_all();
   }
   if (background_.joinable()) background_.join();
+  if (compactor_.joinable()) compactor_.join();
   std::unique_lock lk(mu_);
   std::optional<Error> failure;
-  if (!stopped_) {
+  if (!pipe_.stopped()) {
     try {
       drain_locked(lk);
     } catch (const Error& e) {
@@ -1289,46 +638,34 @@ void WalImpl::background_loop() {
   std::unique_lock lk(mu_);
   while (!background_stop_) {
     if (!prealloc_wanted_) bg_cv_.wait_for(lk, std::chrono::milliseconds(opt_.sync_interval_ms));
-    if (background_stop_ || closed_ || stopped_) break;
+    if (background_stop_ || closed_ || pipe_.stopped()) break;
     try {
       if (prealloc_wanted_) preallocate_in_background(lk);
-      if (opt_.sync != SyncMode::kAlways) write_pending_locked();
-      if (opt_.sync == SyncMode::kInterval && durable_seq_ < written_seq_ &&
-          !interval_sync_running_) {
-        // The sync runs without the mutex so appends continue meanwhile.
-        interval_sync_running_ = true;
-        const uint64_t upto = written_seq_;
-        auto file = active_->file;
-        lk.unlock();
-        std::optional<Error> failure;
-        try {
-          file->sync_data();
-        } catch (const Error& e) {
-          failure = e;
-        }
-        lk.lock();
-        interval_sync_running_ = false;
-        cv_.notify_all();
-        if (failure) stop_locked("periodic fdatasync failed", *failure);
-        metrics_.fsyncs++;
-        durable_seq_ = std::max(durable_seq_, upto);
-      }
+      if (opt_.sync != SyncMode::kAlways) pipe_.write_pending();
+      if (opt_.sync == SyncMode::kInterval) pipe_.sync_written(lk);
     } catch (const Error& e) {
       spdlog::error("WAL {}: background flush: {}", opt_.dir, e.what());
     }
-    if (compaction_requested_) {
-      compaction_requested_ = false;
-      auto_compacted_at_ = {retention_floor_locked(),
-                            sealed_.empty() ? 0 : sealed_.back()->last_seq};
-      lk.unlock();
-      try {
-        auto r = compact(false);
-        spdlog::info("WAL {}: compaction dropped {} entries", opt_.dir, r.entries_dropped);
-      } catch (const Error& e) {
-        spdlog::error("WAL {}: compaction: {}", opt_.dir, e.what());
-      }
-      lk.lock();
+  }
+}
+
+void WalImpl::compaction_loop() {
+  // Apart from the background loop, so a long compaction never holds up
+  // the interval syncs or the preallocation.
+  std::unique_lock lk(mu_);
+  while (true) {
+    compact_cv_.wait(lk, [&] { return background_stop_ || compaction_requested_; });
+    if (background_stop_ || closed_ || pipe_.stopped()) break;
+    compaction_requested_ = false;
+    auto_compacted_at_ = {retention_floor_locked(), sealed_.empty() ? 0 : sealed_.back()->last_seq};
+    lk.unlock();
+    try {
+      auto r = compact(false);
+      spdlog::info("WAL {}: compaction dropped {} entries", opt_.dir, r.entries_dropped);
+    } catch (const Error& e) {
+      spdlog::error("WAL {}: compaction: {}", opt_.dir, e.what());
     }
+    lk.lock();
   }
 }
 
@@ -1336,7 +673,7 @@ void WalImpl::background_loop() {
 
 void WalImpl::make_readable_locked() {
   check_open_locked();
-  if (opt_.sync != SyncMode::kAlways) write_pending_locked();
+  if (opt_.sync != SyncMode::kAlways) pipe_.write_pending();
 }
 
 std::shared_ptr<File> WalImpl::file_for_locked(Segment& s) {
@@ -1361,9 +698,9 @@ std::vector<ReadPlan> WalImpl::plan_reads_locked(uint64_t from_seq, size_t max_p
     if (s.last_seq < from_seq || s.entries == 0) continue;
     plans.push_back({file_for_locked(s), index_start(s, from_seq), s.data_end});
   }
-  if (plans.size() < max_plans && active_->entries > 0 && active_->first_seq <= ack_seq_ &&
-      from_seq <= ack_seq_ && ack_end_ > kHeaderSize) {
-    plans.push_back({active_->file, index_start(*active_, from_seq), ack_end_});
+  if (plans.size() < max_plans && active_->entries > 0 && active_->first_seq <= pipe_.ack_seq() &&
+      from_seq <= pipe_.ack_seq() && pipe_.ack_end() > kHeaderSize) {
+    plans.push_back({active_->file, index_start(*active_, from_seq), pipe_.ack_end()});
   }
   return plans;
 }
@@ -1374,7 +711,7 @@ std::optional<Entry> WalImpl::read_entry(uint64_t seq) {
   {
     std::unique_lock lk(mu_);
     make_readable_locked();
-    if (seq == 0 || seq > ack_seq_) return std::nullopt;
+    if (seq == 0 || seq > pipe_.ack_seq()) return std::nullopt;
     // Ranges are contiguous, so the first segment holding seqs >= seq either
     // has it or nobody does (compaction dropped it).
     plans = plan_reads_locked(seq, 1);
@@ -1403,7 +740,7 @@ uint64_t WalImpl::replay_view(uint64_t since_seq, uint64_t limit,
   {
     std::unique_lock lk(mu_);
     make_readable_locked();
-    upto = ack_seq_;
+    upto = pipe_.ack_seq();
     if (since_seq >= upto) return 0;
     plans = plan_reads_locked(since_seq + 1);
   }
@@ -1434,15 +771,15 @@ WalSnapshot WalImpl::snapshot() {
   check_open_locked();
   drain_locked(lk);  // so the active segment's figures describe durable bytes only
   WalSnapshot snap;
-  snap.head_seq = ack_seq_;
+  snap.head_seq = pipe_.ack_seq();
   for (const auto& s : sealed_) snap.sealed.push_back(info_of(*s));
   const Segment& a = *active_;
   snap.active = SegmentInfo{a.name,
                             a.base_seq,
                             a.entries ? a.first_seq : 0,
-                            a.entries ? std::min(a.last_seq, ack_seq_) : 0,
+                            a.entries ? std::min(a.last_seq, pipe_.ack_seq()) : 0,
                             a.entries,
-                            ack_end_,
+                            pipe_.ack_end(),
                             "",
                             false};
   return snap;
@@ -1460,19 +797,19 @@ WalStatus WalImpl::status_without_free_space() {
   WalStatus st;
   st.dir = opt_.dir;
   st.open = !closed_;
-  st.stopped = stopped_;
-  st.stop_reason = stop_reason_;
+  st.stopped = pipe_.stopped();
+  st.stop_reason = pipe_.stop_reason();
   st.sync = opt_.sync;
   if (closed_) return st;
-  st.head_seq = ack_seq_;
-  st.durable_seq = durable_seq_;
+  st.head_seq = pipe_.ack_seq();
+  st.durable_seq = pipe_.durable_seq();
   for (const auto& s : sealed_) {
     if (s->entries > 0) {
       st.first_seq = s->first_seq;
       break;
     }
   }
-  if (st.first_seq == 0 && active_->entries > 0 && active_->first_seq <= ack_seq_) {
+  if (st.first_seq == 0 && active_->entries > 0 && active_->first_seq <= pipe_.ack_seq()) {
     st.first_seq = active_->first_seq;
   }
   st.segments = sealed_.size() + 1;
@@ -1480,7 +817,7 @@ WalStatus WalImpl::status_without_free_space() {
   st.pressure = st.total_bytes >= opt_.max_bytes    ? DiskPressure::kCritical
                 : st.total_bytes >= opt_.warn_bytes ? DiskPressure::kWarning
                                                     : DiskPressure::kNormal;
-  st.low_free_space = low_free_;
+  st.low_free_space = guard_.low_free();
   st.history_id = history_id_;
   for (const auto& t : registered_) st.tiers.push_back(TierMark{t, 0, true});
   for (const auto& [t, seq] : marks_) {
@@ -1504,7 +841,7 @@ void WalImpl::truncate_after(uint64_t seq) {
   std::unique_lock lk(mu_);
   check_open_locked();
   drain_locked(lk);
-  if (seq >= next_seq_ - 1) return;
+  if (seq >= pipe_.next_seq() - 1) return;
   // First tell readers of the old history (the materializer) that it is
   // gone, then lower the marks under the new history; a crash after this
   // only costs readers a rebuild. Nothing is cut yet if this fails.
@@ -1523,8 +860,6 @@ void WalImpl::truncate_after(uint64_t seq) {
       fs_.remove(seg_path(s->name));
       fs_.sync_dir(opt_.dir);
     }
-    pending_.clear();
-    pending_entries_ = 0;
     if (all.empty()) {
       sealed_.clear();
       sealed_bytes_ = 0;
@@ -1539,7 +874,7 @@ void WalImpl::truncate_after(uint64_t seq) {
       std::string name = keep->name;
       auto file = std::shared_ptr<File>(
           fs_.open(seg_path(name), keep->sealed ? OpenMode::kRead : OpenMode::kReadWrite));
-      const uint64_t end = keep->sealed ? keep->data_end : written_end_;
+      const uint64_t end = keep->sealed ? keep->data_end : pipe_.written_end();
       RecordReader reader(*file, index_start(*keep, seq), end, kMaxBody);
       RecordView v;
       uint64_t off;
@@ -1551,9 +886,9 @@ void WalImpl::truncate_after(uint64_t seq) {
         // A sealed segment's bytes never change (a remote may hold a copy
         // under its name): what stays goes to a new file with a new name,
         // which replaces it (see the open-time repair).
-        name = new_segment_name(keep->base_seq);
+        name = wal::new_segment_name(fs_, opt_.dir, keep->base_seq);
         const std::string tmp = seg_path(name) + ".trunc";
-        copy_file_bytes(*file, tmp, cut);
+        wal::copy_file_bytes(fs_, *file, tmp, cut);
         fs_.rename(tmp, seg_path(name));
         fs_.sync_dir(opt_.dir);
         keep->file.reset();
@@ -1570,9 +905,8 @@ void WalImpl::truncate_after(uint64_t seq) {
           wal::scan_segment(*file, keep->base_seq, prev_last, kMaxBody, false, /*hash=*/true);
       adopt_active(name, keep->base_seq, file, scan, /*sha_valid=*/true);
     }
-    next_seq_ = seq + 1;
-    taken_seq_ = written_seq_ = durable_seq_ = ack_seq_ = seq;
-    ack_end_ = written_end_;
+    // Compaction may have dropped seq itself: the head is seq all the same.
+    pipe_.reset(sink_, pipe_.written_end(), seq);
   } catch (const Error& e) {
     // Files may already be gone: nothing in memory describes the log now.
     stop_locked(fmt::format("truncate_after({}) failed part-way", seq), e);
@@ -1583,158 +917,54 @@ void WalImpl::truncate_after(uint64_t seq) {
 // ------------------------------------------------------------------ compact
 
 CompactResult WalImpl::compact(bool force) {
+  // admin_mu_ keeps delete_sealed_through and truncate_after away from the
+  // inputs while they are read.
   std::lock_guard admin(admin_mu_);
-  std::vector<std::shared_ptr<Segment>> segs;
+  std::vector<wal::CompactionInput> inputs;
   uint64_t floor;
-  std::vector<std::shared_ptr<File>> files;
   {
     std::lock_guard lk(mu_);
     check_open_locked();
-    segs = sealed_;
     floor = force ? UINT64_MAX : retention_floor_locked();
-    for (auto& s : segs) files.push_back(file_for_locked(*s));
+    for (auto& s : sealed_) inputs.push_back({s, file_for_locked(*s)});
   }
-  CompactResult result;
-  result.segments_before = result.segments_after = segs.size();
-  for (const auto& s : segs) result.bytes_before += s->size;
-  result.bytes_after = result.bytes_before;
-  if (segs.empty()) return result;
-  const uint64_t max_body = kMaxBody;
-
-  auto for_each_record = [&](size_t i, const auto& fn) {
-    RecordReader reader(*files[i], kHeaderSize, segs[i]->data_end, max_body);
-    RecordView v;
-    uint64_t off;
-    RecordReader::Result r;
-    while ((r = reader.next(&v, &off)) == RecordReader::Result::kRecord) fn(v, reader.raw());
-    if (r != RecordReader::Result::kEnd) {
-      throw unreadable_record(*files[i], off);
-    }
-  };
-
-  std::unordered_map<std::string, uint64_t> latest;
-  for (size_t i = 0; i < segs.size(); ++i) {
-    for_each_record(
-        i, [&](const RecordView& v, std::string_view) { latest[std::string(v.path)] = v.seq; });
-  }
-  // Creating "a/b" removes a file "a", and deleting a directory removes what
-  // is under it: an entry can change paths other than its own. Entries of a
-  // path that is an ancestor or descendant of another path in the log are
-  // therefore all kept; only paths with no such relative are compacted.
-  std::unordered_set<std::string> tangled;
-  for (const auto& [path, seq] : latest) {
-    for (size_t slash = path.find('/'); slash != std::string::npos;
-         slash = path.find('/', slash + 1)) {
-      std::string ancestor = path.substr(0, slash);
-      if (latest.count(ancestor)) {
-        tangled.insert(ancestor);
-        tangled.insert(path);
-      }
-    }
-  }
-  auto dropped = [&](const RecordView& v) {
-    std::string path(v.path);
-    return latest[path] != v.seq && v.seq <= floor && !tangled.count(path);
-  };
-  std::vector<uint64_t> kept_bytes(segs.size(), 0), drops(segs.size(), 0);
-  for (size_t i = 0; i < segs.size(); ++i) {
-    for_each_record(i, [&](const RecordView& v, std::string_view raw) {
-      if (dropped(v))
-        drops[i]++;
-      else
-        kept_bytes[i] += raw.size();
-    });
-  }
-
-  // Group whole input segments so each output replaces a run of inputs and
-  // covers exactly their seq range (see the open-time repair). A pinned
-  // segment is read (its entries supersede older ones) but not rewritten.
-  std::vector<std::pair<size_t, size_t>> groups;  // [first, last] input index
-  auto pinned = [&](size_t k) { return segs[k]->pins.load() > 0; };
-  for (size_t i = 0; i < segs.size();) {
-    if (pinned(i)) {
-      ++i;
-      continue;
-    }
-    size_t j = i;
-    uint64_t bytes = kept_bytes[i];
-    while (j + 1 < segs.size() && !pinned(j + 1) &&
-           bytes + kept_bytes[j + 1] + kHeaderSize + kTrailerSize <= opt_.segment_bytes) {
-      bytes += kept_bytes[++j];
-    }
-    groups.emplace_back(i, j);
-    i = j + 1;
-  }
-
-  for (auto [gi, gj] : groups) {
-    uint64_t group_drops = 0;
-    for (size_t k = gi; k <= gj; ++k) group_drops += drops[k];
-    if (group_drops == 0 && gi == gj) continue;
-    // A new name: the inputs' bytes stay what their names promised.
-    const std::string name = new_segment_name(segs[gi]->base_seq);
-    const std::string tmp = seg_path(name) + ".compact";
-    auto out = fs_.open(tmp, OpenMode::kCreateTrunc);
-    std::string buf(kHeaderSize, '\0');
-    wal::encode_header(wal::SegmentHeader{segs[gi]->base_seq}, buf.data());
-    auto seg = std::make_shared<Segment>();
-    seg->name = name;
-    seg->base_seq = segs[gi]->base_seq;
-    seg->last_seq = segs[gj]->last_seq;
-    seg->sealed = true;
-    for (size_t k = gi; k <= gj; ++k) {
-      for_each_record(k, [&](const RecordView& v, std::string_view raw) {
-        if (dropped(v)) return;
-        wal::maybe_index(seg->index, v.seq, buf.size());
-        if (seg->entries++ == 0) seg->first_seq = v.seq;
-        buf.append(raw);
-      });
-    }
-    seg->data_end = buf.size();
-    Sha256 digest;
-    digest.update(buf.data(), buf.size());
-    std::string tail;
-    const wal::Trailer t = encode_index_and_trailer(*seg, seg->data_end, digest, &tail);
-    buf.append(tail);
-    seg->sha = t.sha256;
-    seg->size = buf.size();
-    out->pwrite(buf.data(), buf.size(), 0);
-    out->sync();
-    out.reset();
+  auto pinned = [&](size_t k) { return inputs[k].segment->pins.load() > 0; };
+  auto install = [&](const wal::CompactionOutput& out) {
     {
       // No pin may be taken on the inputs from here until they are replaced.
       std::lock_guard pins(pin_mu_);
-      bool still_free = true;
-      for (size_t k = gi; k <= gj; ++k) still_free = still_free && !pinned(k);
-      if (!still_free) {
-        fs_.remove(tmp);  // pinned meanwhile: leave the run as it is
-        continue;
+      for (size_t k = out.first; k <= out.last; ++k) {
+        if (pinned(k)) return false;
       }
       // The rename is the commit point (the open-time repair prefers the
       // output); the inputs are removed after readers stop using them.
-      fs_.rename(tmp, seg_path(name));
+      fs_.rename(out.temp_path, seg_path(out.segment->name));
       fs_.sync_dir(opt_.dir);
       std::lock_guard lk(mu_);
-      auto first = std::find(sealed_.begin(), sealed_.end(), segs[gi]);
-      auto last = std::find(sealed_.begin(), sealed_.end(), segs[gj]);
+      auto first = std::find(sealed_.begin(), sealed_.end(), inputs[out.first].segment);
+      auto last = std::find(sealed_.begin(), sealed_.end(), inputs[out.last].segment);
       if (first != sealed_.end() && last != sealed_.end()) {
         for (auto it = first; it <= last; ++it) sealed_bytes_ -= (*it)->size;
-        *first = seg;
+        *first = out.segment;
         sealed_.erase(first + 1, last + 1);
-        sealed_bytes_ += seg->size;
+        sealed_bytes_ += out.segment->size;
       }
-      metrics_.compaction_entries_dropped += group_drops;
+      metrics_.compaction_entries_dropped += out.entries_dropped;
     }
-    for (size_t k = gi; k <= gj; ++k) fs_.remove(seg_path(segs[k]->name));
+    for (size_t k = out.first; k <= out.last; ++k) {
+      fs_.remove(seg_path(inputs[k].segment->name));
+    }
     fs_.sync_dir(opt_.dir);
-    result.entries_dropped += group_drops;
-    result.segments_after -= gj - gi;
-  }
-  {
-    std::lock_guard lk(mu_);
-    metrics_.compactions++;
+    return true;
+  };
+  CompactResult result =
+      wal::compact_segments(fs_, opt_.dir, inputs, floor, opt_.segment_bytes, pinned, install);
+  std::lock_guard lk(mu_);
+  metrics_.compactions++;
+  if (!inputs.empty()) {
     result.bytes_after = 0;
     for (const auto& s : sealed_) {
-      if (s->base_seq <= segs.back()->base_seq) result.bytes_after += s->size;
+      if (s->base_seq <= inputs.back().segment->base_seq) result.bytes_after += s->size;
     }
   }
   return result;
@@ -1749,15 +979,15 @@ void WalImpl::confirm(std::string_view tier, uint64_t seq) {
   {
     std::unique_lock lk(mu_);
     check_open_locked();
-    if (seq > ack_seq_) {
-      throw Error(
-          ErrorCode::kInvalidArgument,
-          fmt::format("tier {} cannot confirm seq {}: the log's head is {}", tier, seq, ack_seq_));
+    if (seq > pipe_.ack_seq()) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("tier {} cannot confirm seq {}: the log's head is {}", tier, seq,
+                              pipe_.ack_seq()));
     }
     auto it = marks_.find(tier);
     if (it != marks_.end() && it->second >= seq) return;
     // A mark must never be above what a power loss leaves of the log.
-    if (durable_seq_ < seq) drain_locked(lk);
+    if (pipe_.durable_seq() < seq) drain_locked(lk);
     next = wal::Marks{history_id_, marks_};
     next.seqs[std::string(tier)] = seq;
   }
@@ -1779,8 +1009,8 @@ FramedRecords WalImpl::read_framed(uint64_t after_seq, uint64_t max_bytes) {
     std::unique_lock lk(mu_);
     make_readable_locked();
     // Only what a power loss cannot take back may leave the machine.
-    if (durable_seq_ < ack_seq_) drain_locked(lk);
-    upto = std::min(ack_seq_, durable_seq_);
+    if (pipe_.durable_seq() < pipe_.ack_seq()) drain_locked(lk);
+    upto = std::min(pipe_.ack_seq(), pipe_.durable_seq());
     if (after_seq >= upto) return {};
     plans = plan_reads_locked(after_seq + 1);
   }
@@ -1861,14 +1091,14 @@ void WalImpl::start_after(uint64_t seq) {
   check_open_locked();
   cv_.wait(lk, [&] { return !importing_; });
   drain_locked(lk);
-  if (!sealed_.empty() || active_->entries > 0 || seq < next_seq_ - 1) {
-    throw Error(
-        ErrorCode::kInvalidArgument,
-        fmt::format("start_after({}): {}", seq,
-                    seq < next_seq_ - 1 ? fmt::format("the log's head is already {}", next_seq_ - 1)
-                                        : std::string("the log holds entries")));
+  if (!sealed_.empty() || active_->entries > 0 || seq < pipe_.next_seq() - 1) {
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("start_after({}): {}", seq,
+                            seq < pipe_.next_seq() - 1
+                                ? fmt::format("the log's head is already {}", pipe_.next_seq() - 1)
+                                : std::string("the log holds entries")));
   }
-  if (seq + 1 != next_seq_) restart_empty_locked(seq + 1);
+  if (seq + 1 != pipe_.next_seq()) restart_empty_locked(seq + 1);
 }
 
 void WalImpl::restart_empty_locked(uint64_t base) {
@@ -1881,8 +1111,6 @@ void WalImpl::restart_empty_locked(uint64_t base) {
   } catch (const Error& e) {
     stop_locked(fmt::format("replacing the empty segment {} failed", active_->name), e);
   }
-  next_seq_ = base;
-  taken_seq_ = written_seq_ = durable_seq_ = ack_seq_ = base - 1;
 }
 
 ImportResult WalImpl::import_framed(std::string_view framed) {
@@ -1929,11 +1157,11 @@ ImportResult WalImpl::import_framed(std::string_view framed) {
   drain_locked(lk);
   const uint64_t first = recs.front().seq;
   const bool empty_log = sealed_.empty() && active_->entries == 0;
-  if (first < next_seq_ || (!empty_log && first != next_seq_)) {
-    throw Error(
-        ErrorCode::kInvalidArgument,
-        fmt::format("import: the records start at seq {} but the log's head is {}: {}", first,
-                    next_seq_ - 1, first < next_seq_ ? "they overlap it" : "there would be a gap"));
+  if (first < pipe_.next_seq() || (!empty_log && first != pipe_.next_seq())) {
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("import: the records start at seq {} but the log's head is {}: {}",
+                            first, pipe_.next_seq() - 1,
+                            first < pipe_.next_seq() ? "they overlap it" : "there would be a gap"));
   }
   importing_ = true;
   struct Done {
@@ -1944,7 +1172,7 @@ ImportResult WalImpl::import_framed(std::string_view framed) {
     }
   } done{*this};
   // An empty log starts where the imported records start.
-  if (first != next_seq_) restart_empty_locked(first);
+  if (first != pipe_.next_seq()) restart_empty_locked(first);
   // In pieces no larger than a segment allows, each written like a batch.
   const uint64_t piece_limit = std::max<uint64_t>(1, opt_.segment_bytes / 2);
   for (size_t i = 0; i < recs.size();) {
@@ -1953,19 +1181,20 @@ ImportResult WalImpl::import_framed(std::string_view framed) {
     while (j + 1 < recs.size() && bytes + recs[j + 1].size <= piece_limit) bytes += recs[++j].size;
     reserve_locked(lk, bytes, /*importer=*/true);
     uint64_t off = active_end();
+    char* out = pipe_.add(bytes);
     for (size_t k = i; k <= j; ++k) {
-      pending_.append(framed.substr(recs[k].off, recs[k].size));
+      std::memcpy(out, framed.data() + recs[k].off, recs[k].size);
+      out += recs[k].size;
       wal::maybe_index(active_->index, recs[k].seq, off);
       off += recs[k].size;
       if (active_->entries++ == 0) active_->first_seq = recs[k].seq;
       active_->last_seq = recs[k].seq;
     }
-    next_seq_ = recs[j].seq + 1;
+    pipe_.add_done(j - i + 1, recs[j].seq);
     active_->data_end = active_end();
-    pending_entries_ += j - i + 1;
     metrics_.imported_entries += j - i + 1;
     metrics_.bytes_written += bytes;
-    write_pending_locked();
+    pipe_.write_pending();
     i = j + 1;
   }
   drain_locked(lk);
