@@ -4,14 +4,16 @@
 
 #include "strata/error.h"
 #include "strata/wal.h"
+#include "wal/log_recovery.h"
 #include "wal/record_format.h"
+#include "wal/segment_file.h"
 #include "wal/segment_reader.h"
 
 namespace strata {
 
 namespace {
 
-constexpr uint64_t kMaxBody = wal::kBodyFixed + (1ull << 30);
+using wal::kMaxBody;
 
 bool fail(VerifyResult& r, const std::string& file, uint64_t offset, std::string problem) {
   r.ok = false;
@@ -57,58 +59,52 @@ VerifyResult Wal::verify(const std::string& dir, FileSystem* fs_opt) {
     fail(r, dir, 0, "no WAL directory");
     return r;
   }
-  std::vector<std::pair<uint64_t, std::string>> names;
-  for (const auto& name : fs.list_dir(dir)) {
-    uint64_t base;
-    if (wal::parse_segment_file_name(name, &base)) names.emplace_back(base, name);
+  // The same listing and chain rules as opening: a segment that opening
+  // would remove as redundant (covered by its replacement) is not checked.
+  const wal::LogPlan plan = wal::plan_log(wal::list_segments(fs, dir), dir);
+  if (plan.problem) {
+    fail(r, plan.problem->file, 0, plan.problem->what);
+    return r;
   }
-  std::sort(names.begin(), names.end());
-  uint64_t prev_last = 0;
-  for (size_t i = 0; i < names.size(); ++i) {
-    const auto& [base, name] = names[i];
-    const std::string path = dir + "/" + name;
+  for (const auto& s : plan.sealed) {
+    const std::string path = wal::segment_path(dir, s->name);
     auto file = fs.open(path, OpenMode::kRead);
     const uint64_t size = file->size();
     r.segments++;
-    wal::SegmentHeader h;
-    if (!wal::read_segment_header(*file, &h) || h.base_seq != base) {
-      fail(r, path, 0, "bad segment header");
-      return r;
-    }
-    if (i > 0 && base != prev_last + 1) {
-      fail(r, path, 0,
-           fmt::format("starts at seq {}, the previous segment ends at {}", base, prev_last));
-      return r;
-    }
     wal::Trailer t;
-    if (wal::read_segment_trailer(*file, size, &t)) {
-      if (!verify_sealed(*file, size, t, r)) return r;
-      prev_last = t.last_seq;
-      continue;
-    }
-    if (i + 1 != names.size()) {
-      fail(r, path, size, "segment is not sealed but newer segments follow");
+    if (!wal::read_segment_trailer(*file, size, &t)) {
+      fail(r, path, size, "trailer changed while verifying");
       return r;
     }
-    try {
-      wal::TailScan scan =
-          wal::scan_segment(*file, base, prev_last, kMaxBody, false, /*hash=*/false);
-      r.records += scan.entries;
-      if (scan.torn_bytes > 0) {
-        fail(r, path, scan.torn_offset,
-             fmt::format("torn tail: {} bytes after the last record{} (opening the WAL cuts them)",
-                         scan.torn_bytes,
-                         scan.unwritten_block_end
-                             ? fmt::format(", including records after a block that never "
-                                           "reached the disk (ending at offset {})",
-                                           scan.unwritten_block_end)
-                             : ""));
-        return r;
-      }
-    } catch (const Error& e) {
-      fail(r, path, 0, e.what());
+    if (!verify_sealed(*file, size, t, r)) return r;
+  }
+  if (!plan.tail) return r;
+  const std::string path = wal::segment_path(dir, plan.tail->name);
+  auto file = fs.open(path, OpenMode::kRead);
+  r.segments++;
+  wal::SegmentHeader h;
+  if (!wal::read_segment_header(*file, &h) || h.base_seq != plan.tail->base) {
+    fail(r, path, 0, "bad segment header");
+    return r;
+  }
+  try {
+    wal::TailScan scan = wal::scan_segment(*file, plan.tail->base, plan.tail_prev_last, kMaxBody,
+                                           false, /*hash=*/false);
+    r.records += scan.entries;
+    if (scan.torn_bytes > 0) {
+      fail(r, path, scan.torn_offset,
+           fmt::format("torn tail: {} bytes after the last record{} (opening the WAL cuts them)",
+                       scan.torn_bytes,
+                       scan.unwritten_block_end
+                           ? fmt::format(", including records after a block that never "
+                                         "reached the disk (ending at offset {})",
+                                         scan.unwritten_block_end)
+                           : ""));
       return r;
     }
+  } catch (const Error& e) {
+    fail(r, path, 0, e.what());
+    return r;
   }
   return r;
 }

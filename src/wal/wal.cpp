@@ -29,17 +29,25 @@
 #include "strata/error.h"
 #include "strata/wal.h"
 #include "wal/dir_state.h"
+#include "wal/log_recovery.h"
 #include "wal/record_format.h"
+#include "wal/segment_file.h"
 #include "wal/segment_reader.h"
 
 namespace strata {
 namespace {
 
+using wal::index_start;
+using wal::info_of;
 using wal::kHeaderSize;
 using wal::kIndexEntrySize;
+using wal::kMaxBody;
 using wal::kTrailerSize;
 using wal::RecordReader;
 using wal::RecordView;
+using wal::Segment;
+using wal::unreadable_record;
+using wal::write_zeros;
 
 // In `always` mode segments grow by this much zero-filled space at a time:
 // overwriting allocated blocks lets fdatasync skip the file-size journal
@@ -51,9 +59,6 @@ constexpr uint64_t kPreallocChunk = 4ull << 20;
 constexpr size_t kPointReadBytes = wal::kIndexStride + 4096;
 // In `none` mode records are buffered in memory up to this size.
 constexpr size_t kBufferedWriteBytes = 1 << 20;
-// Readers accept any record body up to the largest WAL_MAX_ENTRY_BYTES
-// allowed, so lowering the setting never makes old records unreadable.
-constexpr uint64_t kMaxBody = wal::kBodyFixed + (1ull << 30);
 // Open sealed-segment handles kept for reads before the cache is dropped.
 constexpr size_t kMaxCachedHandles = 128;
 
@@ -61,37 +66,6 @@ uint64_t now_ms() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                    std::chrono::system_clock::now().time_since_epoch())
                                    .count());
-}
-
-struct Segment {
-  std::string name;
-  uint64_t base_seq = 0;
-  uint64_t first_seq = 0;  // first entry present, 0 when none
-  uint64_t last_seq = 0;   // sealed: end of the covered range; active: last entry (or base-1)
-  uint64_t entries = 0;
-  uint64_t data_end = 0;  // end of records
-  uint64_t size = 0;      // sealed: file size
-  bool sealed = false;
-  Sha256Digest sha{};
-  std::vector<std::pair<uint64_t, uint64_t>> index;  // (seq, offset)
-  std::shared_ptr<File> file;  // may be null for sealed segments (opened on demand)
-  // Active segment only: one descriptor per concurrent fdatasync (leaders'
-  // slots, then the background preallocation), opened before any write.
-  std::vector<std::shared_ptr<File>> sync_files;
-  // Sealed segments only: live SegmentPins holding it. Compaction and
-  // deletion leave a pinned segment in place; they check under pin_mu_.
-  std::atomic<int> pins{0};
-};
-
-SegmentInfo info_of(const Segment& s) {
-  return SegmentInfo{s.name,
-                     s.base_seq,
-                     s.first_seq,
-                     s.last_seq,
-                     s.entries,
-                     s.size,
-                     s.sealed ? to_hex(s.sha) : "",
-                     s.sealed};
 }
 
 // A group taken by a leader and not yet acknowledged.
@@ -115,62 +89,6 @@ struct ReadPlan {
   uint64_t start = 0;
   uint64_t end = 0;
 };
-
-void write_zeros(File& file, uint64_t from, uint64_t to) {
-  static const std::string kZeros(1 << 20, '\0');
-  for (uint64_t off = from; off < to;) {
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(kZeros.size(), to - off));
-    file.pwrite(kZeros.data(), n, off);
-    off += n;
-  }
-}
-
-// The digest of a segment's first `end` bytes, which must all be there.
-Sha256 digest_of_prefix(File& file, uint64_t end) {
-  uint64_t short_at = 0;
-  auto sha = wal::hash_file_prefix(file, end, &short_at);
-  if (!sha) {
-    throw Error(ErrorCode::kWalCorrupt,
-                fmt::format("{}: shorter than its records (short read at offset {} of {})",
-                            file.path(), short_at, end));
-  }
-  return *sha;
-}
-
-// The sparse index and trailer that seal a segment whose records end at
-// index_offset; digest_so_far covers the file up to there.
-wal::Trailer encode_index_and_trailer(const Segment& s, uint64_t index_offset,
-                                      const Sha256& digest_so_far, std::string* tail) {
-  const size_t index_bytes = s.index.size() * kIndexEntrySize;
-  tail->assign(index_bytes + kTrailerSize, '\0');
-  for (size_t i = 0; i < s.index.size(); ++i) {
-    wal::put_u64(tail->data() + i * kIndexEntrySize, s.index[i].first);
-    wal::put_u64(tail->data() + i * kIndexEntrySize + 8, s.index[i].second);
-  }
-  Sha256 digest = digest_so_far;
-  digest.update(tail->data(), index_bytes);
-  wal::Trailer t;
-  t.entry_count = s.entries;
-  t.first_seq = s.first_seq;
-  t.last_seq = s.last_seq;
-  t.index_offset = index_offset;
-  t.index_count = s.index.size();
-  wal::encode_trailer(t, digest, tail->data() + index_bytes);
-  return t;
-}
-
-Error unreadable_record(const File& file, uint64_t offset) {
-  return Error(ErrorCode::kWalCorrupt,
-               fmt::format("{}: unreadable record at offset {}", file.path(), offset));
-}
-
-uint64_t index_start(const Segment& s, uint64_t seq) {
-  // The largest indexed seq <= seq gives the offset to scan from.
-  auto it = std::upper_bound(s.index.begin(), s.index.end(), seq,
-                             [](uint64_t v, const auto& e) { return v < e.first; });
-  if (it == s.index.begin()) return kHeaderSize;
-  return std::prev(it)->second;
-}
 
 class WalImpl final : public Wal {
  public:
@@ -244,18 +162,12 @@ class WalImpl final : public Wal {
  private:
   // ---- opening ----
   void open_dir(OpenReport* report);
-  void open_last_segment(const std::string& name, uint64_t base, uint64_t prev_last,
-                         OpenReport& rep);
   void create_active_segment(uint64_t base);
   // Makes the unsealed segment described by scan the active one.
   void adopt_active(const std::string& name, uint64_t base, std::shared_ptr<File> file,
                     wal::TailScan& scan, bool sha_valid);
   void open_sync_files(Segment& s);
   void load_marks(uint64_t head, OpenReport& rep);
-  // A name for a new segment file with this base that no file has had.
-  std::string new_segment_name(uint64_t base);
-  std::shared_ptr<Segment> load_sealed(const std::string& name, uint64_t base);
-  void copy_file_bytes(File& from, const std::string& to, uint64_t size);
 
   // ---- writing (all *_locked run with mu_ held) ----
   uint64_t append_entries(const Entry* entries, size_t n);
@@ -378,45 +290,6 @@ class WalImpl final : public Wal {
 
 // ------------------------------------------------------------------ open
 
-std::shared_ptr<Segment> WalImpl::load_sealed(const std::string& name, uint64_t base) {
-  auto file = fs_.open(seg_path(name), OpenMode::kRead);
-  wal::SegmentHeader h;
-  wal::Trailer t;
-  const uint64_t size = file->size();
-  if (!wal::read_segment_header(*file, &h) || h.base_seq != base) return nullptr;
-  if (!wal::read_segment_trailer(*file, size, &t)) return nullptr;
-  auto s = std::make_shared<Segment>();
-  s->name = name;
-  s->base_seq = base;
-  s->first_seq = t.first_seq;
-  s->last_seq = t.last_seq;
-  s->entries = t.entry_count;
-  s->data_end = t.index_offset;
-  s->size = size;
-  s->sealed = true;
-  s->sha = t.sha256;
-  std::string idx(t.index_count * kIndexEntrySize, '\0');
-  if (file->pread(idx.data(), idx.size(), t.index_offset) != idx.size()) return nullptr;
-  s->index.reserve(t.index_count);
-  for (uint64_t i = 0; i < t.index_count; ++i) {
-    s->index.emplace_back(wal::get_u64(idx.data() + i * 16), wal::get_u64(idx.data() + i * 16 + 8));
-  }
-  return s;
-}
-
-void WalImpl::copy_file_bytes(File& from, const std::string& to, uint64_t size) {
-  auto out = fs_.open(to, OpenMode::kCreateTrunc);
-  std::string buf(1 << 20, '\0');
-  for (uint64_t off = 0; off < size;) {
-    size_t n = from.pread(buf.data(),
-                          static_cast<size_t>(std::min<uint64_t>(buf.size(), size - off)), off);
-    if (n == 0) break;
-    out->pwrite(buf.data(), n, off);
-    off += n;
-  }
-  out->sync();
-}
-
 void WalImpl::open_dir(OpenReport* report) {
   OpenReport rep;
   // A directory created here is made durable in its parent before anything
@@ -430,90 +303,28 @@ void WalImpl::open_dir(OpenReport* report) {
                     ? fmt::format("WAL {} is locked by another process (pid {})", opt_.dir, holder)
                     : fmt::format("WAL {} is locked by another process", opt_.dir));
   }
-
-  struct Found {
-    uint64_t base;
-    std::string name;
-    std::shared_ptr<Segment> sealed;  // null: not sealed
-  };
-  std::vector<Found> found;
-  for (const auto& name : fs_.list_dir(opt_.dir)) {
-    uint64_t base = 0;
-    if (wal::parse_segment_file_name(name, &base)) {
-      found.push_back(Found{base, name, load_sealed(name, base)});
-    } else if (name.ends_with(".compact") || name.ends_with(".repair") ||
-               name.ends_with(".trunc")) {
-      // An unfinished compaction, repair or truncation output: what it was
-      // made from is still in place.
-      fs_.remove(seg_path(name));
-      rep.notes.push_back(fmt::format("removed unfinished output {}", name));
-    } else if (name.starts_with('.') && name.find(kTempMarker) != std::string::npos) {
-      // HISTORY or MARKS being replaced when the process stopped.
-      fs_.remove(seg_path(name));
-    }
-  }
-  // By base; for one base, sealed before unsealed, and the segment covering
-  // the most (then holding the fewest entries: a compaction's output) first,
-  // so that the leftovers of an interrupted compaction come after it.
-  std::sort(found.begin(), found.end(), [](const Found& x, const Found& y) {
-    if (x.base != y.base) return x.base < y.base;
-    if (!x.sealed || !y.sealed) return x.sealed != nullptr && y.sealed == nullptr;
-    if (x.sealed->last_seq != y.sealed->last_seq) return x.sealed->last_seq > y.sealed->last_seq;
-    if (x.sealed->entries != y.sealed->entries) return x.sealed->entries < y.sealed->entries;
-    return x.name < y.name;
-  });
+  const wal::DirListing listing = wal::list_segments(fs_, opt_.dir);
+  wal::LogPlan plan = wal::plan_log(listing, opt_.dir);
+  if (plan.problem) throw wal::log_problem_error(*plan.problem);
+  wal::remove_redundant(fs_, opt_.dir, listing, plan, rep);
 
   history_id_ = wal::read_history_id(fs_, opt_.dir);
   if (history_id_.empty()) {
     history_id_ = wal::new_history_id();
     wal::write_history_id(fs_, opt_.dir, history_id_);
   }
-
-  auto chain_error = [&](const std::string& name, uint64_t base, uint64_t prev_last) {
-    return Error(ErrorCode::kWalCorrupt,
-                 fmt::format("{}: segment starts at seq {} but the previous one ends at {}",
-                             seg_path(name), base, prev_last));
-  };
-  uint64_t prev_last = 0;
-  for (size_t i = 0; i < found.size(); ++i) {
-    auto& [base, name, s] = found[i];
-    if (s) {
-      if (!sealed_.empty() && s->last_seq <= prev_last) {
-        // Left behind by a compaction that replaced it before it was removed.
-        fs_.remove(seg_path(name));
-        fs_.sync_dir(opt_.dir);
-        rep.notes.push_back(
-            fmt::format("removed {}: its range is covered by {} (its compacted replacement)", name,
-                        sealed_.back()->name));
-        continue;
-      }
-      if (!sealed_.empty() && base != prev_last + 1) throw chain_error(name, base, prev_last);
-      prev_last = s->last_seq;
-      sealed_bytes_ += s->size;
-      sealed_.push_back(std::move(s));
-      continue;
+  sealed_ = std::move(plan.sealed);
+  for (const auto& s : sealed_) sealed_bytes_ += s->size;
+  if (plan.tail) {
+    const auto& t = *plan.tail;
+    wal::RepairedTail r = wal::repair_tail(fs_, opt_.dir, t.name, t.base, plan.tail_prev_last,
+                                           opt_.skip_corrupt, rep);
+    if (r.sealed) {
+      sealed_bytes_ += r.sealed->size;
+      sealed_.push_back(std::move(r.sealed));
+    } else if (r.file) {
+      adopt_active(t.name, t.base, r.file, r.scan, /*sha_valid=*/false);
     }
-    if (i + 1 != found.size()) {
-      throw Error(ErrorCode::kWalCorrupt,
-                  fmt::format("{}: segment is not sealed (bad header or trailer) but newer "
-                              "segments follow it",
-                              seg_path(name)));
-    }
-    if (!sealed_.empty() && sealed_.back()->base_seq == base) {
-      // truncate_after into a sealed segment writes the records it keeps to
-      // a new file and then removes the sealed one; it stopped in between.
-      const auto old = sealed_.back();
-      sealed_.pop_back();
-      sealed_bytes_ -= old->size;
-      fs_.remove(seg_path(old->name));
-      fs_.sync_dir(opt_.dir);
-      rep.notes.push_back(
-          fmt::format("removed {}: an interrupted truncate_after had already replaced it with {}",
-                      old->name, name));
-      prev_last = sealed_.empty() ? 0 : sealed_.back()->last_seq;
-    }
-    if (!sealed_.empty() && base != prev_last + 1) throw chain_error(name, base, prev_last);
-    open_last_segment(name, base, prev_last, rep);
   }
   if (!active_) create_active_segment(sealed_.empty() ? 1 : sealed_.back()->last_seq + 1);
 
@@ -560,149 +371,6 @@ void WalImpl::load_marks(uint64_t head, OpenReport& rep) {
   marks_ = std::move(m->seqs);
 }
 
-std::string WalImpl::new_segment_name(uint64_t base) {
-  while (true) {
-    std::string name = wal::segment_file_name(base, wal::random_u64());
-    if (!fs_.exists(seg_path(name))) return name;
-  }
-}
-
-void WalImpl::open_last_segment(const std::string& name, uint64_t base, uint64_t prev_last,
-                                OpenReport& rep) {
-  const std::string path = seg_path(name);
-  auto file = std::shared_ptr<File>(fs_.open(path, OpenMode::kReadWrite));
-  wal::SegmentHeader h;
-  if (!wal::read_segment_header(*file, &h)) {
-    // A segment whose creation did not finish: nothing acknowledged is in it
-    // because its header is synced before any record is written. Only a file
-    // shorter than a header or all zeros looks like that; a damaged header
-    // in front of records is corruption.
-    if (file->size() < kHeaderSize || wal::non_zero_extent(*file, 0, file->size()) == 0) {
-      file.reset();
-      fs_.remove(path);
-      fs_.sync_dir(opt_.dir);
-      rep.notes.push_back(fmt::format("removed {}: its creation did not finish", name));
-      return;
-    }
-    throw Error(ErrorCode::kWalCorrupt, fmt::format("{}: bad segment header", path));
-  }
-  if (h.base_seq != base) {
-    throw Error(ErrorCode::kWalCorrupt, fmt::format("{}: header says base seq {}, the name says {}",
-                                                    path, h.base_seq, base));
-  }
-  wal::TailScan scan =
-      wal::scan_segment(*file, base, prev_last, kMaxBody, opt_.skip_corrupt, /*hash=*/false);
-  if (scan.sealed_trailer_found) {
-    // Sealing wrote the trailer but did not cut the preallocated space.
-    wal::Trailer t;
-    char buf[kTrailerSize];
-    uint64_t trailer_off = 0;
-    // The trailer sits after the index that follows the records.
-    for (uint64_t off = scan.end;; off += kIndexEntrySize) {
-      if (file->pread(buf, kTrailerSize, off) != kTrailerSize) break;
-      if (wal::decode_trailer(buf, &t) && t.index_offset == scan.end) {
-        trailer_off = off;
-        break;
-      }
-    }
-    // A crash between writing index + trailer and syncing them may have
-    // kept the trailer's page and lost an index page: finish the seal only
-    // if every byte is what sealing these records writes.
-    Segment expect;
-    expect.entries = scan.entries;
-    expect.first_seq = scan.first_seq;
-    expect.last_seq = scan.entries ? scan.last_seq : base - 1;
-    expect.index = scan.index;
-    std::string tail, on_disk;
-    if (trailer_off != 0) {
-      encode_index_and_trailer(expect, scan.end, digest_of_prefix(*file, scan.end), &tail);
-      on_disk.resize(tail.size());
-      on_disk.resize(file->pread(on_disk.data(), on_disk.size(), scan.end));
-    }
-    if (trailer_off != 0 && trailer_off + kTrailerSize == scan.end + tail.size() &&
-        on_disk == tail) {
-      file->truncate(trailer_off + kTrailerSize);
-      file->sync();
-      rep.notes.push_back(fmt::format("finished sealing {}", name));
-      file.reset();
-      auto s = load_sealed(name, base);
-      if (!s) throw Error(ErrorCode::kWalCorrupt, fmt::format("{}: cannot finish sealing", path));
-      sealed_bytes_ += s->size;
-      sealed_.push_back(std::move(s));
-      return;
-    }
-    // Only the records are trusted: drop the half-written seal; the segment
-    // stays active and is sealed again when it rotates.
-    file->truncate(scan.end);
-    file->sync();
-    rep.notes.push_back(fmt::format(
-        "{}: dropped an unfinished seal whose index or trailer did not reach the disk whole",
-        name));
-  }
-  for (const auto& [off, len] : scan.skipped) {
-    rep.corrupt_records_skipped++;
-    rep.notes.push_back(
-        fmt::format("skipped corrupt record in {} at offset {} ({} bytes)", path, off, len));
-  }
-  if (!scan.skipped.empty()) {
-    // Readers walk records back to back, so the bad bytes cannot stay in
-    // place. Keep the damaged file for inspection and replace the segment
-    // with one holding only the good records.
-    const std::string kept = fmt::format("{}.corrupt-{}", path, now_ms());
-    copy_file_bytes(*file, kept, file->size());
-    const std::string tmp = path + ".repair";
-    {
-      auto out = fs_.open(tmp, OpenMode::kCreateTrunc);
-      std::string buf;
-      uint64_t from = 0;
-      auto copy_range = [&](uint64_t a, uint64_t b) {
-        buf.resize(b - a);
-        file->pread(buf.data(), buf.size(), a);
-        out->pwrite(buf.data(), buf.size(), from);
-        from += buf.size();
-      };
-      uint64_t pos = 0;
-      for (const auto& [off, len] : scan.skipped) {
-        copy_range(pos, off);
-        pos = off + len;
-      }
-      copy_range(pos, scan.end);
-      out->sync();
-    }
-    fs_.rename(tmp, path);
-    fs_.sync_dir(opt_.dir);
-    rep.notes.push_back(
-        fmt::format("rewrote {} without the corrupt records; the damaged file is "
-                    "kept as {}",
-                    path, kept));
-    file = std::shared_ptr<File>(fs_.open(path, OpenMode::kReadWrite));
-    scan = wal::scan_segment(*file, base, prev_last, kMaxBody, false, /*hash=*/false);
-  }
-  if (scan.torn_bytes > 0) {
-    rep.torn_bytes_dropped += scan.torn_bytes;
-    rep.torn_file = path;
-    rep.torn_offset = scan.torn_offset;
-    if (scan.unwritten_block_end > 0) {
-      rep.notes.push_back(fmt::format(
-          "cut torn tail of {} at offset {}: {} bytes dropped, among them records after a "
-          "block that never reached the disk (ending at offset {}), so none of them had been "
-          "synced",
-          path, scan.torn_offset, scan.torn_bytes, scan.unwritten_block_end));
-    } else {
-      rep.notes.push_back(fmt::format("cut torn tail of {} at offset {}: {} bytes dropped", path,
-                                      scan.torn_offset, scan.torn_bytes));
-    }
-    file->truncate(scan.end);
-    file->sync();
-  }
-  // What the scan found may be in the page cache only (a process killed
-  // between a group's write and its fdatasync): make it durable before it is
-  // acknowledged to anyone, or a later power loss could take back seqs that
-  // readers and remote tiers have already seen.
-  file->sync_data();
-  adopt_active(name, base, file, scan, /*sha_valid=*/false);
-}
-
 void WalImpl::adopt_active(const std::string& name, uint64_t base, std::shared_ptr<File> file,
                            wal::TailScan& scan, bool sha_valid) {
   auto s = std::make_shared<Segment>();
@@ -734,24 +402,8 @@ void WalImpl::open_sync_files(Segment& s) {
 }
 
 void WalImpl::create_active_segment(uint64_t base) {
-  const std::string name = new_segment_name(base);
-  const std::string path = seg_path(name);
-  auto file = std::shared_ptr<File>(fs_.open(path, OpenMode::kCreate));
-  char header[kHeaderSize];
-  wal::encode_header(wal::SegmentHeader{base}, header);
-  file->pwrite(header, kHeaderSize, 0);
-  file->sync();
-  fs_.sync_dir(opt_.dir);
-  auto s = std::make_shared<Segment>();
-  s->name = name;
-  s->base_seq = base;
-  s->last_seq = base - 1;
-  s->data_end = kHeaderSize;
-  s->file = file;
-  open_sync_files(*s);
-  active_ = std::move(s);
-  active_sha_ = Sha256();
-  active_sha_.update(header, kHeaderSize);
+  active_ = wal::create_segment(fs_, opt_.dir, base, &active_sha_);
+  open_sync_files(*active_);
   sha_valid_ = true;
   written_end_ = alloc_end_ = kHeaderSize;
   ack_end_ = kHeaderSize;  // nothing in the new segment is acknowledged yet
@@ -1209,29 +861,18 @@ void WalImpl::drain_locked(std::unique_lock<std::mutex>& lk) {
 
 void WalImpl::seal_active_locked() {
   Segment& s = *active_;
-  if (!sha_valid_) {
-    // Open skipped hashing the tail it found; the file holds exactly the
-    // bytes the digest must cover.
-    active_sha_ = digest_of_prefix(*s.file, written_end_);
-    sha_valid_ = true;
-  }
-  std::string tail;
-  const wal::Trailer t = encode_index_and_trailer(s, written_end_, active_sha_, &tail);
-  const uint64_t size = written_end_ + tail.size();
   try {
-    s.file->pwrite(tail.data(), tail.size(), written_end_);
-    s.file->sync_data();
-    s.file->truncate(size);
-    s.file->sync();
+    if (!sha_valid_) {
+      // Open skipped hashing the tail it found; the file holds exactly the
+      // bytes the digest must cover.
+      active_sha_ = wal::digest_of_prefix(*s.file, written_end_);
+      sha_valid_ = true;
+    }
+    wal::seal_segment(s, written_end_, active_sha_);
   } catch (const Error& e) {
     stop_locked(fmt::format("sealing segment {} failed", s.name), e);
   }
   metrics_.fsyncs += 2;
-  s.sealed = true;
-  s.size = size;
-  s.sha = t.sha256;
-  s.data_end = written_end_;
-  s.sync_files.clear();
   durable_seq_ = written_seq_;
 }
 
@@ -1551,9 +1192,9 @@ void WalImpl::truncate_after(uint64_t seq) {
         // A sealed segment's bytes never change (a remote may hold a copy
         // under its name): what stays goes to a new file with a new name,
         // which replaces it (see the open-time repair).
-        name = new_segment_name(keep->base_seq);
+        name = wal::new_segment_name(fs_, opt_.dir, keep->base_seq);
         const std::string tmp = seg_path(name) + ".trunc";
-        copy_file_bytes(*file, tmp, cut);
+        wal::copy_file_bytes(fs_, *file, tmp, cut);
         fs_.rename(tmp, seg_path(name));
         fs_.sync_dir(opt_.dir);
         keep->file.reset();
@@ -1671,7 +1312,7 @@ CompactResult WalImpl::compact(bool force) {
     for (size_t k = gi; k <= gj; ++k) group_drops += drops[k];
     if (group_drops == 0 && gi == gj) continue;
     // A new name: the inputs' bytes stay what their names promised.
-    const std::string name = new_segment_name(segs[gi]->base_seq);
+    const std::string name = wal::new_segment_name(fs_, opt_.dir, segs[gi]->base_seq);
     const std::string tmp = seg_path(name) + ".compact";
     auto out = fs_.open(tmp, OpenMode::kCreateTrunc);
     std::string buf(kHeaderSize, '\0');
@@ -1693,7 +1334,7 @@ CompactResult WalImpl::compact(bool force) {
     Sha256 digest;
     digest.update(buf.data(), buf.size());
     std::string tail;
-    const wal::Trailer t = encode_index_and_trailer(*seg, seg->data_end, digest, &tail);
+    const wal::Trailer t = wal::encode_index_and_trailer(*seg, seg->data_end, digest, &tail);
     buf.append(tail);
     seg->sha = t.sha256;
     seg->size = buf.size();
