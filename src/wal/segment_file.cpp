@@ -155,4 +155,25 @@ void copy_file_bytes(FileSystem& fs, File& from, const std::string& to, uint64_t
   out->sync();
 }
 
+void SegmentSink::write(std::string_view bytes, uint64_t offset) {
+  if (sha_valid_) sha_.update(bytes.data(), bytes.size());
+  seg_->file->pwrite(bytes.data(), bytes.size(), offset);
+}
+
+void SegmentSink::sync(size_t slot) {
+  if (slot < seg_->sync_files.size()) {
+    seg_->sync_files[slot]->sync_data();
+  } else {
+    seg_->file->sync_data();
+  }
+}
+
+Sha256 SegmentSink::digest(uint64_t end) {
+  if (!sha_valid_) {
+    sha_ = digest_of_prefix(*seg_->file, end);
+    sha_valid_ = true;
+  }
+  return sha_;
+}
+
 }  // namespace strata::wal

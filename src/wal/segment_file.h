@@ -21,6 +21,7 @@
 #include "strata/fs.h"
 #include "strata/hash.h"
 #include "strata/wal.h"
+#include "wal/commit_pipeline.h"
 #include "wal/record_format.h"
 
 namespace strata::wal {
@@ -103,5 +104,27 @@ Sha256 digest_of_prefix(File& file, uint64_t end);
 // Copies the first `size` bytes of `from` into a new file `to` (created or
 // truncated) and fsyncs it; the directory is not synced.
 void copy_file_bytes(FileSystem& fs, File& from, const std::string& to, uint64_t size);
+
+// The active segment as the commit pipeline's sink: writes go through
+// segment->file, a sync through sync_files[slot] (through file when there are
+// none), and the digest of what was written is kept for sealing. Open does
+// not hash the unsealed tail it finds (open time would grow with it):
+// `sha_valid` false makes digest() hash the file instead.
+class SegmentSink final : public CommitSink {
+ public:
+  SegmentSink(std::shared_ptr<Segment> segment, Sha256 sha, bool sha_valid)
+      : seg_(std::move(segment)), sha_(std::move(sha)), sha_valid_(sha_valid) {}
+  void write(std::string_view bytes, uint64_t offset) override;
+  void sync(size_t slot) override;
+  std::string name() const override { return seg_->name; }
+  // The digest of the segment's first `end` bytes, all written through this
+  // sink or there before it; only while no write is in flight.
+  Sha256 digest(uint64_t end);
+
+ private:
+  std::shared_ptr<Segment> seg_;
+  Sha256 sha_;
+  bool sha_valid_;
+};
 
 }  // namespace strata::wal

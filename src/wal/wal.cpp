@@ -1,20 +1,15 @@
 // The WAL: segments on disk, group commit, recovery of the tail at open.
 //
-// Writes are pipelined: an appender encodes its records into `pending_`
-// under the mutex (seq assignment, CRC, index), then in `always` mode waits
-// until a leader has written and fdatasynced past its seq. Whoever finds its
-// records still pending and a sync slot free becomes the leader: it takes
-// everything pending and, without the mutex, hashes it, writes it with one
-// pwrite and fdatasyncs, while the next group gathers. Up to
-// WalOptions::syncs_in_flight leaders run at once. Their pwrites happen in
-// log order (so the file never has a hole a process crash could expose);
-// their fdatasyncs overlap, each through its own descriptor so that a
-// writeback error is reported to every one of them (Linux errseq_t), and a
-// group is acknowledged only when it and every group before it are synced.
+// An appender encodes its records (seq assignment, CRC, index) into the
+// commit pipeline under the mutex and commits them there
+// (wal/commit_pipeline.h: group commit, syncs in flight); the active
+// segment is the pipeline's sink, through one descriptor per sync slot so a
+// writeback error is reported to every one of them (Linux errseq_t).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <set>
@@ -28,6 +23,7 @@
 
 #include "strata/error.h"
 #include "strata/wal.h"
+#include "wal/commit_pipeline.h"
 #include "wal/dir_state.h"
 #include "wal/log_recovery.h"
 #include "wal/record_format.h"
@@ -68,21 +64,6 @@ uint64_t now_ms() {
                                    .count());
 }
 
-// A group taken by a leader and not yet acknowledged.
-struct InflightGroup {
-  uint64_t upto = 0;  // last seq in the group
-  uint64_t end = 0;   // file offset just past it
-  bool synced = false;
-};
-
-// An appender waiting in `always` mode: woken alone when its seq is durable
-// or when it should lead the next group, so 32 waiting threads are not all
-// woken by every fdatasync.
-struct Waiter {
-  uint64_t seq = 0;
-  std::condition_variable cv;
-};
-
 // Where to look for records: a file and a byte range.
 struct ReadPlan {
   std::shared_ptr<File> file;
@@ -95,7 +76,10 @@ class WalImpl final : public Wal {
   WalImpl(const WalOptions& options, OpenReport* report)
       : opt_(options),
         fs_(options.fs ? *options.fs : FileSystem::real()),
-        registered_(options.tiers.begin(), options.tiers.end()) {
+        registered_(options.tiers.begin(), options.tiers.end()),
+        pipe_(cv_,
+              wal::PipelineOptions{options.sync, std::max<uint32_t>(1, options.syncs_in_flight),
+                                   kBufferedWriteBytes, fmt::format("WAL {}", options.dir)}) {
     for (const auto& t : registered_) wal::validate_tier_name(t);
     open_dir(report);
     background_ = std::thread([this] { background_loop(); });
@@ -130,7 +114,11 @@ class WalImpl final : public Wal {
   WalStatus status_without_free_space();
   WalMetrics metrics() override {
     std::lock_guard lk(mu_);
-    return metrics_;
+    WalMetrics m = metrics_;
+    m.fsyncs += pipe_.counters().syncs;
+    m.group_commits = pipe_.counters().group_commits;
+    m.max_group_size = pipe_.counters().max_group_size;
+    return m;
   }
   void flush() override;
   void confirm(std::string_view tier, uint64_t seq) override;
@@ -177,8 +165,6 @@ class WalImpl final : public Wal {
   // Waits out an import, then checks, rotates and allocates until `bytes` of
   // records fit into the active segment at active_end().
   void reserve_locked(std::unique_lock<std::mutex>& lk, uint64_t bytes, bool importer = false);
-  // Acknowledges a batch ending at `last` as the sync mode promises.
-  void complete_batch_locked(std::unique_lock<std::mutex>& lk, uint64_t last);
   uint64_t retention_floor_locked() const;
   std::string pressure_advice() const;
   // Asks the background thread for a compaction, unless one already ran
@@ -187,31 +173,21 @@ class WalImpl final : public Wal {
   // Makes sure the file is zero-filled up to end (always mode). False when it
   // had to wait without the mutex, so the caller must look again.
   bool ensure_allocated_locked(std::unique_lock<std::mutex>& lk, uint64_t end);
-  static constexpr size_t kNoSlot = SIZE_MAX;
-  size_t free_slot_locked() const;
   // A leader, the interval sync or the preallocation is doing I/O without mu_.
-  bool io_in_flight_locked() const {
-    return interval_sync_running_ || prealloc_running_ ||
-           std::find(slot_busy_.begin(), slot_busy_.end(), true) != slot_busy_.end();
-  }
-  void wait_for_durable_locked(std::unique_lock<std::mutex>& lk, uint64_t seq);
-  void lead_group_locked(std::unique_lock<std::mutex>& lk);
-  // Wakes the next leader now and the writers whose seq is durable now, or
-  // hands the latter to *later so the caller can wake them without mu_.
-  void wake_waiters_locked(std::vector<std::shared_ptr<Waiter>>* later = nullptr);
+  bool io_in_flight_locked() const { return pipe_.io_running() || prealloc_running_; }
   void preallocate_in_background(std::unique_lock<std::mutex>& lk);
-  void write_pending_locked();
-  void drain_locked(std::unique_lock<std::mutex>& lk);
+  // Writes and syncs everything appended so far; waits out the pipeline's
+  // I/O and the preallocation in flight.
+  void drain_locked(std::unique_lock<std::mutex>& lk) {
+    pipe_.drain(lk, [&] { return prealloc_running_; });
+  }
   void rotate_locked(std::unique_lock<std::mutex>& lk);
   void seal_active_locked();
-  [[noreturn]] void stop_locked(const std::string& reason, const Error& cause);
-  Error stopped_error() const {
-    return Error(ErrorCode::kWalStopped,
-                 fmt::format("WAL {} stopped accepting writes: {}", opt_.dir, stop_reason_));
+  [[noreturn]] void stop_locked(const std::string& reason, const Error& cause) {
+    pipe_.stop(reason, cause);
   }
-  // Where the next record goes: past what is written, what a leader is
-  // writing right now, and what waits in the buffer.
-  uint64_t active_end() const { return written_end_ + inflight_bytes_ + pending_.size(); }
+  Error stopped_error() const { return pipe_.stopped_error(); }
+  uint64_t active_end() const { return pipe_.end(); }
   uint64_t total_bytes_locked() const { return sealed_bytes_ + active_end(); }
 
   // ---- reading ----
@@ -240,40 +216,20 @@ class WalImpl final : public Wal {
 
   std::vector<std::shared_ptr<Segment>> sealed_;
   std::shared_ptr<Segment> active_;
-  // Over [0, written_end_) when sha_valid_. Only the leader whose turn it is
-  // to write (or a holder of mu_ with no leader in flight) touches it. Open
-  // does not hash the unsealed tail (that would make open time grow with
-  // it); sealing hashes the file instead when sha_valid_ is false.
-  Sha256 active_sha_;
-  bool sha_valid_ = true;
+  std::shared_ptr<wal::SegmentSink> sink_;  // the active segment's
   uint64_t sealed_bytes_ = 0;
   size_t cached_handles_ = 0;
 
-  std::string pending_;                  // encoded records not yet written
-  std::vector<std::string> spare_bufs_;  // leaders' buffers, reused
-  uint64_t pending_entries_ = 0;
-  uint64_t inflight_bytes_ = 0;         // taken by leaders, not yet written
-  uint64_t written_end_ = kHeaderSize;  // data pwritten up to here
-  uint64_t alloc_end_ = kHeaderSize;    // the file is zero-filled up to here
-  bool prealloc_wanted_ = false;        // the background thread should grow the file
+  uint64_t alloc_end_ = kHeaderSize;  // the file is zero-filled up to here
+  bool prealloc_wanted_ = false;      // the background thread should grow the file
   bool prealloc_running_ = false;
-  uint64_t next_seq_ = 1;
-  uint64_t taken_seq_ = 0;              // last seq handed to a leader or written
-  uint64_t written_seq_ = 0;            // last seq pwritten
-  std::deque<InflightGroup> inflight_;  // oldest first
-  std::vector<bool> slot_busy_;
-  std::vector<std::shared_ptr<Waiter>> waiters_;
-  uint64_t durable_seq_ = 0;  // last seq fdatasynced
-  uint64_t ack_seq_ = 0;      // last seq acknowledged to a writer (visible to readers)
-  uint64_t ack_end_ = kHeaderSize;
-  bool interval_sync_running_ = false;
-  bool stopped_ = false;
-  std::string stop_reason_;
   bool closed_ = false;
   std::string history_id_;  // changes whenever truncate_after rewrites history
   const std::set<std::string, std::less<>> registered_;  // WalOptions::tiers
   wal::MarkMap marks_;                                   // tier -> confirmed seq
   bool importing_ = false;  // import_framed owns seq assignment; appends wait
+  // Pending records, groups, syncs in flight, waiters (under mu_, on cv_).
+  wal::CommitPipeline pipe_;
 
   bool low_free_ = false;
   uint64_t free_bytes_ = 0;
@@ -328,12 +284,7 @@ void WalImpl::open_dir(OpenReport* report) {
   }
   if (!active_) create_active_segment(sealed_.empty() ? 1 : sealed_.back()->last_seq + 1);
 
-  uint64_t head = active_->entries > 0 ? active_->last_seq : active_->base_seq - 1;
-  next_seq_ = head + 1;
-  taken_seq_ = written_seq_ = durable_seq_ = ack_seq_ = head;
-  slot_busy_.assign(std::max<uint32_t>(1, opt_.syncs_in_flight), false);
-  ack_end_ = written_end_;
-  load_marks(head, rep);
+  load_marks(pipe_.ack_seq(), rep);
   rep.segments = sealed_.size() + 1;
   metrics_.torn_bytes_dropped = rep.torn_bytes_dropped;
   metrics_.corrupt_records_skipped = rep.corrupt_records_skipped;
@@ -384,9 +335,8 @@ void WalImpl::adopt_active(const std::string& name, uint64_t base, std::shared_p
   s->file = file;
   open_sync_files(*s);
   active_ = std::move(s);
-  active_sha_ = scan.sha;
-  sha_valid_ = sha_valid;
-  written_end_ = scan.end;
+  sink_ = std::make_shared<wal::SegmentSink>(active_, scan.sha, sha_valid);
+  pipe_.reset(sink_, scan.end, active_->last_seq);
   alloc_end_ = opt_.sync == SyncMode::kAlways ? std::max(file->size(), scan.end) : scan.end;
 }
 
@@ -402,11 +352,12 @@ void WalImpl::open_sync_files(Segment& s) {
 }
 
 void WalImpl::create_active_segment(uint64_t base) {
-  active_ = wal::create_segment(fs_, opt_.dir, base, &active_sha_);
+  Sha256 sha;
+  active_ = wal::create_segment(fs_, opt_.dir, base, &sha);
   open_sync_files(*active_);
-  sha_valid_ = true;
-  written_end_ = alloc_end_ = kHeaderSize;
-  ack_end_ = kHeaderSize;  // nothing in the new segment is acknowledged yet
+  sink_ = std::make_shared<wal::SegmentSink>(active_, sha, true);
+  pipe_.reset(sink_, kHeaderSize, base - 1);
+  alloc_end_ = kHeaderSize;
 }
 
 // ------------------------------------------------------------------ write
@@ -433,11 +384,11 @@ void WalImpl::validate(EntryType type, EntryOp op, std::string_view path, size_t
 
 void WalImpl::check_open_locked() const {
   if (closed_) throw Error(ErrorCode::kWalClosed, fmt::format("WAL {} is closed", opt_.dir));
-  if (stopped_) throw stopped_error();
+  if (pipe_.stopped()) throw stopped_error();
 }
 
 void WalImpl::check_writable_locked(uint64_t bytes) {
-  if (closed_ || stopped_) metrics_.rejected_writes++;
+  if (closed_ || pipe_.stopped()) metrics_.rejected_writes++;
   check_open_locked();
   const uint64_t total = total_bytes_locked();
   // Warned once per crossing: re-armed only when the log is below the mark
@@ -518,8 +469,8 @@ bool WalImpl::ensure_allocated_locked(std::unique_lock<std::mutex>& lk, uint64_t
   if (end > alloc_end_ && prealloc_running_) {
     // The background thread is behind: let it finish, then look again
     // (the segment may have rotated meanwhile).
-    cv_.wait(lk, [&] { return !prealloc_running_ || stopped_; });
-    if (stopped_) throw stopped_error();
+    cv_.wait(lk, [&] { return !prealloc_running_ || pipe_.stopped(); });
+    if (pipe_.stopped()) throw stopped_error();
     return false;
   }
   const uint64_t chunk = std::min(kPreallocChunk, opt_.segment_bytes);
@@ -599,12 +550,11 @@ uint64_t WalImpl::append_entries(const Entry* entries, size_t n) {
   reserve_locked(lk, bytes);
 
   uint64_t off = active_end();
-  const size_t old = pending_.size();
-  pending_.resize(old + bytes);
-  char* out = pending_.data() + old;
+  const uint64_t first = pipe_.next_seq();
+  char* out = pipe_.add(bytes);
   for (size_t i = 0; i < n; ++i) {
     const Entry& e = entries[i];
-    const uint64_t seq = next_seq_++;
+    const uint64_t seq = first + i;
     wal::encode_record(seq, e.timestamp_ms ? e.timestamp_ms : ts, e, out);
     wal::maybe_index(active_->index, seq, off);
     const size_t sz = wal::record_size(e.path.size(), e.data.size());
@@ -613,13 +563,13 @@ uint64_t WalImpl::append_entries(const Entry* entries, size_t n) {
     if (active_->entries++ == 0) active_->first_seq = seq;
     active_->last_seq = seq;
   }
+  const uint64_t last = first + n - 1;
+  pipe_.add_done(n, last);
   active_->data_end = active_end();
-  pending_entries_ += n;
-  const uint64_t last = next_seq_ - 1;
   metrics_.appends += n;
   metrics_.append_batches++;
   metrics_.bytes_written += bytes;
-  complete_batch_locked(lk, last);
+  pipe_.commit(lk, last);
   return last;
 }
 
@@ -641,239 +591,16 @@ void WalImpl::reserve_locked(std::unique_lock<std::mutex>& lk, uint64_t bytes, b
   }
 }
 
-void WalImpl::complete_batch_locked(std::unique_lock<std::mutex>& lk, uint64_t last) {
-  switch (opt_.sync) {
-    case SyncMode::kAlways:
-      wait_for_durable_locked(lk, last);
-      break;
-    case SyncMode::kInterval:
-      // Written to the OS now, so a crash of the process loses nothing; the
-      // background thread syncs (a concurrent pwrite is fine while it does).
-      write_pending_locked();
-      break;
-    case SyncMode::kNone:
-      if (pending_.size() >= kBufferedWriteBytes) write_pending_locked();
-      ack_seq_ = last;  // readers flush the buffer before reading
-      break;
-  }
-}
-
-void WalImpl::stop_locked(const std::string& reason, const Error& cause) {
-  if (!stopped_) {
-    stopped_ = true;
-    stop_reason_ = fmt::format(
-        "{}: {}. Entries after seq {} were not acknowledged and may be "
-        "lost; reopen the WAL to recover its durable prefix",
-        reason, cause.what(), ack_seq_);
-    spdlog::critical("WAL {} stopped: {}", opt_.dir, stop_reason_);
-  }
-  cv_.notify_all();
-  wake_waiters_locked();
-  throw stopped_error();
-}
-
-void WalImpl::wait_for_durable_locked(std::unique_lock<std::mutex>& lk, uint64_t seq) {
-  // Shared so that a leader may notify it after releasing the mutex, even if
-  // this writer has returned by then; one per thread, so waiting allocates
-  // nothing (a late notification from an earlier append is only a spurious
-  // wake-up, which the loop below tolerates).
-  thread_local const std::shared_ptr<Waiter> mine = std::make_shared<Waiter>();
-  const std::shared_ptr<Waiter>& me = mine;
-  me->seq = seq;
-  waiters_.push_back(me);
-  // Every way out of this function holds the mutex.
-  struct Leave {
-    std::vector<std::shared_ptr<Waiter>>& list;
-    Waiter* w;
-    ~Leave() {
-      list.erase(
-          std::find_if(list.begin(), list.end(), [&](const auto& x) { return x.get() == w; }));
-    }
-  } leave{waiters_, me.get()};
-  while (durable_seq_ < seq) {
-    if (stopped_) throw stopped_error();
-    if (seq > taken_seq_ && free_slot_locked() != kNoSlot) {
-      lead_group_locked(lk);
-      continue;
-    }
-    me->cv.wait(lk);
-  }
-}
-
-void WalImpl::lead_group_locked(std::unique_lock<std::mutex>& lk) {
-  const size_t slot = free_slot_locked();
-  slot_busy_[slot] = true;
-  std::string buf;
-  if (!spare_bufs_.empty()) {
-    buf = std::move(spare_bufs_.back());
-    spare_bufs_.pop_back();
-  }
-  buf.clear();
-  buf.swap(pending_);
-  const uint64_t off = written_end_ + inflight_bytes_;
-  inflight_bytes_ += buf.size();
-  const uint64_t upto = next_seq_ - 1;
-  taken_seq_ = upto;
-  const uint64_t group = pending_entries_;
-  pending_entries_ = 0;
-  inflight_.push_back(InflightGroup{upto, off + buf.size(), false});
-  auto seg = active_;
-  auto release = [&] {
-    slot_busy_[slot] = false;
-    buf.clear();
-    spare_bufs_.push_back(std::move(buf));
-  };
-
-  // Groups are written in log order: wait for those taken before this one.
-  cv_.wait(lk, [&] { return stopped_ || written_end_ == off; });
-  if (stopped_) {
-    release();
-    cv_.notify_all();
-    throw stopped_error();
-  }
-  lk.unlock();
-  std::optional<Error> failure;
-  try {
-    if (sha_valid_) active_sha_.update(buf.data(), buf.size());
-    seg->file->pwrite(buf.data(), buf.size(), off);
-  } catch (const Error& e) {
-    failure = e;
-  }
-  lk.lock();
-  if (failure) {
-    release();
-    stop_locked(fmt::format("write of segment {} failed", seg->name), *failure);
-  }
-  written_end_ = off + buf.size();
-  inflight_bytes_ -= buf.size();
-  written_seq_ = upto;
-  cv_.notify_all();  // the next leader's turn to write
-  lk.unlock();
-
-  try {
-    seg->sync_files[slot]->sync_data();
-  } catch (const Error& e) {
-    failure = e;
-  }
-  lk.lock();
-  release();
-  metrics_.fsyncs++;
-  metrics_.group_commits++;
-  metrics_.max_group_size = std::max(metrics_.max_group_size, group);
-  if (failure) stop_locked(fmt::format("fdatasync of segment {} failed", seg->name), *failure);
-  if (stopped_) {  // an overlapping sync failed
-    cv_.notify_all();
-    throw stopped_error();
-  }
-  // A group is acknowledged once its own fdatasync and those of all groups
-  // before it have succeeded: a later group's success does not prove an
-  // earlier one's if that one failed.
-  for (auto& g : inflight_) {
-    if (g.upto == upto) g.synced = true;
-  }
-  while (!inflight_.empty() && inflight_.front().synced) {
-    durable_seq_ = ack_seq_ = inflight_.front().upto;
-    ack_end_ = inflight_.front().end;
-    inflight_.pop_front();
-  }
-  cv_.notify_all();
-  // Waking a group's writers takes a syscall each; doing it without the
-  // mutex lets the next leader, woken first, start its write meanwhile.
-  std::vector<std::shared_ptr<Waiter>> wake;
-  wake_waiters_locked(&wake);
-  lk.unlock();
-  for (const auto& w : wake) w->cv.notify_one();
-  lk.lock();
-}
-
-size_t WalImpl::free_slot_locked() const {
-  for (size_t i = 0; i < slot_busy_.size(); ++i) {
-    if (!slot_busy_[i]) return i;
-  }
-  return kNoSlot;
-}
-
-void WalImpl::wake_waiters_locked(std::vector<std::shared_ptr<Waiter>>* later) {
-  // One writer whose records are still pending is woken first to lead them
-  // if a slot is free (the sooner it runs, the shorter the gap without a
-  // sync in flight), then whoever is durable now.
-  if (!stopped_ && taken_seq_ + 1 < next_seq_ && free_slot_locked() != kNoSlot) {
-    for (const auto& w : waiters_) {
-      if (w->seq > taken_seq_) {
-        w->cv.notify_one();
-        break;
-      }
-    }
-  }
-  for (const auto& w : waiters_) {
-    if (stopped_ || w->seq <= durable_seq_) {
-      if (later) {
-        later->push_back(w);
-      } else {
-        w->cv.notify_one();
-      }
-    }
-  }
-}
-
-void WalImpl::write_pending_locked() {
-  if (pending_.empty()) return;
-  try {
-    if (sha_valid_) active_sha_.update(pending_.data(), pending_.size());
-    active_->file->pwrite(pending_.data(), pending_.size(), written_end_);
-  } catch (const Error& e) {
-    stop_locked(fmt::format("write of segment {} failed", active_->name), e);
-  }
-  written_end_ += pending_.size();
-  taken_seq_ = written_seq_ = next_seq_ - 1;
-  if (opt_.sync != SyncMode::kAlways) {
-    ack_seq_ = written_seq_;
-    ack_end_ = written_end_;
-  }
-  metrics_.group_commits++;
-  metrics_.max_group_size = std::max(metrics_.max_group_size, pending_entries_);
-  pending_entries_ = 0;
-  pending_.clear();
-}
-
-// Writes and syncs everything appended so far. Waits out leaders, the
-// interval sync and preallocation in flight.
-void WalImpl::drain_locked(std::unique_lock<std::mutex>& lk) {
-  cv_.wait(lk, [&] {
-    return stopped_ || (inflight_.empty() && !interval_sync_running_ && !prealloc_running_);
-  });
-  if (stopped_) throw stopped_error();
-  write_pending_locked();
-  if (durable_seq_ < written_seq_) {
-    try {
-      active_->file->sync_data();
-    } catch (const Error& e) {
-      stop_locked(fmt::format("fdatasync of segment {} failed", active_->name), e);
-    }
-    metrics_.fsyncs++;
-    durable_seq_ = written_seq_;
-  }
-  ack_seq_ = written_seq_;
-  ack_end_ = written_end_;
-  cv_.notify_all();
-  wake_waiters_locked();
-}
-
 void WalImpl::seal_active_locked() {
   Segment& s = *active_;
   try {
-    if (!sha_valid_) {
-      // Open skipped hashing the tail it found; the file holds exactly the
-      // bytes the digest must cover.
-      active_sha_ = wal::digest_of_prefix(*s.file, written_end_);
-      sha_valid_ = true;
-    }
-    wal::seal_segment(s, written_end_, active_sha_);
+    const uint64_t end = pipe_.written_end();
+    wal::seal_segment(s, end, sink_->digest(end));
   } catch (const Error& e) {
     stop_locked(fmt::format("sealing segment {} failed", s.name), e);
   }
   metrics_.fsyncs += 2;
-  durable_seq_ = written_seq_;
+  pipe_.mark_durable();
 }
 
 void WalImpl::rotate_locked(std::unique_lock<std::mutex>& lk) {
@@ -909,7 +636,7 @@ void WalImpl::close() {
   if (background_.joinable()) background_.join();
   std::unique_lock lk(mu_);
   std::optional<Error> failure;
-  if (!stopped_) {
+  if (!pipe_.stopped()) {
     try {
       drain_locked(lk);
     } catch (const Error& e) {
@@ -930,30 +657,11 @@ void WalImpl::background_loop() {
   std::unique_lock lk(mu_);
   while (!background_stop_) {
     if (!prealloc_wanted_) bg_cv_.wait_for(lk, std::chrono::milliseconds(opt_.sync_interval_ms));
-    if (background_stop_ || closed_ || stopped_) break;
+    if (background_stop_ || closed_ || pipe_.stopped()) break;
     try {
       if (prealloc_wanted_) preallocate_in_background(lk);
-      if (opt_.sync != SyncMode::kAlways) write_pending_locked();
-      if (opt_.sync == SyncMode::kInterval && durable_seq_ < written_seq_ &&
-          !interval_sync_running_) {
-        // The sync runs without the mutex so appends continue meanwhile.
-        interval_sync_running_ = true;
-        const uint64_t upto = written_seq_;
-        auto file = active_->file;
-        lk.unlock();
-        std::optional<Error> failure;
-        try {
-          file->sync_data();
-        } catch (const Error& e) {
-          failure = e;
-        }
-        lk.lock();
-        interval_sync_running_ = false;
-        cv_.notify_all();
-        if (failure) stop_locked("periodic fdatasync failed", *failure);
-        metrics_.fsyncs++;
-        durable_seq_ = std::max(durable_seq_, upto);
-      }
+      if (opt_.sync != SyncMode::kAlways) pipe_.write_pending();
+      if (opt_.sync == SyncMode::kInterval) pipe_.sync_written(lk);
     } catch (const Error& e) {
       spdlog::error("WAL {}: background flush: {}", opt_.dir, e.what());
     }
@@ -977,7 +685,7 @@ void WalImpl::background_loop() {
 
 void WalImpl::make_readable_locked() {
   check_open_locked();
-  if (opt_.sync != SyncMode::kAlways) write_pending_locked();
+  if (opt_.sync != SyncMode::kAlways) pipe_.write_pending();
 }
 
 std::shared_ptr<File> WalImpl::file_for_locked(Segment& s) {
@@ -1002,9 +710,9 @@ std::vector<ReadPlan> WalImpl::plan_reads_locked(uint64_t from_seq, size_t max_p
     if (s.last_seq < from_seq || s.entries == 0) continue;
     plans.push_back({file_for_locked(s), index_start(s, from_seq), s.data_end});
   }
-  if (plans.size() < max_plans && active_->entries > 0 && active_->first_seq <= ack_seq_ &&
-      from_seq <= ack_seq_ && ack_end_ > kHeaderSize) {
-    plans.push_back({active_->file, index_start(*active_, from_seq), ack_end_});
+  if (plans.size() < max_plans && active_->entries > 0 && active_->first_seq <= pipe_.ack_seq() &&
+      from_seq <= pipe_.ack_seq() && pipe_.ack_end() > kHeaderSize) {
+    plans.push_back({active_->file, index_start(*active_, from_seq), pipe_.ack_end()});
   }
   return plans;
 }
@@ -1015,7 +723,7 @@ std::optional<Entry> WalImpl::read_entry(uint64_t seq) {
   {
     std::unique_lock lk(mu_);
     make_readable_locked();
-    if (seq == 0 || seq > ack_seq_) return std::nullopt;
+    if (seq == 0 || seq > pipe_.ack_seq()) return std::nullopt;
     // Ranges are contiguous, so the first segment holding seqs >= seq either
     // has it or nobody does (compaction dropped it).
     plans = plan_reads_locked(seq, 1);
@@ -1044,7 +752,7 @@ uint64_t WalImpl::replay_view(uint64_t since_seq, uint64_t limit,
   {
     std::unique_lock lk(mu_);
     make_readable_locked();
-    upto = ack_seq_;
+    upto = pipe_.ack_seq();
     if (since_seq >= upto) return 0;
     plans = plan_reads_locked(since_seq + 1);
   }
@@ -1075,15 +783,15 @@ WalSnapshot WalImpl::snapshot() {
   check_open_locked();
   drain_locked(lk);  // so the active segment's figures describe durable bytes only
   WalSnapshot snap;
-  snap.head_seq = ack_seq_;
+  snap.head_seq = pipe_.ack_seq();
   for (const auto& s : sealed_) snap.sealed.push_back(info_of(*s));
   const Segment& a = *active_;
   snap.active = SegmentInfo{a.name,
                             a.base_seq,
                             a.entries ? a.first_seq : 0,
-                            a.entries ? std::min(a.last_seq, ack_seq_) : 0,
+                            a.entries ? std::min(a.last_seq, pipe_.ack_seq()) : 0,
                             a.entries,
-                            ack_end_,
+                            pipe_.ack_end(),
                             "",
                             false};
   return snap;
@@ -1101,19 +809,19 @@ WalStatus WalImpl::status_without_free_space() {
   WalStatus st;
   st.dir = opt_.dir;
   st.open = !closed_;
-  st.stopped = stopped_;
-  st.stop_reason = stop_reason_;
+  st.stopped = pipe_.stopped();
+  st.stop_reason = pipe_.stop_reason();
   st.sync = opt_.sync;
   if (closed_) return st;
-  st.head_seq = ack_seq_;
-  st.durable_seq = durable_seq_;
+  st.head_seq = pipe_.ack_seq();
+  st.durable_seq = pipe_.durable_seq();
   for (const auto& s : sealed_) {
     if (s->entries > 0) {
       st.first_seq = s->first_seq;
       break;
     }
   }
-  if (st.first_seq == 0 && active_->entries > 0 && active_->first_seq <= ack_seq_) {
+  if (st.first_seq == 0 && active_->entries > 0 && active_->first_seq <= pipe_.ack_seq()) {
     st.first_seq = active_->first_seq;
   }
   st.segments = sealed_.size() + 1;
@@ -1145,7 +853,7 @@ void WalImpl::truncate_after(uint64_t seq) {
   std::unique_lock lk(mu_);
   check_open_locked();
   drain_locked(lk);
-  if (seq >= next_seq_ - 1) return;
+  if (seq >= pipe_.next_seq() - 1) return;
   // First tell readers of the old history (the materializer) that it is
   // gone, then lower the marks under the new history; a crash after this
   // only costs readers a rebuild. Nothing is cut yet if this fails.
@@ -1164,8 +872,6 @@ void WalImpl::truncate_after(uint64_t seq) {
       fs_.remove(seg_path(s->name));
       fs_.sync_dir(opt_.dir);
     }
-    pending_.clear();
-    pending_entries_ = 0;
     if (all.empty()) {
       sealed_.clear();
       sealed_bytes_ = 0;
@@ -1180,7 +886,7 @@ void WalImpl::truncate_after(uint64_t seq) {
       std::string name = keep->name;
       auto file = std::shared_ptr<File>(
           fs_.open(seg_path(name), keep->sealed ? OpenMode::kRead : OpenMode::kReadWrite));
-      const uint64_t end = keep->sealed ? keep->data_end : written_end_;
+      const uint64_t end = keep->sealed ? keep->data_end : pipe_.written_end();
       RecordReader reader(*file, index_start(*keep, seq), end, kMaxBody);
       RecordView v;
       uint64_t off;
@@ -1211,9 +917,8 @@ void WalImpl::truncate_after(uint64_t seq) {
           wal::scan_segment(*file, keep->base_seq, prev_last, kMaxBody, false, /*hash=*/true);
       adopt_active(name, keep->base_seq, file, scan, /*sha_valid=*/true);
     }
-    next_seq_ = seq + 1;
-    taken_seq_ = written_seq_ = durable_seq_ = ack_seq_ = seq;
-    ack_end_ = written_end_;
+    // Compaction may have dropped seq itself: the head is seq all the same.
+    pipe_.reset(sink_, pipe_.written_end(), seq);
   } catch (const Error& e) {
     // Files may already be gone: nothing in memory describes the log now.
     stop_locked(fmt::format("truncate_after({}) failed part-way", seq), e);
@@ -1390,15 +1095,15 @@ void WalImpl::confirm(std::string_view tier, uint64_t seq) {
   {
     std::unique_lock lk(mu_);
     check_open_locked();
-    if (seq > ack_seq_) {
-      throw Error(
-          ErrorCode::kInvalidArgument,
-          fmt::format("tier {} cannot confirm seq {}: the log's head is {}", tier, seq, ack_seq_));
+    if (seq > pipe_.ack_seq()) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  fmt::format("tier {} cannot confirm seq {}: the log's head is {}", tier, seq,
+                              pipe_.ack_seq()));
     }
     auto it = marks_.find(tier);
     if (it != marks_.end() && it->second >= seq) return;
     // A mark must never be above what a power loss leaves of the log.
-    if (durable_seq_ < seq) drain_locked(lk);
+    if (pipe_.durable_seq() < seq) drain_locked(lk);
     next = wal::Marks{history_id_, marks_};
     next.seqs[std::string(tier)] = seq;
   }
@@ -1420,8 +1125,8 @@ FramedRecords WalImpl::read_framed(uint64_t after_seq, uint64_t max_bytes) {
     std::unique_lock lk(mu_);
     make_readable_locked();
     // Only what a power loss cannot take back may leave the machine.
-    if (durable_seq_ < ack_seq_) drain_locked(lk);
-    upto = std::min(ack_seq_, durable_seq_);
+    if (pipe_.durable_seq() < pipe_.ack_seq()) drain_locked(lk);
+    upto = std::min(pipe_.ack_seq(), pipe_.durable_seq());
     if (after_seq >= upto) return {};
     plans = plan_reads_locked(after_seq + 1);
   }
@@ -1502,14 +1207,14 @@ void WalImpl::start_after(uint64_t seq) {
   check_open_locked();
   cv_.wait(lk, [&] { return !importing_; });
   drain_locked(lk);
-  if (!sealed_.empty() || active_->entries > 0 || seq < next_seq_ - 1) {
-    throw Error(
-        ErrorCode::kInvalidArgument,
-        fmt::format("start_after({}): {}", seq,
-                    seq < next_seq_ - 1 ? fmt::format("the log's head is already {}", next_seq_ - 1)
-                                        : std::string("the log holds entries")));
+  if (!sealed_.empty() || active_->entries > 0 || seq < pipe_.next_seq() - 1) {
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("start_after({}): {}", seq,
+                            seq < pipe_.next_seq() - 1
+                                ? fmt::format("the log's head is already {}", pipe_.next_seq() - 1)
+                                : std::string("the log holds entries")));
   }
-  if (seq + 1 != next_seq_) restart_empty_locked(seq + 1);
+  if (seq + 1 != pipe_.next_seq()) restart_empty_locked(seq + 1);
 }
 
 void WalImpl::restart_empty_locked(uint64_t base) {
@@ -1522,8 +1227,6 @@ void WalImpl::restart_empty_locked(uint64_t base) {
   } catch (const Error& e) {
     stop_locked(fmt::format("replacing the empty segment {} failed", active_->name), e);
   }
-  next_seq_ = base;
-  taken_seq_ = written_seq_ = durable_seq_ = ack_seq_ = base - 1;
 }
 
 ImportResult WalImpl::import_framed(std::string_view framed) {
@@ -1570,11 +1273,11 @@ ImportResult WalImpl::import_framed(std::string_view framed) {
   drain_locked(lk);
   const uint64_t first = recs.front().seq;
   const bool empty_log = sealed_.empty() && active_->entries == 0;
-  if (first < next_seq_ || (!empty_log && first != next_seq_)) {
-    throw Error(
-        ErrorCode::kInvalidArgument,
-        fmt::format("import: the records start at seq {} but the log's head is {}: {}", first,
-                    next_seq_ - 1, first < next_seq_ ? "they overlap it" : "there would be a gap"));
+  if (first < pipe_.next_seq() || (!empty_log && first != pipe_.next_seq())) {
+    throw Error(ErrorCode::kInvalidArgument,
+                fmt::format("import: the records start at seq {} but the log's head is {}: {}",
+                            first, pipe_.next_seq() - 1,
+                            first < pipe_.next_seq() ? "they overlap it" : "there would be a gap"));
   }
   importing_ = true;
   struct Done {
@@ -1585,7 +1288,7 @@ ImportResult WalImpl::import_framed(std::string_view framed) {
     }
   } done{*this};
   // An empty log starts where the imported records start.
-  if (first != next_seq_) restart_empty_locked(first);
+  if (first != pipe_.next_seq()) restart_empty_locked(first);
   // In pieces no larger than a segment allows, each written like a batch.
   const uint64_t piece_limit = std::max<uint64_t>(1, opt_.segment_bytes / 2);
   for (size_t i = 0; i < recs.size();) {
@@ -1594,19 +1297,20 @@ ImportResult WalImpl::import_framed(std::string_view framed) {
     while (j + 1 < recs.size() && bytes + recs[j + 1].size <= piece_limit) bytes += recs[++j].size;
     reserve_locked(lk, bytes, /*importer=*/true);
     uint64_t off = active_end();
+    char* out = pipe_.add(bytes);
     for (size_t k = i; k <= j; ++k) {
-      pending_.append(framed.substr(recs[k].off, recs[k].size));
+      std::memcpy(out, framed.data() + recs[k].off, recs[k].size);
+      out += recs[k].size;
       wal::maybe_index(active_->index, recs[k].seq, off);
       off += recs[k].size;
       if (active_->entries++ == 0) active_->first_seq = recs[k].seq;
       active_->last_seq = recs[k].seq;
     }
-    next_seq_ = recs[j].seq + 1;
+    pipe_.add_done(j - i + 1, recs[j].seq);
     active_->data_end = active_end();
-    pending_entries_ += j - i + 1;
     metrics_.imported_entries += j - i + 1;
     metrics_.bytes_written += bytes;
-    write_pending_locked();
+    pipe_.write_pending();
     i = j + 1;
   }
   drain_locked(lk);

@@ -219,6 +219,35 @@ TEST_F(WalFaults, EnospcGrowingFirstSegmentIsRefusedCleanly) {
   EXPECT_EQ(again->read_entry(1)->data, "x");
 }
 
+// Issue #10 defect 4: WAL_SYNC=none acknowledges entries before they are
+// written; when the write then fails (a full disk), the stop must name the
+// last seq that reached the segment, which is what a reopen finds, and say
+// which acknowledged seqs are lost (it named the last acknowledged one).
+TEST_F(WalFaults, NoneModeFailedWriteNamesTheLastSeqInTheSegmentAndTheLostOnes) {
+  auto o = opts();
+  o.sync = SyncMode::kNone;
+  auto wal = Wal::open(o);
+  ASSERT_EQ(wal->append(make_entry("a", "1")), 1u);
+  ASSERT_EQ(wal->append(make_entry("b", "2")), 2u);
+  wal->flush();
+  fi_.add_rule(testing::fault(FsOp::kWrite, ".seg", 0, -1, ENOSPC));
+  for (int i = 3; i <= 5; ++i) ASSERT_EQ(wal->append(make_entry("c", "3")), uint64_t(i));
+  std::string message;
+  EXPECT_EQ(code_of([&] { wal->flush(); }, &message), ErrorCode::kWalStopped);
+  EXPECT_NE(message.find("Entries up to seq 2 reached the segment"), std::string::npos) << message;
+  EXPECT_NE(message.find("seqs 3 to 5 were acknowledged"), std::string::npos) << message;
+  EXPECT_EQ(message.find("after seq 5"), std::string::npos) << message;
+  EXPECT_EQ(wal->status().stop_reason.find("after seq 5"), std::string::npos);
+  try {
+    wal->close();
+  } catch (const Error&) {
+  }
+  wal.reset();
+  fi_.clear_rules();
+  auto again = Wal::open(testing::test_options(dir_));
+  EXPECT_EQ(again->status().head_seq, 2u);
+}
+
 TEST_F(WalFaults, EnospcGrowingALaterChunkIsRefusedAndWalStaysUsable) {
   auto wal = Wal::open(opts());
   ASSERT_EQ(wal->append(make_entry("small", "s")), 1u);
