@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   strata::cli::register_remote_commands(app, ctx);
   strata::cli::register_bench_commands(app, ctx);
   strata::cli::register_archive_commands(app, ctx);
+  strata::cli::register_repair_command(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -15,12 +15,20 @@
 #include "strata/hash.h"
 #include "strata/materializer.h"
 #include "strata/wal.h"
+#include "strata/wal_reader.h"
 
 namespace strata::cli {
 namespace {
 
 std::unique_ptr<Wal> open_wal(const Context& ctx) {
-  return Wal::open(WalOptions::from_env(ctx.wal_dir()));
+  return Wal::open(wal_writer_options(ctx));
+}
+
+// The read-only commands: no lock (they work while a writer or `strata
+// serve` holds the WAL, and on a read-only mount) and nothing created (a
+// missing WAL is NOT_FOUND).
+std::unique_ptr<WalReader> open_reader(const Context& ctx) {
+  return WalReader::open(WalOptions::from_env(ctx.wal_dir()));
 }
 
 std::string read_whole_file(const std::string& path) {
@@ -73,6 +81,7 @@ Entry entry_from_json_line(const std::string& line) {
 void add_append(CLI::App& app, Context& ctx) {
   auto* cmd =
       app.add_subcommand("append", "Append one entry (or JSON lines from stdin); prints seqs");
+  add_lock_timeout_option(cmd, ctx);
   struct Args {
     std::string type, op, path, data, data_file;
     bool jsonl = false;
@@ -140,7 +149,7 @@ void add_get(CLI::App& app, Context& ctx) {
   cmd->add_option("SEQ", *seq, "Sequence number")->required();
   cmd->callback([&ctx, seq] {
     ctx.action = [&ctx, seq] {
-      auto wal = open_wal(ctx);
+      auto wal = open_reader(ctx);
       auto e = wal->read_entry(*seq);
       if (!e) {
         std::cerr << fmt::format("strata: NOT_FOUND: no entry with seq {}\n", *seq);
@@ -161,7 +170,7 @@ void add_replay(CLI::App& app, Context& ctx) {
   cmd->add_option("--limit", *limit, "At most this many entries (0: all)");
   cmd->callback([&ctx, since, limit] {
     ctx.action = [&ctx, since, limit] {
-      auto wal = open_wal(ctx);
+      auto wal = open_reader(ctx);
       wal->replay_view(*since, *limit, [](const EntryView& e) {
         std::cout << entry_json(e).dump() << "\n";
         return true;
@@ -178,7 +187,7 @@ void add_status(CLI::App& app, Context& ctx) {
   cmd->add_flag("--json", *json, "Print JSON");
   cmd->callback([&ctx, json] {
     ctx.action = [&ctx, json] {
-      auto wal = open_wal(ctx);
+      auto wal = open_reader(ctx);
       WalStatus s = wal->status();
       const uint64_t applied = Materializer(ctx.data_dir).applied_seq();
       if (*json) {
@@ -205,12 +214,13 @@ void add_status(CLI::App& app, Context& ctx) {
 }
 
 void add_metrics(CLI::App& app, Context& ctx) {
-  auto* cmd = app.add_subcommand("metrics", "Show this process's WAL counters after opening");
+  auto* cmd = app.add_subcommand(
+      "metrics", "Show this reading process's WAL counters (a writer's are in its own process)");
   auto json = std::make_shared<bool>(false);
   cmd->add_flag("--json", *json, "Print JSON");
   cmd->callback([&ctx, json] {
     ctx.action = [&ctx, json] {
-      auto wal = open_wal(ctx);
+      auto wal = open_reader(ctx);
       auto j = metrics_json(wal->metrics());
       if (*json) {
         std::cout << j.dump(2) << "\n";
@@ -228,7 +238,7 @@ void add_snapshot(CLI::App& app, Context& ctx) {
   cmd->add_flag("--json", *json, "Print JSON (the only format)");
   cmd->callback([&ctx] {
     ctx.action = [&ctx] {
-      auto wal = open_wal(ctx);
+      auto wal = open_reader(ctx);
       WalSnapshot s = wal->snapshot();
       nlohmann::json j;
       j["head_seq"] = s.head_seq;
@@ -242,13 +252,24 @@ void add_snapshot(CLI::App& app, Context& ctx) {
 }
 
 void add_verify(CLI::App& app, Context& ctx) {
-  auto* cmd = app.add_subcommand("verify", "Check every record and sealed segment's SHA-256");
+  auto* cmd = app.add_subcommand(
+      "verify",
+      "Check every record and sealed segment's SHA-256 (exit 1: corrupt, 4: only a torn tail)");
   cmd->callback([&ctx] {
     ctx.action = [&ctx] {
       VerifyResult r = Wal::verify(ctx.wal_dir());
-      if (!r.ok) {
-        std::cerr << fmt::format("strata: WAL_CORRUPT: {} at offset {}: {}\n", r.bad_file,
+      if (r.torn_tail_only()) {
+        // What a crash leaves: nothing acknowledged is lost, and the next
+        // writer's open cuts it. Not corruption.
+        std::cerr << fmt::format("strata: WAL_TORN_TAIL: {} at offset {}: {}\n", r.bad_file,
                                  r.bad_offset, r.problem);
+        return kExitTornTail;
+      }
+      if (!r.ok) {
+        const std::string where = r.offset_known
+                                      ? fmt::format("{} at offset {}", r.bad_file, r.bad_offset)
+                                      : fmt::format("segment {}", r.bad_file);
+        std::cerr << fmt::format("strata: WAL_CORRUPT: {}: {}\n", where, r.problem);
         return kExitNotFound;
       }
       std::cout << fmt::format("ok: {} segments, {} records\n", r.segments, r.records);
@@ -259,6 +280,7 @@ void add_verify(CLI::App& app, Context& ctx) {
 
 void add_truncate(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand("truncate-after", "Remove every entry after SEQ");
+  add_lock_timeout_option(cmd, ctx);
   auto seq = std::make_shared<uint64_t>(0);
   cmd->add_option("SEQ", *seq, "Last seq to keep")->required();
   cmd->callback([&ctx, seq] {
@@ -285,12 +307,13 @@ std::vector<std::string> compaction_tiers(const Context& ctx) {
 void add_compact(CLI::App& app, Context& ctx) {
   auto* cmd =
       app.add_subcommand("compact", "Keep only the latest entry per path in sealed segments");
+  add_lock_timeout_option(cmd, ctx);
   auto force = std::make_shared<bool>(false);
   cmd->add_flag("--force", *force,
                 "Also drop entries no remote tier has confirmed (they exist nowhere else)");
   cmd->callback([&ctx, force] {
     ctx.action = [&ctx, force] {
-      auto options = WalOptions::from_env(ctx.wal_dir());
+      auto options = wal_writer_options(ctx);
       options.tiers = compaction_tiers(ctx);
       auto wal = Wal::open(options);
       const uint64_t floor = wal->retention_floor();
@@ -318,6 +341,26 @@ void add_compact(CLI::App& app, Context& ctx) {
 }
 
 }  // namespace
+
+WalOptions wal_writer_options(const Context& ctx) {
+  WalOptions options = WalOptions::from_env(ctx.wal_dir());
+  if (ctx.lock_timeout_ms) options.lock_timeout_ms = *ctx.lock_timeout_ms;
+  return options;
+}
+
+void add_lock_timeout_option(CLI::App* cmd, Context& ctx) {
+  cmd->add_option_function<double>(
+         "--lock-timeout",
+         [&ctx](double seconds) {
+           if (!(seconds >= 0) || seconds > 86400) {
+             throw CLI::ValidationError("--lock-timeout", "must be between 0 and 86400 seconds");
+           }
+           ctx.lock_timeout_ms = static_cast<uint64_t>(seconds * 1000);
+         },
+         "Seconds to wait for another process holding the WAL's lock (default "
+         "WAL_LOCK_TIMEOUT_MS or 5)")
+      ->type_name("SECONDS");
+}
 
 void register_wal_commands(CLI::App& app, Context& ctx) {
   add_append(app, ctx);
