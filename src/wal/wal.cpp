@@ -405,8 +405,10 @@ void WalImpl::check_writable_locked(uint64_t bytes) {
     warned_pressure_ = true;
     metrics_.pressure_warnings++;
     request_compaction_locked();
-    spdlog::warn("WAL {} holds {} bytes, past WAL_WARN_BYTES ({}): compaction requested", opt_.dir,
-                 total, opt_.warn_bytes);
+    // The size this write brings it to: the size before it may still be
+    // below the mark.
+    spdlog::warn("WAL {} reaches {} bytes, past WAL_WARN_BYTES ({}): compaction requested",
+                 opt_.dir, total + bytes, opt_.warn_bytes);
   }
   // Free space is checked at most every 100 ms while it is plentiful, on
   // every write while it is low (writes are refused then anyway).

@@ -367,5 +367,34 @@ TEST_F(Issue10Cli, Defect5ReadOnlyCommandsWorkOnAReadOnlyMount) {
   EXPECT_EQ(replay().size(), 3u);
 }
 
+// ---- the "past WAL_WARN_BYTES" warning: once per crossing, never with a
+// size below the mark
+
+TEST_F(Issue10Cli, WarnBytesWarningIsPrintedOnceWithASizePastTheMark) {
+  std::string in;
+  for (int i = 0; i < 200; ++i) {
+    in += fmt::format("{{\"type\":\"bead\",\"op\":\"update\",\"path\":\"p{}\",\"data\":\"{}\"}}\n",
+                      i % 3, std::string(100, 'w'));
+  }
+  const uint64_t mark = 10000;
+  ASSERT_EQ(
+      run("append --jsonl", nullptr,
+          fmt::format("WAL_SEGMENT_BYTES=4096 WAL_WARN_BYTES={} WAL_MAX_BYTES=1MiB", mark), in),
+      0)
+      << err_;
+  std::vector<uint64_t> sizes;
+  std::istringstream lines(err_);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.find("WAL_WARN_BYTES") == std::string::npos) continue;
+    const size_t at = line.find(" bytes, past");
+    ASSERT_NE(at, std::string::npos) << line;
+    const size_t from = line.rfind(' ', at - 1) + 1;
+    sizes.push_back(std::stoull(line.substr(from, at - from)));
+  }
+  ASSERT_EQ(sizes.size(), 1u) << err_;
+  EXPECT_GE(sizes[0], mark) << err_;
+}
+
 }  // namespace
 }  // namespace strata
