@@ -14,7 +14,9 @@ namespace strata::config {
 std::optional<std::string> env(const char* name);
 std::string env_or(const char* name, std::string_view fallback);
 
-// "1048576", "64MiB", "64M", "1GiB", "512KiB", "100MB" (MB = 10^6 bytes).
+// "1048576", "64MiB", "64M", "1GiB", "512KiB", "100MB" (MB = 10^6 bytes),
+// "1.5GiB" (a decimal fraction, up to 9 digits, that must come out to a
+// whole number of bytes: "1.5B" and "0.1KiB" are refused).
 uint64_t parse_bytes(std::string_view text, std::string_view what);
 uint64_t env_bytes(const char* name, uint64_t fallback);
 uint64_t parse_u64(std::string_view text, std::string_view what);

@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "strata/path_rules.h"  // validate_entry_path: the rules for Entry::path
+
 namespace strata {
 
 enum class EntryType : uint8_t { kSession = 1, kBead = 2, kMemory = 3, kConfig = 4 };
@@ -41,12 +43,5 @@ std::string_view entry_op_name(EntryOp op);
 // Throw Error(kInvalidArgument) naming the accepted values.
 EntryType parse_entry_type(std::string_view s);
 EntryOp parse_entry_op(std::string_view s);
-
-constexpr size_t kMaxEntryPathBytes = 1024;
-
-// Path rules: relative, at most 1024 bytes, '/'-separated segments each
-// matching [A-Za-z0-9._-]+, no empty, "." or ".." segment (so no leading or
-// doubled '/', no NUL). Throws Error(kInvalidPath) saying which rule broke.
-void validate_entry_path(std::string_view path);
 
 }  // namespace strata

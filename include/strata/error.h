@@ -37,6 +37,8 @@ enum class ErrorCode {
   kTimeout,
   kInternal,
   kSnapshotInvalid,  // a state snapshot archive is malformed, altered or not ours to read
+  kManifestInvalid,  // a remote manifest does not parse, fails its checksum or its rules
+  kLineageConflict,  // the remote prefix belongs to another lineage or was written by someone else
 };
 
 // "WAL_CORRUPT", "DISK_PRESSURE_CRITICAL", ... as shown to users and in JSON.

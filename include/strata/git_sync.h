@@ -5,8 +5,10 @@
 //
 // GitSync never touches a working tree, an index or HEAD: it writes objects
 // and moves exactly one local ref (refs/heads/<branch>) with a
-// compare-and-swap, plus its record of the remote tip
-// (refs/strata/remote/<branch>). It does not depend on the WAL: the caller
+// compare-and-swap, plus its record of each remote's tip
+// (refs/strata/remotes/<remote id>/<branch>, the id a hash of the remote's
+// URL, so what one remote confirmed never counts for another). It does not
+// depend on the WAL: the caller
 // says which WAL seq the state directory corresponds to.
 //
 // Layout of every snapshot commit (see docs/git-archive.md):
@@ -44,6 +46,9 @@ struct GitSyncConfig {
   uint64_t max_file_bytes = 50ull << 20;     // GIT_ARCHIVE_MAX_FILE_BYTES; larger files are skipped
   std::chrono::milliseconds timeout{30000};  // GIT_TIMEOUT_MS: bound on each network operation
   std::string lineage_id;  // written into every manifest; identifies the data directory's history
+  // Whether a missing (or empty) repo_dir is created. Commands that only
+  // read set it false: a missing repository is then Error(kNotFound).
+  bool create_repo = true;
 
   // Reads the variables above. DATA_DIR-relative defaults: state_dir =
   // DATA_DIR/state, repo_dir = DATA_DIR/archive.git; relative entries of
@@ -59,7 +64,8 @@ struct GitSyncConfig {
 // whitespace, control or shell metacharacters.
 void validate_archive_branch(std::string_view name);
 
-// "https://user:secret@host/x" -> "https://***@host/x". For messages and logs.
+// "https://user:secret@host/x?token=t" -> "https://***@host/x?token=***".
+// For messages and logs.
 std::string redact_url(std::string_view url);
 
 struct SkippedPath {
@@ -132,9 +138,11 @@ class GitSync {
  public:
   using Clock = std::function<std::chrono::system_clock::time_point()>;
 
-  // Validates the config (kConfigInvalid), opens GIT_REPO_DIR or creates a
-  // bare repository there. Refuses a non-bare repository whose HEAD is the
-  // archive branch, since moving it would desynchronize that working tree.
+  // Validates the config (kConfigInvalid), opens GIT_REPO_DIR or (with
+  // create_repo) creates a bare repository there, atomically: processes
+  // racing to create it all end up opening the same one. Refuses a non-bare
+  // repository whose HEAD is the archive branch, since moving it would
+  // desynchronize that working tree.
   explicit GitSync(GitSyncConfig config, Clock clock = {});
   ~GitSync();
   GitSync(const GitSync&) = delete;
@@ -146,9 +154,12 @@ class GitSync {
   // walk are fine as long as replaying entries after wal_seq repairs them
   // (true for the materializer, whose operations are idempotent). Skips (and
   // reports) files over max_file_bytes, symlinks leaving their directory,
-  // `.git`, and special files. No commit when the content equals the tip's.
-  // Throws kGitConflict if the branch moved while committing, kIoError for
-  // unreadable state, kGitError for repository failures.
+  // names git reserves (`.git`, ...), and special files. No commit when the
+  // content equals the tip's. Refuses (kConfigInvalid, nothing committed) an
+  // extra directory that does not exist. When the branch moves while
+  // committing (another process archived), tries again on top of it a few
+  // times, then throws kGitConflict; kIoError for unreadable state, kGitError
+  // for repository failures.
   SnapshotResult snapshot(uint64_t wal_seq);
 
   // Fetches the remote branch and pushes the local tip if the remote tip is
@@ -166,12 +177,16 @@ class GitSync {
   // symlinks, submodules). Throws kNotFound when no snapshot matches.
   RestoreResult restore(const std::string& target_dir, const RestoreOptions& options = {});
 
-  // Snapshots on the branch's first-parent line, newest first (limit 0: all).
-  // from_remote fetches first and lists the remote's branch.
+  // Commits on the branch's first-parent line, newest first (limit 0: all).
+  // from_remote fetches first and lists the remote's branch. A commit is a
+  // snapshot (has_manifest) only if strata wrote it: a commit made on top of
+  // a snapshot by other means inherits the manifest blob unchanged, and is
+  // listed as not a snapshot, as restore treats it.
   std::vector<SnapshotInfo> log(size_t limit = 0, bool from_remote = false);
 
   // The WAL seq the remote is known to hold: the manifest seq of the last
-  // fetched or pushed remote tip, if that snapshot is of this lineage.
+  // fetched or pushed tip of this remote (GIT_REMOTE as it is now; another
+  // remote's confirmation never counts), if that snapshot is of this lineage.
   // Read from the repository, so it survives restarts. nullopt without a
   // remote or before the first successful push.
   std::optional<uint64_t> confirmed_seq();

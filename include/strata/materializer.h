@@ -1,8 +1,13 @@
 // The materialized state: DATA_DIR/state/ holds every live file as of
-// "all entries up to seq N applied", and DATA_DIR/state.seq records N
-// (first line, decimal) and the WAL history id it was applied from (second
-// line, "history <id>"), replaced atomically. When the WAL's history id
-// differs (truncate_after rewrote entries), the state is rebuilt.
+// "all entries up to seq N applied", and DATA_DIR/state.seq records, one per
+// line and replaced atomically:
+//   N                       the seq (decimal)
+//   history <id>            the WAL history id it was applied from
+//   last <seq> <sha256>     the last entry applied and its fingerprint
+// When the WAL's history id differs (truncate_after rewrote entries), when
+// its head is below N, or when the entry at <seq> is no longer the one that
+// was applied (a WAL directory put back from a copy, then appended to), the
+// state is rebuilt from the log.
 //
 // Applying is idempotent (create/update write the whole file, delete removes
 // it), so after a crash in the middle of applying, applying again from the
@@ -11,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "strata/entry.h"
@@ -23,31 +29,54 @@ struct MaterializeResult {
   uint64_t from_seq = 0;     // state.seq before
   uint64_t applied_seq = 0;  // state.seq after
   uint64_t entries_applied = 0;
-  bool rebuilt = false;  // the state was ahead of the log and was rebuilt from scratch
+  bool rebuilt = false;        // the state did not match the log and was rebuilt from scratch
+  std::string rebuild_reason;  // why, when rebuilt
 };
+
+// The entry a state was last brought up to: its seq and a fingerprint of
+// everything in it (seq, time, type, op, path, data), so a different entry
+// under the same seq is told apart.
+struct AppliedEntry {
+  uint64_t seq = 0;  // 0: none recorded
+  std::string fingerprint;
+  bool operator==(const AppliedEntry&) const = default;
+};
+// Hex SHA-256 of the entry's fields, each length-prefixed.
+std::string entry_fingerprint(const EntryView& e);
 
 class Materializer {
  public:
   explicit Materializer(std::string data_dir, FileSystem* fs = nullptr);
 
   const std::string& state_dir() const { return state_dir_; }
-  // The recorded seq; 0 when nothing was applied yet.
+  // The recorded seq; 0 when nothing was applied yet. Throws
+  // Error(kIoError) naming state.seq when the file is not one strata wrote.
   uint64_t applied_seq() const;
-  // Applies every entry after the recorded seq up to the WAL's head.
+  // Applies every entry after the recorded seq up to the WAL's head,
+  // rebuilding first when the state does not match the log (see above).
   MaterializeResult run(Wal& wal);
   // Applies one entry to the state directory (no seq bookkeeping).
   void apply(const EntryView& entry);
   // The WAL history id recorded with the seq ("" if none).
   std::string applied_history() const;
+  // The last applied entry recorded with the seq (seq 0 if none).
+  AppliedEntry applied_entry() const;
   // Records seq after making the state directory durable.
-  void commit(uint64_t seq, const std::string& history_id = "");
+  void commit(uint64_t seq, const std::string& history_id = "", const AppliedEntry& last = {});
   // Empties the state directory and records seq 0.
   void reset();
 
  private:
+  struct SeqFile {
+    uint64_t seq = 0;
+    std::string history;
+    AppliedEntry last;
+  };
   void remove_tree(const std::string& path);
   void prune_empty_parents(const std::string& rel);
-  std::string read_seq_file() const;
+  SeqFile read_seq_file() const;
+  // Why the state cannot be continued from the log, or "" when it can.
+  std::string mismatch(Wal& wal, const WalStatus& st, const SeqFile& recorded) const;
 
   std::string data_dir_;
   std::string state_dir_;

@@ -66,6 +66,12 @@ struct WriteOptions {
 // aborts the read (the exception propagates).
 using ByteSink = std::function<void(const char* data, size_t len)>;
 
+// An object's bytes with the etag of exactly those bytes (for If-Match).
+struct VersionedObject {
+  std::string data;
+  std::string etag;
+};
+
 // One result line of CheckpointStorage::check().
 struct CheckResult {
   std::string name;  // "reachable", "credentials", "write", "read", "delete", ...
@@ -90,6 +96,13 @@ class CheckpointStorage {
   // When the object carries a "sha256" metadata value, the bytes are checked
   // against it and a mismatch throws kStorageIntegrity.
   virtual std::optional<std::string> read_file(std::string_view key) = 0;
+
+  // The object's bytes and the etag of the version they came from, or
+  // nullopt when no object has this key; same checks as read_file. A
+  // conditional write with that etag fails if anyone replaced the object
+  // since. The default is stat() then read_file(), retried when they disagree
+  // (the bytes do not hash to the stat's sha256); S3 answers both in one GET.
+  virtual std::optional<VersionedObject> read_versioned(std::string_view key);
 
   // Streams the object into local_path (written to a temporary file, fsynced
   // and renamed, so local_path is either complete or untouched). Same checks
@@ -202,6 +215,11 @@ struct S3Config {
 
   uint64_t multipart_threshold = 64ull << 20;  // objects above use multipart upload
   uint64_t part_size = 16ull << 20;            // >= 5 MiB, as S3 requires
+  // Parts of one multipart upload in flight at once (R2_PART_CONCURRENCY,
+  // 1..16). from_env defaults to 2 for Cloudflare R2 endpoints
+  // (*.r2.cloudflarestorage.com), which are reported to fail with more than
+  // 2-3 parallel parts of one upload, and to 4 elsewhere.
+  uint32_t part_concurrency = 4;
 
   std::chrono::milliseconds connect_timeout{10000};
   // An attempt that moves no byte in either direction for this long fails.
@@ -252,6 +270,7 @@ class S3CheckpointStorage : public CheckpointStorage {
   std::string describe() const override;
   bool is_available() override;
   std::optional<std::string> read_file(std::string_view key) override;
+  std::optional<VersionedObject> read_versioned(std::string_view key) override;
   bool read_file_to(std::string_view key, const std::string& local_path) override;
   bool stream_file(std::string_view key, const ByteSink& sink) override;
   void write_file(std::string_view key, std::string_view data,

@@ -7,11 +7,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -23,6 +26,7 @@
 #include "strata/git_sync.h"
 #include "strata/lineage.h"
 #include "strata/materializer.h"
+#include "strata/utf8.h"
 #include "strata/wal.h"
 
 namespace strata::cli {
@@ -45,8 +49,15 @@ std::chrono::system_clock::time_point parse_time(const std::string& text) {
                     text));
   };
   if (!text.empty() && text[0] == '@') {
-    return std::chrono::system_clock::time_point(
-        std::chrono::seconds(static_cast<int64_t>(config::parse_u64(text.substr(1), "--before"))));
+    const std::string digits = text.substr(1);
+    uint64_t secs = 0;
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), secs);
+    // Whole seconds after 1970, small enough for the clock (year < 10000).
+    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() ||
+        secs > 253402300799ull) {
+      throw bad();
+    }
+    return std::chrono::system_clock::time_point(std::chrono::seconds(static_cast<int64_t>(secs)));
   }
   std::tm tm{};
   int consumed = 0;
@@ -195,7 +206,8 @@ int run_archive(Context& ctx, const ArchiveOptions& o) {
                                short_id(snap.tip.commit), snap.tip.wal_seq);
     }
     for (const auto& s : snap.skipped)
-      std::cout << fmt::format("skipped {}: {}\n", s.path, s.reason);
+      std::cout << "skipped " << escape_for_display(s.path) << ": " << escape_for_display(s.reason)
+                << "\n";
   }
   out["push"] = nullptr;
   if (o.no_push) {
@@ -236,8 +248,44 @@ int run_archive(Context& ctx, const ArchiveOptions& o) {
   return 0;
 }
 
+// Whether GitSync would open (rather than create) a repository at dir.
+bool repository_exists(const std::string& dir) {
+  std::error_code ec;
+  return std::filesystem::is_directory(dir, ec) && !std::filesystem::is_empty(dir, ec);
+}
+
+// A repository in a temporary directory, removed again: where `archive log
+// --remote` fetches when there is no local repository (a fresh machine
+// about to restore), so listing creates nothing in DATA_DIR.
+class ScratchRepository {
+ public:
+  ScratchRepository() {
+    const char* tmp = std::getenv("TMPDIR");
+    path_ = fmt::format("{}/strata-log-XXXXXX", tmp != nullptr && *tmp != '\0' ? tmp : "/tmp");
+    if (::mkdtemp(path_.data()) == nullptr) throw_errno("creating", path_, errno);
+  }
+  ~ScratchRepository() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  ScratchRepository(const ScratchRepository&) = delete;
+  ScratchRepository& operator=(const ScratchRepository&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
 int run_log(Context& ctx, const ArchiveOptions& o) {
-  GitSync git(GitSyncConfig::from_env(ctx.data_dir));
+  GitSyncConfig cfg = GitSyncConfig::from_env(ctx.data_dir);
+  cfg.create_repo = false;  // listing creates nothing
+  std::optional<ScratchRepository> scratch;
+  if (o.remote && !repository_exists(cfg.repo_dir)) {
+    scratch.emplace();
+    cfg.repo_dir = scratch->path();
+    cfg.create_repo = true;
+  }
+  GitSync git(cfg);
   auto entries = git.log(o.limit, o.remote);
   if (o.json) {
     nlohmann::json arr = nlohmann::json::array();
@@ -264,13 +312,17 @@ int run_restore(Context& ctx, const ArchiveOptions& o) {
   if (o.local) ro.source = RestoreOptions::Source::kLocal;
   if (!o.commit.empty()) ro.commit = o.commit;
   if (!o.before.empty()) ro.before = parse_time(o.before);
-  GitSync git(GitSyncConfig::from_env(ctx.data_dir));
+  GitSyncConfig cfg = GitSyncConfig::from_env(ctx.data_dir);
+  // Restoring from the remote on a fresh machine needs a repository to fetch
+  // into; restoring from the local branch never creates one.
+  cfg.create_repo = !cfg.remote.empty() && !o.local;
   RestoreResult r;
   try {
+    GitSync git(cfg);
     r = git.restore(o.dir, ro);
   } catch (const Error& e) {
     if (e.code() != ErrorCode::kNotFound) throw;
-    std::cerr << "strata: " << e.code_name() << ": " << e.what() << "\n";
+    std::cerr << "strata: " << e.code_name() << ": " << escape_for_display(e.what()) << "\n";
     return kExitNotFound;
   }
   if (o.json) {

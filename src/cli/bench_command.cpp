@@ -5,14 +5,15 @@
 // Data goes to a fresh directory under --dir (default DATA_DIR/bench), on the
 // data directory's file system because that is where fsync speed matters;
 // it is removed afterwards unless --keep.
-#include <charconv>
 #include <iostream>
 
 #include <fmt/format.h>
 
 #include "bench/bench.h"
 #include "cli/cli.h"
+#include "strata/config.h"
 #include "strata/error.h"
+#include "strata/fs.h"
 
 namespace strata::cli {
 namespace {
@@ -27,19 +28,20 @@ struct Common {
   size_t size = 256;
 };
 
-uint64_t parse_bytes(const std::string& s) {
+// A size option (the same syntax as the WAL_* sizes), as a usage error when bad.
+uint64_t parse_size(const std::string& option, const std::string& s, uint64_t min = 0) {
   uint64_t v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || end == s.data())
-    throw CLI::ValidationError("size", fmt::format("'{}' is not a size such as 512K, 64M, 1G", s));
-  std::string unit(end, s.data() + s.size());
-  for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (unit.empty() || unit == "B") return v;
-  if (unit == "K" || unit == "KB" || unit == "KIB") return v << 10;
-  if (unit == "M" || unit == "MB" || unit == "MIB") return v << 20;
-  if (unit == "G" || unit == "GB" || unit == "GIB") return v << 30;
-  throw CLI::ValidationError("size", fmt::format("'{}' has an unknown unit", s));
+  try {
+    v = config::parse_bytes(s, option);
+  } catch (const Error& e) {
+    throw CLI::ValidationError(option, e.what());
+  }
+  if (v < min) throw CLI::ValidationError(option, fmt::format("must be at least {}", min));
+  return v;
 }
+
+// The WAL refuses smaller segments (WAL_SEGMENT_BYTES has the same floor).
+constexpr uint64_t kMinSegmentBytes = 4096;
 
 void add_common(CLI::App* cmd, Common& c, std::vector<int> default_threads, bool timed) {
   c.threads = std::move(default_threads);
@@ -64,7 +66,12 @@ bench::Limit limit_of(const Common& c) {
 }
 
 std::string parent_dir(const Common& c, const Context& ctx) {
-  return c.dir.empty() ? ctx.data_dir + "/bench" : c.dir;
+  const std::string dir = c.dir.empty() ? ctx.data_dir + "/bench" : c.dir;
+  FileSystem& fs = FileSystem::real();
+  if (fs.exists(dir) && !fs.is_directory(dir)) {
+    throw Error(ErrorCode::kInvalidArgument, fmt::format("--dir {} is not a directory", dir));
+  }
+  return dir;
 }
 
 // Prints results as they come when --json (a long run shows progress), else
@@ -159,7 +166,7 @@ void add_append(CLI::App& bench, Context& ctx) {
       ->check(CLI::PositiveNumber);
   cmd->add_flag("--no-baseline", a->no_baseline, "Skip the fsync run (no ratio)");
   cmd->callback([&ctx, c, a] {
-    const uint64_t seg = parse_bytes(a->segment_bytes);
+    const uint64_t seg = parse_size("--segment-bytes", a->segment_bytes, kMinSegmentBytes);
     ctx.action = [&ctx, c, a, seg] {
       Printer out(c->json);
       double base_ops = 0;
@@ -251,10 +258,10 @@ void add_open(CLI::App& bench, Context& ctx) {
       ->check(CLI::PositiveNumber);
   cmd->callback([&ctx, c, a] {
     std::vector<uint64_t> sizes;
-    for (const auto& s : a->sizes) sizes.push_back(parse_bytes(s));
+    for (const auto& s : a->sizes) sizes.push_back(parse_size("--log-sizes", s, 1));
     if (!std::is_sorted(sizes.begin(), sizes.end()))
       throw CLI::ValidationError("--log-sizes", "must be ascending");
-    const uint64_t seg = parse_bytes(a->segment_bytes);
+    const uint64_t seg = parse_size("--segment-bytes", a->segment_bytes, kMinSegmentBytes);
     ctx.action = [&ctx, c, a, sizes, seg] {
       Printer out(c->json);
       RunDir dir(parent_dir(*c, ctx), "open", c->keep);

@@ -9,13 +9,14 @@
 #include <string>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include "strata/wal.h"
 
 namespace strata::cli {
 
 struct Context {
-  std::string data_dir;         // --data-dir, $DATA_DIR or ./data
+  std::string data_dir;         // --data-dir, $DATA_DIR or ./data; never empty
   std::function<int()> action;  // returns the exit code
   // --lock-timeout of a writing command (milliseconds); unset: the WAL's
   // default (WAL_LOCK_TIMEOUT_MS or 5 s).
@@ -43,5 +44,24 @@ void register_remote_commands(CLI::App& app, Context& ctx);
 void register_bench_commands(CLI::App& app, Context& ctx);
 void register_archive_commands(CLI::App& app, Context& ctx);
 void register_repair_command(CLI::App& app, Context& ctx);
+// `sync`, `checkpoint`, `prune` and `remote verify` (after register_remote_commands).
+void register_sync_commands(CLI::App& app, Context& ctx);
+
+// The object-store tier's part of `strata status` (sync_command.cpp); never
+// throws: a problem is reported inside.
+nlohmann::json sync_status_json(const Context& ctx, Wal& wal);
+std::string sync_status_text(const Context& ctx, Wal& wal);
+
+// Validator for whole numbers 0..UINT64_MAX written in decimal digits only:
+// "-1", "+1", "1e3", "0x10" and values past UINT64_MAX are usage errors
+// (CLI11 alone turns "-1" and overflows into UINT64_MAX).
+const CLI::Validator& unsigned_number();
+// The same, at least 1.
+const CLI::Validator& positive_number();
+
+// For commands that only read: throws Error(kNotFound) naming what is missing
+// unless DATA_DIR and its WAL exist, so a mistyped DATA_DIR is one clear error
+// line rather than a new, empty WAL.
+void require_existing_wal(const Context& ctx);
 
 }  // namespace strata::cli

@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "strata/error.h"
 #include "strata/storage.h"
+#include "strata/utf8.h"
 
 namespace strata::cli {
 
@@ -42,7 +43,12 @@ void register_remote_commands(CLI::App& app, Context& ctx) {
   ls->callback([&ctx, args] {
     ctx.action = [&ctx, args] {
       auto store = open_store(ctx);
-      for (const auto& key : store->list_files(args->prefix)) std::cout << key << "\n";
+      // One key a line, escaped: a store (S3 especially) may list names with
+      // control characters, which must neither drive the terminal nor split
+      // one key into two lines.
+      for (const auto& key : store->list_files(args->prefix)) {
+        std::cout << escape_for_display(key) << "\n";
+      }
       return 0;
     };
   });
@@ -55,8 +61,8 @@ void register_remote_commands(CLI::App& app, Context& ctx) {
       auto store = open_store(ctx);
       if (!args->output.empty()) {
         if (!store->read_file_to(args->key, args->output)) {
-          std::cerr << "strata: STORAGE_NOT_FOUND: no object " << args->key << " in "
-                    << store->describe() << "\n";
+          std::cerr << "strata: STORAGE_NOT_FOUND: no object " << escape_for_display(args->key)
+                    << " in " << escape_for_display(store->describe()) << "\n";
           return kExitNotFound;
         }
         return 0;
@@ -66,8 +72,8 @@ void register_remote_commands(CLI::App& app, Context& ctx) {
         if (std::fwrite(p, 1, n, stdout) != n) throw_errno("write", "stdout", errno);
       });
       if (!found) {
-        std::cerr << "strata: STORAGE_NOT_FOUND: no object " << args->key << " in "
-                  << store->describe() << "\n";
+        std::cerr << "strata: STORAGE_NOT_FOUND: no object " << escape_for_display(args->key)
+                  << " in " << escape_for_display(store->describe()) << "\n";
         return kExitNotFound;
       }
       if (std::fflush(stdout) != 0) throw_errno("write", "stdout", errno);
@@ -105,11 +111,12 @@ void register_remote_commands(CLI::App& app, Context& ctx) {
   check->callback([&ctx] {
     ctx.action = [&ctx] {
       auto store = open_store(ctx);
-      std::cout << "store: " << store->describe() << "\n";
+      std::cout << "store: " << escape_for_display(store->describe()) << "\n";
       bool all_ok = true;
       for (const auto& r : store->check()) {
         all_ok = all_ok && r.ok;
-        std::cout << fmt::format("{:<4} {:<12} {}\n", r.ok ? "ok" : "FAIL", r.name, r.detail);
+        std::cout << fmt::format("{:<4} {:<12} {}\n", r.ok ? "ok" : "FAIL", r.name,
+                                 escape_for_display(r.detail));
       }
       return all_ok ? 0 : kExitNotFound;
     };

@@ -18,7 +18,7 @@ void register_state_commands(CLI::App& app, Context& ctx) {
       Materializer m(ctx.data_dir);
       MaterializeResult r = m.run(*wal);
       std::cout << r.applied_seq << "\n";
-      if (r.rebuilt) std::cerr << "strata: state was ahead of the WAL and was rebuilt\n";
+      // A rebuild is logged as a warning naming the reason (r.rebuild_reason).
       return 0;
     };
   });

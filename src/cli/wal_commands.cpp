@@ -1,19 +1,25 @@
 // WAL commands: append, get, replay, status, metrics, snapshot, verify,
 // truncate-after, compact.
-#include <fstream>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <iostream>
 #include <set>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.h"
 #include "cli/json_output.h"
+#include "cli/read_only_wal.h"
 #include "strata/config.h"
 #include "strata/error.h"
 #include "strata/hash.h"
 #include "strata/materializer.h"
+#include "strata/utf8.h"
 #include "strata/wal.h"
 #include "strata/wal_reader.h"
 
@@ -31,13 +37,35 @@ std::unique_ptr<WalReader> open_reader(const Context& ctx) {
   return WalReader::open(WalOptions::from_env(ctx.wal_dir()));
 }
 
-std::string read_whole_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    throw Error(ErrorCode::kInvalidArgument, fmt::format("cannot read --data-file {}", path));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+// The whole of --data-file. Anything that cannot be read to its end (missing,
+// a directory, no permission, a read error) is a usage error naming the file:
+// storing an empty entry instead would lose the data silently. Pipes
+// (`--data-file <(cmd)`) are read to their end like files.
+std::string read_data_file(const std::string& path) {
+  auto bad = [&](int err) {
+    return Error(ErrorCode::kInvalidArgument,
+                 fmt::format("cannot read --data-file {}: {}", path, std::strerror(err)));
+  };
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw bad(errno);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st;
+  if (::fstat(fd, &st) != 0) throw bad(errno);
+  if (S_ISDIR(st.st_mode)) throw bad(EISDIR);
+  std::string out;
+  char chunk[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(fd, chunk, sizeof(chunk));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw bad(errno);
+    }
+    if (n == 0) return out;
+    out.append(chunk, static_cast<size_t>(n));
+  }
 }
 
 // One JSON line of `append --jsonl` to an entry; throws kInvalidArgument.
@@ -85,6 +113,7 @@ void add_append(CLI::App& app, Context& ctx) {
   struct Args {
     std::string type, op, path, data, data_file;
     bool jsonl = false;
+    bool data_file_given = false;  // `--data-file ""` is a file name too
   };
   auto a = std::make_shared<Args>();
   cmd->add_option("--type", a->type, "session, bead, memory or config");
@@ -105,17 +134,26 @@ void add_append(CLI::App& app, Context& ctx) {
       throw CLI::ValidationError("--jsonl",
                                  "takes entries from stdin, not from --type/--op/--path");
     }
-    (void)cmd;
+    a->data_file_given = cmd->get_option("--data-file")->count() > 0;
     ctx.action = [&ctx, a] {
       if (!a->jsonl) {
         Entry e;
         e.type = parse_entry_type(a->type);
         e.op = parse_entry_op(a->op);
         e.path = a->path;
-        e.data = a->data_file.empty() ? a->data : read_whole_file(a->data_file);
+        e.data = a->data_file_given ? read_data_file(a->data_file) : a->data;
         validate_entry_path(e.path);
         auto wal = open_wal(ctx);
-        std::cout << wal->append(e) << std::endl;
+        try {
+          std::cout << wal->append(e) << std::endl;
+        } catch (const Error& err) {
+          // An entry over WAL_MAX_ENTRY_BYTES is bad input (exit 2); the same
+          // code from elsewhere (a remote's blob at restore) is not.
+          if (err.code() != ErrorCode::kEntryTooLarge) throw;
+          std::cerr << "strata: " << err.code_name() << ": " << escape_for_display(err.what())
+                    << "\n";
+          return kExitUsage;
+        }
         wal->close();
         return 0;
       }
@@ -127,18 +165,21 @@ void add_append(CLI::App& app, Context& ctx) {
         if (line.empty()) continue;
         try {
           uint64_t seq = wal->append(entry_from_json_line(line));
-          std::cout << seq << std::endl;  // flushed: the entry is durable now
+          // "SEQ line N", flushed: the entry is durable now.
+          std::cout << seq << " line " << lineno << std::endl;
         } catch (const Error& e) {
           if (e.code() != ErrorCode::kInvalidArgument && e.code() != ErrorCode::kInvalidPath &&
               e.code() != ErrorCode::kEntryTooLarge) {
             throw;  // the WAL itself refused: stop, later lines would fail too
           }
           bad++;
-          std::cerr << fmt::format("strata: line {}: {}: {}\n", lineno, e.code_name(), e.what());
+          std::cerr << "strata: line " << lineno << ": " << e.code_name() << ": "
+                    << escape_for_display(e.what()) << "\n";
         }
       }
       wal->close();
-      return bad ? kExitError : 0;
+      // Bad lines are bad input, as for the single-entry form.
+      return bad ? kExitUsage : 0;
     };
   });
 }
@@ -146,9 +187,10 @@ void add_append(CLI::App& app, Context& ctx) {
 void add_get(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand("get", "Print one entry as JSON (exit 1 if there is none)");
   auto seq = std::make_shared<uint64_t>(0);
-  cmd->add_option("SEQ", *seq, "Sequence number")->required();
+  cmd->add_option("SEQ", *seq, "Sequence number")->required()->check(unsigned_number());
   cmd->callback([&ctx, seq] {
     ctx.action = [&ctx, seq] {
+      require_existing_wal(ctx);
       auto wal = open_reader(ctx);
       auto e = wal->read_entry(*seq);
       if (!e) {
@@ -166,10 +208,13 @@ void add_replay(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand("replay", "Print entries as JSON lines in seq order");
   auto since = std::make_shared<uint64_t>(0);
   auto limit = std::make_shared<uint64_t>(0);
-  cmd->add_option("--since", *since, "Only entries with seq greater than this");
-  cmd->add_option("--limit", *limit, "At most this many entries (0: all)");
+  cmd->add_option("--since", *since, "Only entries with seq greater than this")
+      ->check(unsigned_number());
+  cmd->add_option("--limit", *limit, "At most this many entries (0: all)")
+      ->check(unsigned_number());
   cmd->callback([&ctx, since, limit] {
     ctx.action = [&ctx, since, limit] {
+      require_existing_wal(ctx);
       auto wal = open_reader(ctx);
       wal->replay_view(*since, *limit, [](const EntryView& e) {
         std::cout << entry_json(e).dump() << "\n";
@@ -187,12 +232,24 @@ void add_status(CLI::App& app, Context& ctx) {
   cmd->add_flag("--json", *json, "Print JSON");
   cmd->callback([&ctx, json] {
     ctx.action = [&ctx, json] {
-      auto wal = open_reader(ctx);
+      require_existing_wal(ctx);
+      // A Wal that only reads: the object-store tier's status takes one.
+      auto wal = read_only_wal(open_reader(ctx), WalOptions::from_env(ctx.wal_dir()));
       WalStatus s = wal->status();
-      const uint64_t applied = Materializer(ctx.data_dir).applied_seq();
+      // A damaged state.seq is reported, not fatal: the WAL's status is what
+      // this command is for.
+      std::optional<uint64_t> applied;
+      std::string state_error;
+      try {
+        applied = Materializer(ctx.data_dir).applied_seq();
+      } catch (const Error& e) {
+        state_error = fmt::format("{}: {}", e.code_name(), e.what());
+      }
       if (*json) {
         auto j = status_json(s);
-        j["state_applied_seq"] = applied;
+        j["state_applied_seq"] = applied ? nlohmann::json(*applied) : nlohmann::json(nullptr);
+        if (!state_error.empty()) j["state_error"] = state_error;
+        j["object_sync"] = sync_status_json(ctx, *wal);
         std::cout << j.dump(2) << "\n";
         return 0;
       }
@@ -205,9 +262,11 @@ void add_status(CLI::App& app, Context& ctx) {
           "disk pressure:  {}{}\n"
           "free space:     {} bytes\n"
           "state applied:  {}\n",
-          s.dir, s.head_seq, s.first_seq, s.segments, s.total_bytes, sync_mode_name(s.sync),
-          disk_pressure_name(s.pressure),
-          s.low_free_space ? " (low free space: writes refused)" : "", s.free_bytes, applied);
+          escape_for_display(s.dir), s.head_seq, s.first_seq, s.segments, s.total_bytes,
+          sync_mode_name(s.sync), disk_pressure_name(s.pressure),
+          s.low_free_space ? " (low free space: writes refused)" : "", s.free_bytes,
+          applied ? std::to_string(*applied) : "unknown (" + escape_for_display(state_error) + ")");
+      std::cout << sync_status_text(ctx, *wal);
       return 0;
     };
   });
@@ -220,6 +279,7 @@ void add_metrics(CLI::App& app, Context& ctx) {
   cmd->add_flag("--json", *json, "Print JSON");
   cmd->callback([&ctx, json] {
     ctx.action = [&ctx, json] {
+      require_existing_wal(ctx);
       auto wal = open_reader(ctx);
       auto j = metrics_json(wal->metrics());
       if (*json) {
@@ -238,6 +298,7 @@ void add_snapshot(CLI::App& app, Context& ctx) {
   cmd->add_flag("--json", *json, "Print JSON (the only format)");
   cmd->callback([&ctx] {
     ctx.action = [&ctx] {
+      require_existing_wal(ctx);
       auto wal = open_reader(ctx);
       WalSnapshot s = wal->snapshot();
       nlohmann::json j;
@@ -257,19 +318,23 @@ void add_verify(CLI::App& app, Context& ctx) {
       "Check every record and sealed segment's SHA-256 (exit 1: corrupt, 4: only a torn tail)");
   cmd->callback([&ctx] {
     ctx.action = [&ctx] {
+      require_existing_wal(ctx);
       VerifyResult r = Wal::verify(ctx.wal_dir());
       if (r.torn_tail_only()) {
         // What a crash leaves: nothing acknowledged is lost, and the next
         // writer's open cuts it. Not corruption.
-        std::cerr << fmt::format("strata: WAL_TORN_TAIL: {} at offset {}: {}\n", r.bad_file,
-                                 r.bad_offset, r.problem);
+        std::cerr << escape_for_display(fmt::format("strata: WAL_TORN_TAIL: {} at offset {}: {}",
+                                                    r.bad_file, r.bad_offset, r.problem))
+                  << "\n";
         return kExitTornTail;
       }
       if (!r.ok) {
         const std::string where = r.offset_known
                                       ? fmt::format("{} at offset {}", r.bad_file, r.bad_offset)
                                       : fmt::format("segment {}", r.bad_file);
-        std::cerr << fmt::format("strata: WAL_CORRUPT: {}: {}\n", where, r.problem);
+        std::cerr << escape_for_display(
+                         fmt::format("strata: WAL_CORRUPT: {}: {}", where, r.problem))
+                  << "\n";
         return kExitNotFound;
       }
       std::cout << fmt::format("ok: {} segments, {} records\n", r.segments, r.records);
@@ -282,9 +347,10 @@ void add_truncate(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand("truncate-after", "Remove every entry after SEQ");
   add_lock_timeout_option(cmd, ctx);
   auto seq = std::make_shared<uint64_t>(0);
-  cmd->add_option("SEQ", *seq, "Last seq to keep")->required();
+  cmd->add_option("SEQ", *seq, "Last seq to keep")->required()->check(unsigned_number());
   cmd->callback([&ctx, seq] {
     ctx.action = [&ctx, seq] {
+      require_existing_wal(ctx);
       auto wal = open_wal(ctx);
       wal->truncate_after(*seq);
       std::cout << fmt::format("head seq {}\n", wal->status().head_seq);

@@ -1,5 +1,6 @@
 #include "strata/config.h"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
@@ -32,10 +33,26 @@ uint64_t parse_u64(std::string_view text, std::string_view what) {
 }
 
 uint64_t parse_bytes(std::string_view text, std::string_view what) {
+  auto bad = [&] {
+    return Error(
+        ErrorCode::kConfigInvalid,
+        fmt::format("{}: expected a size such as 1048576, 64MiB, 1.5GiB or 100MB, got '{}'", what,
+                    text));
+  };
   size_t digits = 0;
   while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) digits++;
+  // A fraction ("1.5GiB") is computed exactly in decimal: value =
+  // (whole * 10^k + fraction) * unit / 10^k, which must come out whole.
+  size_t frac_begin = digits, frac_end = digits;
+  if (digits < text.size() && text[digits] == '.') {
+    frac_begin = frac_end = digits + 1;
+    while (frac_end < text.size() && std::isdigit(static_cast<unsigned char>(text[frac_end])))
+      frac_end++;
+    if (frac_end == frac_begin) throw bad();
+  }
+  const size_t unit_begin = std::max(frac_end, digits);
   std::string unit;
-  for (char c : text.substr(digits)) unit += static_cast<char>(std::tolower(c));
+  for (char c : text.substr(unit_begin)) unit += static_cast<char>(std::tolower(c));
   uint64_t mult = 0;
   if (unit.empty() || unit == "b")
     mult = 1;
@@ -51,16 +68,29 @@ uint64_t parse_bytes(std::string_view text, std::string_view what) {
     mult = 1000ull * 1000;
   else if (unit == "gb")
     mult = 1000ull * 1000 * 1000;
-  if (digits == 0 || mult == 0) {
-    throw Error(
-        ErrorCode::kConfigInvalid,
-        fmt::format("{}: expected a size such as 1048576, 64MiB or 1GiB, got '{}'", what, text));
+  if (digits == 0 || mult == 0) throw bad();
+  const uint64_t whole = parse_u64(text.substr(0, digits), what);
+  const std::string_view frac = text.substr(frac_begin, frac_end - frac_begin);
+  if (frac.size() > 9) {
+    throw Error(ErrorCode::kConfigInvalid,
+                fmt::format("{}: '{}' has more decimals than a size can use", what, text));
   }
-  uint64_t n = parse_u64(text.substr(0, digits), what);
-  if (n > UINT64_MAX / mult) {
+  unsigned __int128 scale = 1, frac_value = 0;
+  for (char c : frac) {
+    scale *= 10;
+    frac_value = frac_value * 10 + static_cast<unsigned>(c - '0');
+  }
+  // At most 9 decimals: whole * 10^9 * 2^30 < 2^124 cannot overflow.
+  const unsigned __int128 total =
+      (static_cast<unsigned __int128>(whole) * scale + frac_value) * mult;
+  if (total % scale != 0) {
+    throw Error(ErrorCode::kConfigInvalid,
+                fmt::format("{}: '{}' is not a whole number of bytes", what, text));
+  }
+  if (total / scale > UINT64_MAX) {
     throw Error(ErrorCode::kConfigInvalid, fmt::format("{}: size '{}' is too large", what, text));
   }
-  return n * mult;
+  return static_cast<uint64_t>(total / scale);
 }
 
 uint64_t env_bytes(const char* name, uint64_t fallback) {

@@ -64,6 +64,10 @@ std::string_view error_code_name(ErrorCode code) {
       return "INTERNAL";
     case ErrorCode::kSnapshotInvalid:
       return "SNAPSHOT_INVALID";
+    case ErrorCode::kManifestInvalid:
+      return "MANIFEST_INVALID";
+    case ErrorCode::kLineageConflict:
+      return "LINEAGE_CONFLICT";
   }
   return "UNKNOWN";
 }

@@ -4,9 +4,13 @@
 
 #include <sys/stat.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <mutex>
+#include <thread>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -24,6 +28,38 @@ namespace strata {
 namespace {
 
 using namespace strata::git;
+
+// Compare-and-swap attempts of one snapshot before GIT_CONFLICT is reported.
+constexpr int kSnapshotAttempts = 8;
+// Pushes of one tip that lost a race to another writer before giving up.
+constexpr int kPushAttempts = 3;
+// How far below a remote's tip the confirmed seq is looked for.
+constexpr int kConfirmedSearchDepth = 64;
+
+// Creates refname at oid unless it exists (GIT_EEXISTS), deciding under the
+// ref's lock. git_reference_create(force = 0) checks for the ref before it
+// takes the lock (libgit2 1.5, refdb_fs_backend__write), so two processes
+// creating the branch at once could both "succeed", the second silently
+// replacing the first one's commit (which may already have been pushed).
+int create_ref_if_absent(git_repository* repo, const std::string& refname, const git_oid& oid,
+                         const char* log_message) {
+  git_transaction* tx_raw = nullptr;
+  int rc = git_transaction_new(&tx_raw, repo);
+  if (rc < 0) return rc;
+  struct Free {
+    git_transaction* tx;
+    ~Free() { git_transaction_free(tx); }
+  } owner{tx_raw};
+  if ((rc = git_transaction_lock_ref(tx_raw, refname.c_str())) < 0) return rc;
+  git_oid existing;
+  rc = git_reference_name_to_id(&existing, repo, refname.c_str());
+  if (rc == 0) return GIT_EEXISTS;
+  if (rc != GIT_ENOTFOUND) return rc;
+  if ((rc = git_transaction_set_target(tx_raw, refname.c_str(), &oid, nullptr, log_message)) < 0) {
+    return rc;
+  }
+  return git_transaction_commit(tx_raw);
+}
 
 std::string iso_utc(std::chrono::system_clock::time_point t) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
@@ -54,28 +90,65 @@ struct GitSync::Impl {
   mutable std::mutex mu;  // guards st
   GitSyncStatus st;
 
+  // A new bare repository, made in a sibling directory and renamed into
+  // place, so a concurrent process sees either no repository or a whole one
+  // (never a half-initialized directory). Losing the race is fine: the
+  // winner's repository is opened.
+  void create_repository() {
+    namespace sfs = std::filesystem;
+    const sfs::path target = sfs::absolute(cfg.repo_dir).lexically_normal();
+    std::error_code ec;
+    sfs::create_directories(target.parent_path(), ec);
+    std::string staging =
+        (target.parent_path() / ("." + target.filename().string() + ".init-XXXXXX")).string();
+    if (::mkdtemp(staging.data()) == nullptr) {
+      throw_errno("creating a staging directory for", cfg.repo_dir, errno);
+    }
+    struct Cleanup {
+      std::string path;
+      ~Cleanup() {
+        std::error_code ignored;
+        if (!path.empty()) sfs::remove_all(path, ignored);
+      }
+    } cleanup{staging};
+    git_repository_init_options opts;
+    git_repository_init_options_init(&opts, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
+    opts.flags = GIT_REPOSITORY_INIT_BARE;
+    git_repository* r = nullptr;
+    check(git_repository_init_ext(&r, staging.c_str(), &opts),
+          fmt::format("creating the repository {}", cfg.repo_dir));
+    git_repository_free(r);
+    // rename(2) replaces an empty directory and fails on a non-empty one.
+    if (::rename(staging.c_str(), target.c_str()) == 0) {
+      cleanup.path.clear();
+      spdlog::info("created the archive repository {}", cfg.repo_dir);
+      return;
+    }
+    const int err = errno;
+    if (err != ENOTEMPTY && err != EEXIST) throw_errno("creating", cfg.repo_dir, err);
+  }
+
   void open_repository() {
     namespace sfs = std::filesystem;
     git_repository* r = nullptr;
     std::error_code ec;
-    bool exists = sfs::exists(cfg.repo_dir, ec);
-    if (exists && !(sfs::is_directory(cfg.repo_dir, ec) && sfs::is_empty(cfg.repo_dir, ec))) {
-      int rc =
-          git_repository_open_ext(&r, cfg.repo_dir.c_str(), GIT_REPOSITORY_OPEN_NO_SEARCH, nullptr);
-      if (rc == GIT_ENOTFOUND) {
-        throw Error(
-            ErrorCode::kConfigInvalid,
-            fmt::format("GIT_REPO_DIR: {} exists but is not a git repository", cfg.repo_dir));
+    const bool exists = sfs::exists(cfg.repo_dir, ec);
+    if (!exists || (sfs::is_directory(cfg.repo_dir, ec) && sfs::is_empty(cfg.repo_dir, ec))) {
+      if (!cfg.create_repo) {
+        throw Error(ErrorCode::kNotFound,
+                    fmt::format("no archive repository at {}: nothing was archived yet "
+                                "(`strata archive` creates it)",
+                                cfg.repo_dir));
       }
-      check(rc, fmt::format("opening the repository {}", cfg.repo_dir));
-    } else {
-      git_repository_init_options opts;
-      git_repository_init_options_init(&opts, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
-      opts.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH;
-      check(git_repository_init_ext(&r, cfg.repo_dir.c_str(), &opts),
-            fmt::format("creating the repository {}", cfg.repo_dir));
-      spdlog::info("created the archive repository {}", cfg.repo_dir);
+      create_repository();
     }
+    int rc =
+        git_repository_open_ext(&r, cfg.repo_dir.c_str(), GIT_REPOSITORY_OPEN_NO_SEARCH, nullptr);
+    if (rc == GIT_ENOTFOUND) {
+      throw Error(ErrorCode::kConfigInvalid,
+                  fmt::format("GIT_REPO_DIR: {} exists but is not a git repository", cfg.repo_dir));
+    }
+    check(rc, fmt::format("opening the repository {}", cfg.repo_dir));
     repo.reset(r);
     if (!git_repository_is_bare(r)) {
       git_reference* head = nullptr;
@@ -97,12 +170,34 @@ struct GitSync::Impl {
     return CommitPtr(c);
   }
 
+  // Every snapshot strata commits has a manifest of its own (a new snapshot
+  // id and time). A commit someone else made on top of a snapshot carries its
+  // parent's manifest blob unchanged, but not the content that manifest
+  // describes: it is not a snapshot (for log, restore and the confirmed seq
+  // alike), even though the file is there.
+  bool inherits_manifest(const git_commit* commit, const git_oid& manifest) {
+    const unsigned parents = git_commit_parentcount(commit);
+    for (unsigned i = 0; i < parents; ++i) {
+      git_commit* parent_raw = nullptr;
+      if (git_commit_parent(&parent_raw, commit, i) != 0) continue;  // shallow history
+      CommitPtr parent(parent_raw);
+      git_tree* tree_raw = nullptr;
+      if (git_commit_tree(&tree_raw, parent.get()) != 0) continue;
+      TreePtr tree(tree_raw);
+      const git_tree_entry* e = git_tree_entry_byname(tree.get(), kManifestName);
+      if (e != nullptr && git_oid_equal(git_tree_entry_id(e), &manifest)) return true;
+    }
+    return false;
+  }
+
+  // The manifest of `commit` if it is a strata snapshot, nullopt if not.
   std::optional<Manifest> read_manifest(const git_commit* commit) {
     git_tree* tree_raw = nullptr;
     check(git_commit_tree(&tree_raw, commit), "reading a snapshot tree", &redact);
     TreePtr tree(tree_raw);
     const git_tree_entry* e = git_tree_entry_byname(tree.get(), kManifestName);
     if (e == nullptr || git_tree_entry_type(e) != GIT_OBJECT_BLOB) return std::nullopt;
+    if (inherits_manifest(commit, *git_tree_entry_id(e))) return std::nullopt;
     git_blob* blob_raw = nullptr;
     check(git_blob_lookup(&blob_raw, repo.get(), git_tree_entry_id(e)), "reading a manifest",
           &redact);
@@ -152,13 +247,31 @@ struct GitSync::Impl {
     return out;
   }
 
+  // The newest snapshot on the first-parent line of this remote's recorded
+  // tip: commits someone else added on top (not snapshots) do not take away
+  // what the remote holds beneath them.
   std::optional<uint64_t> confirmed_seq_locked() {
-    git_oid tip;
-    if (cfg.remote.empty() || !lookup_ref_oid(repo.get(), tracking_ref, &tip)) return std::nullopt;
-    CommitPtr c = lookup_commit(tip);
-    auto m = read_manifest(c.get());
-    if (!m || (!cfg.lineage_id.empty() && m->lineage_id != cfg.lineage_id)) return std::nullopt;
-    return m->wal_seq;
+    git_oid oid;
+    if (cfg.remote.empty() || !lookup_ref_oid(repo.get(), tracking_ref, &oid)) return std::nullopt;
+    CommitPtr c = lookup_commit(oid);
+    for (int depth = 0; depth < kConfirmedSearchDepth; ++depth) {
+      std::optional<Manifest> m;
+      try {
+        m = read_manifest(c.get());
+      } catch (const Error&) {
+        // An unreadable manifest is not a snapshot.
+      }
+      if (m) {
+        if (!cfg.lineage_id.empty() && m->lineage_id != cfg.lineage_id) return std::nullopt;
+        return m->wal_seq;
+      }
+      git_commit* parent = nullptr;
+      if (git_commit_parentcount(c.get()) == 0 || git_commit_parent(&parent, c.get(), 0) != 0) {
+        return std::nullopt;
+      }
+      c.reset(parent);
+    }
+    return std::nullopt;
   }
 
   std::vector<std::string> only_in(const git_oid& tip, const git_oid& hide, size_t limit) {
@@ -201,7 +314,7 @@ GitSync::GitSync(GitSyncConfig config, Clock clock) : impl_(std::make_unique<Imp
   impl_->cfg = std::move(config);
   impl_->clock = clock ? std::move(clock) : [] { return std::chrono::system_clock::now(); };
   impl_->branch_ref = "refs/heads/" + impl_->cfg.branch;
-  impl_->tracking_ref = "refs/strata/remote/" + impl_->cfg.branch;
+
   impl_->redact.add_secret(impl_->cfg.token);
   impl_->redact.add_secret(impl_->cfg.ssh_passphrase);
   impl_->redact.add_url(impl_->cfg.remote);
@@ -209,6 +322,8 @@ GitSync::GitSync(GitSyncConfig config, Clock clock) : impl_(std::make_unique<Imp
     spdlog::warn("GIT_TOKEN will be sent without TLS to {}", redact_url(impl_->cfg.remote));
   }
   impl_->open_repository();
+  impl_->tracking_ref =
+      tracking_ref_for(remote_identity(impl_->repo.get(), impl_->cfg.remote), impl_->cfg.branch);
   impl_->st.branch = impl_->cfg.branch;
   impl_->st.remote = redact_url(impl_->cfg.remote);
   impl_->st.state = impl_->cfg.remote.empty() ? GitSyncState::kUnconfigured : GitSyncState::kOk;
@@ -226,7 +341,20 @@ GitSync::~GitSync() = default;
 
 SnapshotResult GitSync::snapshot(uint64_t wal_seq) {
   Impl& d = *impl_;
-  try {
+  // Every extra directory must be there: archiving a mistyped or missing
+  // GIT_ARCHIVE_PATHS entry as "nothing" would make a snapshot that claims a
+  // source it does not hold.
+  for (const auto& dir : d.cfg.extra_dirs) {
+    if (!std::filesystem::is_directory(dir)) {
+      Error e(ErrorCode::kConfigInvalid,
+              fmt::format("GIT_ARCHIVE_PATHS: '{}' does not exist or is not a directory; nothing "
+                          "was archived",
+                          dir));
+      d.note_error(e);
+      throw e;
+    }
+  }
+  auto once = [&]() -> SnapshotResult {
     git_repository* repo = d.repo.get();
     TreeWriter tw(repo, d.cfg.max_file_bytes);
     git_treebuilder* root_raw = nullptr;
@@ -319,9 +447,8 @@ SnapshotResult GitSync::snapshot(uint64_t wal_seq) {
     int rc = has_parent
                  ? git_reference_create_matching(&ref, repo, d.branch_ref.c_str(), &commit_oid, 1,
                                                  &parent_oid, log_msg.c_str())
-                 : git_reference_create(&ref, repo, d.branch_ref.c_str(), &commit_oid, 0,
-                                        log_msg.c_str());
-    if (rc == GIT_EMODIFIED || rc == GIT_EEXISTS) {
+                 : create_ref_if_absent(repo, d.branch_ref, commit_oid, log_msg.c_str());
+    if (rc == GIT_EMODIFIED || rc == GIT_EEXISTS || rc == GIT_ELOCKED) {
       throw Error(ErrorCode::kGitConflict,
                   fmt::format("{} moved while the snapshot was made; try again", d.cfg.branch));
     }
@@ -341,6 +468,24 @@ SnapshotResult GitSync::snapshot(uint64_t wal_seq) {
     r.skipped = stats.skipped;
     r.tip = d.info_of(commit_oid);
     return r;
+  };
+  try {
+    // The branch moves by compare-and-swap; losing to a concurrent snapshot
+    // (another process archiving the same data directory) is retried on top
+    // of the winner's commit, which usually makes this one "unchanged".
+    for (int attempt = 1;; ++attempt) {
+      try {
+        return once();
+      } catch (const Error& e) {
+        if (e.code() != ErrorCode::kGitConflict || attempt == kSnapshotAttempts) throw;
+        spdlog::info("archive: {}; attempt {} of {}", e.what(), attempt + 1, kSnapshotAttempts);
+        // The winner may still hold the ref's lock: let it finish, and let
+        // the losers spread out rather than collide again.
+        unsigned char jitter = 0;
+        random_bytes(&jitter, 1);
+        std::this_thread::sleep_for(std::chrono::milliseconds(5 * attempt + jitter % 10));
+      }
+    }
   } catch (const Error& e) {
     d.note_error(e);
     throw;
@@ -398,12 +543,41 @@ PushResult GitSync::push() {
       }
       throw Error(ErrorCode::kGitConflict, msg);
     }
-    git_oid pushed = session.push_branch(d.cfg.branch);
-    git_reference* ref = nullptr;
-    check(git_reference_create(&ref, d.repo.get(), d.tracking_ref.c_str(), &pushed, 1,
-                               "strata: remote tip after push"),
-          "recording the pushed tip", &d.redact);
-    git_reference_free(ref);
+    git_oid pushed;
+    for (int attempt = 1;; ++attempt) {
+      try {
+        pushed = session.push_branch(d.cfg.branch);
+        break;
+      } catch (const Error& e) {
+        // Another process pushing at the same moment (two runs of `strata
+        // archive` on one data directory) makes the remote refuse ours. If
+        // the remote now holds exactly our tip, the push is done; if it is
+        // still behind it, try again.
+        std::optional<git_oid> now;
+        try {
+          now = session.fetch_branch(d.cfg.branch, d.tracking_ref);
+        } catch (const Error&) {
+          throw e;
+        }
+        if (now && git_oid_equal(&*now, &local)) {
+          spdlog::info("archive: {}; the remote has {} now", e.what(), short_hex(local));
+          r.confirmed_seq = d.confirmed_seq_locked();
+          {
+            std::lock_guard lock(d.mu);
+            d.st.remote_tip = r.local_commit;
+            d.st.confirmed_seq = r.confirmed_seq;
+          }
+          d.set_state(GitSyncState::kOk, fmt::format("{} is up to date at {}",
+                                                     session.display_url(), short_hex(local)));
+          return r;
+        }
+        const bool behind = !now || git_graph_descendant_of(d.repo.get(), &local, &*now) == 1;
+        if (!behind || attempt == kPushAttempts) throw;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20 * attempt));
+      }
+    }
+    record_ref(d.repo.get(), d.tracking_ref, pushed, "strata: remote tip after push",
+               "recording the pushed tip", &d.redact);
     r.pushed = true;
     r.local_commit = oid_hex(pushed);
     r.confirmed_seq = d.confirmed_seq_locked();
@@ -493,8 +667,9 @@ RestoreResult GitSync::restore(const std::string& target_dir, const RestoreOptio
   CommitPtr commit = d.lookup_commit(chosen);
   auto manifest = d.read_manifest(commit.get());
   if (!manifest) {
-    throw Error(ErrorCode::kNotFound, fmt::format("commit {} has no {}: not a strata snapshot",
-                                                  short_hex(chosen), kManifestName));
+    throw Error(ErrorCode::kNotFound,
+                fmt::format("commit {} is not a strata snapshot (it has no {} of its own)",
+                            short_hex(chosen), kManifestName));
   }
   git_tree* tree_raw = nullptr;
   check(git_commit_tree(&tree_raw, commit.get()), "reading the snapshot tree", &d.redact);

@@ -1,7 +1,9 @@
 #include "git/git_util.h"
 
 #include <algorithm>
+#include <chrono>
 #include <mutex>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -40,11 +42,45 @@ void Redactor::add_url(std::string_view url) {
       url.substr(start, end == std::string_view::npos ? url.npos : end - start);
   size_t at = authority.rfind('@');
   if (at == std::string_view::npos) return;
+  // Only the password is a secret wherever it appears. The user name is
+  // not: replacing it as a substring mangled every message containing it
+  // ("x.git" with user "git" became "x.***"); inside the URL itself the whole
+  // userinfo is redacted structurally by operator().
   std::string_view userinfo = authority.substr(0, at);
-  add_secret(std::string(userinfo));
   size_t colon = userinfo.find(':');
   if (colon != std::string_view::npos) add_secret(std::string(userinfo.substr(colon + 1)));
 }
+
+namespace {
+
+// Where a URL that starts at `start` (just after "scheme://") ends in text.
+size_t url_end(const std::string& text, size_t start) {
+  size_t end = text.find_first_of(" \t\r\n'\"<>", start);
+  return end == std::string::npos ? text.size() : end;
+}
+
+// "k=v&t" -> "k=***&***": any query value may be a token.
+std::string redact_query(std::string_view query) {
+  std::string out;
+  size_t start = 0;
+  while (start <= query.size()) {
+    size_t end = query.find('&', start);
+    if (end == std::string_view::npos) end = query.size();
+    std::string_view part = query.substr(start, end - start);
+    size_t eq = part.find('=');
+    if (start > 0) out += '&';
+    if (eq != std::string_view::npos) {
+      out.append(part.substr(0, eq + 1));
+      if (eq + 1 < part.size()) out += "***";
+    } else if (!part.empty()) {
+      out += "***";
+    }
+    start = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
 
 std::string Redactor::operator()(std::string_view text) const {
   std::string out(text);
@@ -55,16 +91,27 @@ std::string Redactor::operator()(std::string_view text) const {
       pos += 3;
     }
   }
-  // Userinfo of URLs we were not told about (e.g. in a server's redirect).
+  // The credential parts of every URL in the text, found by structure: the
+  // userinfo ("scheme://***@host") and query values ("?token=***"), also of
+  // URLs we were not told about (e.g. in a server's redirect).
   size_t pos = 0;
   while ((pos = out.find("://", pos)) != std::string::npos) {
-    size_t start = pos + 3;
-    size_t end = out.find_first_of("/ \t\n'\"", start);
-    if (end == std::string::npos) end = out.size();
-    size_t at = out.rfind('@', end);
+    const size_t start = pos + 3;
+    size_t end = url_end(out, start);
+    size_t authority_end = out.find_first_of("/?#", start);
+    if (authority_end == std::string::npos || authority_end > end) authority_end = end;
+    size_t at = out.rfind('@', authority_end);
     if (at != std::string::npos && at >= start && out.compare(start, at - start, "***") != 0) {
       out.replace(start, at - start, "***");
-      end = start + 3 + (end - at);
+      end = url_end(out, start);
+    }
+    size_t q = out.find('?', start);
+    if (q != std::string::npos && q < end) {
+      size_t q_end = out.find('#', q);
+      if (q_end == std::string::npos || q_end > end) q_end = end;
+      const std::string redacted = redact_query(std::string_view(out).substr(q + 1, q_end - q - 1));
+      out.replace(q + 1, q_end - q - 1, redacted);
+      end = url_end(out, start);
     }
     pos = end;
   }
@@ -91,6 +138,47 @@ std::string oid_hex(const git_oid& oid) {
 
 std::string short_hex(const git_oid& oid) {
   return oid_hex(oid).substr(0, 12);
+}
+
+namespace {
+
+// A ref lock is held for the few microseconds of one rename; 100 tries
+// over about a second outlast any honest holder.
+template <typename F>
+int retry_while_locked(F f) {
+  int rc = 0;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    rc = f();
+    if (rc != GIT_ELOCKED) return rc;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1 + attempt % 10));
+  }
+  return rc;
+}
+
+}  // namespace
+
+void record_ref(git_repository* repo, const std::string& refname, const git_oid& oid,
+                const char* log_message, std::string_view what, const Redactor* redact) {
+  int rc = retry_while_locked([&] {
+    git_reference* ref = nullptr;
+    int r = git_reference_create(&ref, repo, refname.c_str(), &oid, 1, log_message);
+    git_reference_free(ref);
+    return r;
+  });
+  check(rc, what, redact);
+}
+
+void forget_ref(git_repository* repo, const std::string& refname, std::string_view what,
+                const Redactor* redact) {
+  int rc = retry_while_locked([&] {
+    git_reference* ref = nullptr;
+    int r = git_reference_lookup(&ref, repo, refname.c_str());
+    if (r == GIT_ENOTFOUND) return 0;
+    if (r == 0) r = git_reference_delete(ref);
+    git_reference_free(ref);
+    return r == GIT_ENOTFOUND ? 0 : r;
+  });
+  check(rc, what, redact);
 }
 
 bool lookup_ref_oid(git_repository* repo, const std::string& refname, git_oid* out) {

@@ -40,13 +40,19 @@ using OdbPtr = Handle<git_odb, git_odb_free>;
 using ObjectPtr = Handle<git_object, git_object_free>;
 using IndexPtr = Handle<git_index, git_index_free>;
 
-// Removes known secrets (and URL userinfo) from text bound for messages and
-// logs. Every message built from libgit2 errors goes through one of these.
+// Removes known secrets, and the credential parts of every URL, from text
+// bound for messages and logs. Every message built from libgit2 errors goes
+// through one of these.
 class Redactor {
  public:
+  // Replaced wherever it appears (GIT_TOKEN, the SSH key passphrase).
   void add_secret(std::string secret);
-  // Also registers the userinfo of url (and its password part) as secrets.
+  // Registers the password of url's userinfo as a secret. The user name is
+  // not one: it is redacted only where it stands in a URL, never as a
+  // substring of other words.
   void add_url(std::string_view url);
+  // Secrets become "***"; in every "scheme://" URL the userinfo becomes
+  // "***" and each query value "***" (the structure, not a word list).
   std::string operator()(std::string_view text) const;
 
  private:
@@ -62,6 +68,16 @@ void check(int rc, std::string_view what, const Redactor* redact = nullptr,
 
 std::string oid_hex(const git_oid& oid);
 std::string short_hex(const git_oid& oid);  // 12 hex digits
+
+// Points refname at oid (creating or moving it, no compare-and-swap): for
+// strata's own records such as the remote-tracking refs. Another process
+// holding the ref's lock for an instant (two `strata archive` runs) is
+// waited out briefly instead of failing the operation.
+void record_ref(git_repository* repo, const std::string& refname, const git_oid& oid,
+                const char* log_message, std::string_view what, const Redactor* redact);
+// Deletes refname if it exists, waiting out a concurrent lock the same way.
+void forget_ref(git_repository* repo, const std::string& refname, std::string_view what,
+                const Redactor* redact);
 
 // The commit refs/heads/<branch> (or any full ref name) points at, if any.
 bool lookup_ref_oid(git_repository* repo, const std::string& refname, git_oid* out);

@@ -20,10 +20,31 @@ std::string Manifest::to_json() const {
   return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
+namespace {
+
+// nlohmann converts -5 to 18446744073709551611 for get<uint64_t>(); a
+// manifest from a remote is hostile input, so the JSON type is checked.
+uint64_t unsigned_field(const nlohmann::json& j, const char* key, std::string_view where) {
+  const nlohmann::json& v = j.at(key);
+  if (!v.is_number_unsigned()) {
+    throw Error(ErrorCode::kGitError,
+                fmt::format("{}: not a valid snapshot manifest: \"{}\" must be a whole number "
+                            "0..{}, got {}",
+                            where, key, UINT64_MAX, v.dump()));
+  }
+  return v.get<uint64_t>();
+}
+
+}  // namespace
+
 Manifest Manifest::parse(std::string_view text, std::string_view where) {
   try {
     auto j = nlohmann::json::parse(text);
     Manifest m;
+    if (!j.is_object() || !j.at("format").is_number_integer()) {
+      throw Error(ErrorCode::kGitError,
+                  fmt::format("{}: not a valid snapshot manifest: no integer \"format\"", where));
+    }
     m.format = j.at("format").get<int>();
     if (m.format != kManifestFormat) {
       throw Error(ErrorCode::kGitError,
@@ -32,10 +53,10 @@ Manifest Manifest::parse(std::string_view text, std::string_view where) {
     }
     m.snapshot_id = j.at("snapshot_id").get<std::string>();
     m.created_at = j.at("created_at").get<std::string>();
-    m.wal_seq = j.at("wal_seq").get<uint64_t>();
+    m.wal_seq = unsigned_field(j, "wal_seq", where);
     m.lineage_id = j.value("lineage_id", "");
-    m.file_count = j.at("file_count").get<uint64_t>();
-    m.total_bytes = j.at("total_bytes").get<uint64_t>();
+    m.file_count = unsigned_field(j, "file_count", where);
+    m.total_bytes = unsigned_field(j, "total_bytes", where);
     m.sources = j.value("sources", std::vector<std::string>{"state"});
     m.empty_dirs = j.value("empty_dirs", std::vector<std::string>{});
     for (const auto& s : j.value("skipped", nlohmann::json::array())) {

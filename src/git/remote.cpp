@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "git/deadline_stream.h"
+#include "strata/hash.h"
 
 namespace strata::git {
 
@@ -188,6 +189,69 @@ void validate_remote(std::string_view remote) {
   }
 }
 
+namespace {
+
+std::string lower_ascii(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+std::string without_trailing_slashes(std::string s) {
+  while (s.size() > 1 && s.back() == '/') s.pop_back();
+  return s;
+}
+
+std::string normalized_url(std::string_view url) {
+  const size_t scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) {
+    // scp-like "user@host:path", or a local path.
+    const size_t colon = url.find(':');
+    const size_t slash = url.find('/');
+    if (colon != std::string_view::npos && (slash == std::string_view::npos || colon < slash)) {
+      std::string_view host = url.substr(0, colon);
+      if (size_t at = host.rfind('@'); at != std::string_view::npos) host = host.substr(at + 1);
+      return "ssh://" + lower_ascii(host) + "/" +
+             without_trailing_slashes(std::string(url.substr(colon + 1)));
+    }
+    return without_trailing_slashes(
+        std::filesystem::absolute(std::filesystem::path(std::string(url)))
+            .lexically_normal()
+            .string());
+  }
+  const std::string scheme = lower_ascii(url.substr(0, scheme_end));
+  std::string_view rest = url.substr(scheme_end + 3);
+  const size_t path_start = rest.find('/');
+  std::string_view authority = rest.substr(0, path_start);
+  std::string_view path = path_start == std::string_view::npos ? "" : rest.substr(path_start);
+  if (size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    authority = authority.substr(at + 1);
+  }
+  if (scheme == "file") return normalized_url(path.empty() ? "/" : path);
+  return scheme + "://" + lower_ascii(authority) + without_trailing_slashes(std::string(path));
+}
+
+}  // namespace
+
+std::string remote_identity(git_repository* repo, std::string_view remote) {
+  if (remote.empty()) return "";
+  if (remote_is_url(remote)) return normalized_url(remote);
+  git_remote* r = nullptr;
+  const std::string name(remote);
+  if (git_remote_lookup(&r, repo, name.c_str()) == 0) {
+    RemotePtr owner(r);
+    if (const char* url = git_remote_url(r)) return normalized_url(url);
+  }
+  // Not configured (yet): every operation fails on it; name it by its name.
+  return "remote:" + name;
+}
+
+std::string tracking_ref_for(std::string_view identity, std::string_view branch) {
+  return fmt::format("refs/strata/remotes/{}/{}", sha256_hex(identity).substr(0, 16), branch);
+}
+
 RemoteSession::RemoteSession(git_repository* repo, const GitSyncConfig& config, Redactor& redact)
     : repo_(repo), config_(config), redact_(redact) {
   git_remote* r = nullptr;
@@ -237,11 +301,7 @@ std::optional<git_oid> RemoteSession::fetch_branch(const std::string& branch,
   }
 
   if (!tip) {
-    git_reference* ref = nullptr;
-    if (git_reference_lookup(&ref, repo_, tracking_ref.c_str()) == 0) {
-      RefPtr owner(ref);
-      check(git_reference_delete(ref), "forgetting the remote tip", &redact_);
-    }
+    forget_ref(repo_, tracking_ref, "forgetting the remote tip", &redact_);
     return std::nullopt;
   }
 
@@ -265,11 +325,8 @@ std::optional<git_oid> RemoteSession::fetch_branch(const std::string& branch,
           fmt::format("{}: the remote advertised {} but did not send it", what, short_hex(*tip)));
     }
   }
-  git_reference* ref = nullptr;
-  check(git_reference_create(&ref, repo_, tracking_ref.c_str(), &*tip, 1,
-                             "strata: remote tip after fetch"),
-        "recording the remote tip", &redact_);
-  git_reference_free(ref);
+  record_ref(repo_, tracking_ref, *tip, "strata: remote tip after fetch",
+             "recording the remote tip", &redact_);
   return tip;
 }
 

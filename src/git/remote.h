@@ -20,6 +20,16 @@ bool remote_is_url(std::string_view remote);
 // characters, and names libgit2 would not accept as a remote name.
 void validate_remote(std::string_view remote);
 
+// What identifies the remote `remote` (GIT_REMOTE) names, so that what one
+// remote confirmed is never taken for another's: the URL (a remote name is
+// resolved to its URL in repo) without credentials, scheme and host in lower
+// case, without trailing '/'; local paths and file:// URLs become one
+// absolute path. "" for "".
+std::string remote_identity(git_repository* repo, std::string_view remote);
+// Where the tip of `branch` on that remote is recorded:
+// refs/strata/remotes/<first 16 hex digits of SHA-256(identity)>/<branch>.
+std::string tracking_ref_for(std::string_view identity, std::string_view branch);
+
 // One remote, opened for a sequence of network operations. Each operation
 // runs under its own DeadlineScope of config.timeout. Errors are
 // strata::Error: kTimeout, kGitConflict (push refused as non-fast-forward),

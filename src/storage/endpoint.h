@@ -23,5 +23,7 @@ Endpoint parse_endpoint(std::string_view url, std::string_view what);
 bool is_ip_literal(std::string_view host);
 // Bucket names usable as a DNS label under TLS (no dots, S3 naming rules).
 bool dns_compatible_bucket(std::string_view bucket);
+// A Cloudflare R2 endpoint (*.r2.cloudflarestorage.com), for its safe defaults.
+bool is_r2_endpoint(std::string_view url);
 
 }  // namespace strata::storage

@@ -84,6 +84,15 @@ bool dns_compatible_bucket(std::string_view b) {
   return b.front() != '-' && b.back() != '-';
 }
 
+bool is_r2_endpoint(std::string_view url) {
+  try {
+    std::string host = parse_endpoint(url, "R2_ENDPOINT").host;
+    return host == "r2.cloudflarestorage.com" || host.ends_with(".r2.cloudflarestorage.com");
+  } catch (const Error&) {
+    return false;
+  }
+}
+
 }  // namespace storage
 
 namespace {
@@ -119,6 +128,8 @@ S3Config S3Config::from_env() {
   c.ca_bundle = config::env_or("R2_CA_BUNDLE", "");
   c.multipart_threshold = config::env_bytes("R2_MULTIPART_THRESHOLD", c.multipart_threshold);
   c.part_size = config::env_bytes("R2_PART_SIZE", c.part_size);
+  c.part_concurrency = static_cast<uint32_t>(std::min<uint64_t>(
+      config::env_u64("R2_PART_CONCURRENCY", storage::is_r2_endpoint(c.endpoint) ? 2 : 4), 1000));
   c.connect_timeout = env_ms("R2_CONNECT_TIMEOUT_MS", c.connect_timeout, 1);
   c.stall_timeout = env_ms("R2_STALL_TIMEOUT_MS", c.stall_timeout, 1);
   c.call_timeout = env_ms("R2_TIMEOUT_MS", c.call_timeout, 1);
@@ -175,6 +186,9 @@ void S3Config::validate() const {
   }
   if (multipart_threshold < part_size) {
     throw invalid("R2_MULTIPART_THRESHOLD must be at least R2_PART_SIZE");
+  }
+  if (part_concurrency < 1 || part_concurrency > 16) {
+    throw invalid("R2_PART_CONCURRENCY must be 1..16");
   }
   if (max_attempts < 1 || max_attempts > 20) throw invalid("R2_MAX_ATTEMPTS must be 1..20");
   if (breaker_threshold < 1) throw invalid("R2_BREAKER_THRESHOLD must be at least 1");

@@ -170,6 +170,12 @@ struct HashingSink {
 }  // namespace
 
 std::optional<std::string> S3CheckpointStorage::read_file(std::string_view key) {
+  auto v = read_versioned(key);
+  if (!v) return std::nullopt;
+  return std::move(v->data);
+}
+
+std::optional<VersionedObject> S3CheckpointStorage::read_versioned(std::string_view key) {
   validate_key(key);
   std::string full = impl_->full_key(key);
   std::string data;
@@ -198,7 +204,7 @@ std::optional<std::string> S3CheckpointStorage::read_file(std::string_view key) 
                               impl_->where(full), got, *want));
     }
   }
-  return data;
+  return VersionedObject{std::move(data), unquote(a.response.header("etag").value_or(""))};
 }
 
 bool S3CheckpointStorage::read_file_to(std::string_view key, const std::string& local_path) {

@@ -146,14 +146,40 @@ TEST(ConfigBytes, Units) {
 }
 
 TEST(ConfigBytes, BadValuesNameTheSetting) {
-  for (const char* bad : {"", "MiB", "12XB", "-1", "1.5G", " 64", "64 MiB", "0x10",
-                          "18446744073709551615GiB", "99999999999999999999999"}) {
+  for (const char* bad :
+       {"", "MiB", "12XB", "-1", " 64", "64 MiB", "0x10", "18446744073709551615GiB",
+        "99999999999999999999999", "1.", ".5G", "1.5.5G", "1,5G", "1.5 GiB", "17179869184.5GiB"}) {
     try {
       config::parse_bytes(bad, "WAL_SEGMENT_BYTES");
       ADD_FAILURE() << "accepted '" << bad << "'";
     } catch (const Error& e) {
       EXPECT_EQ(e.code(), ErrorCode::kConfigInvalid);
       EXPECT_NE(std::string(e.what()).find("WAL_SEGMENT_BYTES"), std::string::npos) << e.what();
+    }
+  }
+}
+
+// Regression test: the README's default for WAL_MAX_BYTES, "1.5GiB", was
+// refused by the parser that reads it.
+TEST(ConfigBytes, FractionalSizesWithAUnit) {
+  EXPECT_EQ(config::parse_bytes("1.5GiB", "X"), 3ull << 29);  // WalOptions::max_bytes
+  EXPECT_EQ(config::parse_bytes("1.5G", "X"), 3ull << 29);
+  EXPECT_EQ(config::parse_bytes("0.5KiB", "X"), 512u);
+  EXPECT_EQ(config::parse_bytes("2.25MiB", "X"), 9ull << 18);
+  EXPECT_EQ(config::parse_bytes("0.3MB", "X"), 300000u);
+  EXPECT_EQ(config::parse_bytes("1.000000001GB", "X"), 1000000001u);
+  EXPECT_EQ(config::parse_bytes("2.0", "X"), 2u);
+}
+
+TEST(ConfigBytes, FractionsThatAreNotWholeBytesAreRefused) {
+  // Nothing is rounded: 0.1 KiB is 102.4 bytes.
+  for (const char* bad : {"1.5", "0.1KiB", "1.1K", "0.0000000001GB", "1.0000000001GiB"}) {
+    try {
+      config::parse_bytes(bad, "WAL_MAX_BYTES");
+      ADD_FAILURE() << "accepted '" << bad << "'";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kConfigInvalid);
+      EXPECT_NE(std::string(e.what()).find("WAL_MAX_BYTES"), std::string::npos) << e.what();
     }
   }
 }

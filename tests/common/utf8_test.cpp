@@ -143,5 +143,55 @@ TEST(Utf8, AgreesWithNlohmannOnAllShortStrings) {
   }
 }
 
+// ---- escape_for_display: the one escaping of everything strata prints
+
+TEST(EscapeForDisplay, KeepsPrintableTextIncludingUtf8) {
+  EXPECT_EQ(escape_for_display("plain/path-1.txt"), "plain/path-1.txt");
+  EXPECT_EQ(escape_for_display("caf\xc3\xa9 \xe6\x97\xa5\xf0\x9f\x98\x80"),
+            "caf\xc3\xa9 \xe6\x97\xa5\xf0\x9f\x98\x80");
+  EXPECT_EQ(escape_for_display(""), "");
+  EXPECT_EQ(escape_for_display("back\\slash"), "back\\slash");
+}
+
+TEST(EscapeForDisplay, EscapesControlCharacters) {
+  EXPECT_EQ(escape_for_display("a\x1b[31mred"), "a\\x1b[31mred");
+  EXPECT_EQ(escape_for_display("line\nbreak\ttab\r"), "line\\x0abreak\\x09tab\\x0d");
+  EXPECT_EQ(escape_for_display(std::string("nul\0end", 7)), "nul\\x00end");
+  EXPECT_EQ(escape_for_display("del\x7f"), "del\\x7f");
+  // C1 controls, encoded as UTF-8 (U+009B is CSI).
+  EXPECT_EQ(escape_for_display("\xc2\x9b"
+                               "31m"),
+            "\\x9b31m");
+}
+
+TEST(EscapeForDisplay, EscapesBytesThatAreNotUtf8) {
+  // A raw 0x9b is a CSI to terminals in 8-bit mode.
+  EXPECT_EQ(escape_for_display("\x9b"
+                               "31m"),
+            "\\x9b31m");
+  EXPECT_EQ(escape_for_display("\xff\xfe"), "\\xff\\xfe");
+  EXPECT_EQ(escape_for_display("trunc\xe6\x97"), "trunc\\xe6\\x97");
+}
+
+TEST(EscapeForDisplay, EscapesBidiAndLineSeparators) {
+  EXPECT_EQ(escape_for_display("abc\xe2\x80\xae"
+                               "evil"),
+            "abc\\u{202e}evil");                                 // RLO
+  EXPECT_EQ(escape_for_display("\xe2\x81\xa6x"), "\\u{2066}x");  // LRI
+  EXPECT_EQ(escape_for_display("a\xe2\x80\xa8"
+                               "b"),
+            "a\\u{2028}b");
+}
+
+TEST(EscapeForDisplay, IsIdempotentAndLeavesNoControlByte) {
+  for (int c = 0; c < 256; ++c) {
+    const std::string in = "x" + std::string(1, static_cast<char>(c)) + "y";
+    const std::string once = escape_for_display(in);
+    EXPECT_EQ(escape_for_display(once), once) << c;
+    EXPECT_TRUE(is_valid_utf8(once)) << c;
+    for (unsigned char b : once) EXPECT_FALSE(b < 0x20 || b == 0x7f) << c;
+  }
+}
+
 }  // namespace
 }  // namespace strata

@@ -1,5 +1,8 @@
 // `strata archive`, `archive log`, `archive restore` as a user runs them.
+#include <algorithm>
 #include <filesystem>
+
+#include <fmt/format.h>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -182,6 +185,101 @@ TEST_F(ArchiveCliTest, SecretsStayOutOfOutputAndVerboseLogs) {
   EXPECT_EQ(strata("-v archive --json", env, &out, &err), 3);
   EXPECT_THAT(out + err, Not(HasSubstr("CLI-SECRET")));
   EXPECT_THAT(err, HasSubstr("***@127.0.0.1"));
+}
+
+// Regression test (issue 10, defect 10), the issue's steps: after a push to
+// one remote, `GIT_REMOTE=file:///nonexistent.git strata archive --json`
+// reported the first remote's confirmed_seq and tip.
+TEST_F(ArchiveCliTest, ConfirmationDoesNotCarryOverToAnotherRemote) {
+  write_tree(data + "/state", {{"a.txt", "alpha"}});
+  write_file(data + "/state.seq", "9\n");
+  std::string out, err;
+  ASSERT_EQ(strata("archive --json", remote_env(), &out, &err), 0) << err;
+  ASSERT_EQ(nlohmann::json::parse(out)["status"]["confirmed_seq"], 9);
+  EXPECT_EQ(strata("archive --json", "GIT_REMOTE=file:///nonexistent.git", &out, &err), 3);
+  auto j = nlohmann::json::parse(out);
+  EXPECT_TRUE(j["status"]["confirmed_seq"].is_null()) << j.dump(2);
+  EXPECT_TRUE(j["status"]["remote_tip"].is_null()) << j.dump(2);
+  EXPECT_EQ(j["error"]["code"], "GIT_ERROR");
+  // Back to the first remote: its confirmation is still there.
+  ASSERT_EQ(strata("archive --json", remote_env(), &out, &err), 0) << err;
+  EXPECT_EQ(nlohmann::json::parse(out)["status"]["confirmed_seq"], 9);
+}
+
+// Regression test (issue 10, defect 6): `archive log` created a bare
+// repository in a data directory that had none.
+TEST_F(ArchiveCliTest, LogAndLocalRestoreCreateNoRepository) {
+  std::string out, err;
+  EXPECT_EQ(strata("archive log", "", &out, &err), 3);
+  EXPECT_THAT(err, HasSubstr("NOT_FOUND"));
+  EXPECT_THAT(err, HasSubstr(data + "/archive.git"));
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  EXPECT_FALSE(fs::exists(data + "/archive.git"));
+  EXPECT_EQ(strata("archive restore --local " + sh_quote(tmp / "out"), remote_env(), &out, &err),
+            1);
+  EXPECT_FALSE(fs::exists(data + "/archive.git"));
+  EXPECT_FALSE(fs::exists(tmp / "out"));
+}
+
+TEST_F(ArchiveCliTest, LogOfTheRemoteWorksWithoutALocalRepositoryAndCreatesNone) {
+  write_tree(data + "/state", {{"a.txt", "alpha"}});
+  write_file(data + "/state.seq", "3\n");
+  ASSERT_EQ(strata("archive", remote_env()), 0);
+  // A fresh machine about to restore: list what the remote has first.
+  data = tmp / "fresh";
+  fs::create_directories(data);
+  std::string out, err;
+  ASSERT_EQ(strata("archive log --remote --json", remote_env(), &out, &err), 0) << err;
+  auto log = nlohmann::json::parse(out);
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0]["wal_seq"], 3);
+  EXPECT_TRUE(fs::is_empty(data)) << "listing created something in DATA_DIR";
+}
+
+// Regression test: `--before @-1` failed with exit 3 (CONFIG_INVALID).
+TEST_F(ArchiveCliTest, BeforeWithANegativeOrHugeUnixTimeIsAUsageError) {
+  for (const char* t : {"@-1", "@", "@1x", "@99999999999999999999", "@253402300800"}) {
+    std::string out, err;
+    EXPECT_EQ(strata(std::string("archive restore --before ") + t + " " + sh_quote(tmp / "x"),
+                     remote_env(), &out, &err),
+              2)
+        << t << ": " << err;
+    EXPECT_THAT(err, HasSubstr("INVALID_ARGUMENT: --before"));
+  }
+}
+
+// Regression test (issue 10): six concurrent first `archive` runs; one failed
+// with "exists but is not a git repository" (it saw the repository being
+// initialized), others with GIT_CONFLICT or a ref lock error.
+TEST_F(ArchiveCliTest, ConcurrentFirstArchivesAllSucceed) {
+  constexpr int kRounds = 3, kProcs = 6;
+  for (int round = 0; round < kRounds; ++round) {
+    data = tmp / ("data-" + std::to_string(round));
+    write_tree(data + "/state", {{"a.txt", "alpha"}, {"b/c.txt", "gamma"}});
+    std::string script;
+    for (int i = 0; i < kProcs; ++i) {
+      script +=
+          fmt::format("(env DATA_DIR={} {} {} archive >{} 2>&1; echo $? >{}) &\n", sh_quote(data),
+                      remote_env(), STRATA_BINARY, sh_quote(tmp / fmt::format("out-{}", i)),
+                      sh_quote(tmp / fmt::format("rc-{}", i)));
+    }
+    script += "wait\n";
+    write_file(tmp / "race.sh", script);
+    ASSERT_EQ(run_command("sh " + sh_quote(tmp / "race.sh")), 0);
+    for (int i = 0; i < kProcs; ++i) {
+      EXPECT_EQ(read_file(tmp / fmt::format("rc-{}", i)), "0\n")
+          << "round " << round << " process " << i << ": "
+          << read_file(tmp / fmt::format("out-{}", i));
+    }
+    EXPECT_EQ(
+        git("--git-dir=" + sh_quote(data + "/archive.git") + " rev-list --count finn/archive"), "1")
+        << "the same state was committed more than once";
+    EXPECT_EQ(git("--git-dir=" + sh_quote(data + "/archive.git") + " rev-parse finn/archive"),
+              remote_git("rev-parse finn/archive"));
+    // The next round pushes a different history; start the remote afresh.
+    fs::remove_all(tmp / "srv/remote.git");
+    git_init_bare(tmp / "srv/remote.git");
+  }
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "git/git_test_support.h"
+#include "git/git_util.h"
 #include "strata/error.h"
 #include "strata/git_sync.h"
 
@@ -14,6 +15,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class ConfigTest : public ::testing::Test {
  protected:
@@ -108,6 +110,54 @@ TEST_F(ConfigTest, RedactsUrlCredentials) {
   EXPECT_EQ(redact_url("https://ghp_token@example.com/r.git"), "https://***@example.com/r.git");
   EXPECT_EQ(redact_url("git://example.com/r.git"), "git://example.com/r.git");
   EXPECT_EQ(redact_url("git@example.com:r.git"), "git@example.com:r.git");
+}
+
+// Regression test (issue 10, defect 13): the user name of GIT_REMOTE was
+// redacted as a substring everywhere: with ssh://git@host/x.git messages
+// read ".../x.***", with user "archive" they read "fetching finn/***".
+TEST_F(ConfigTest, RedactionIsStructuralAndNeverHidesAUserNameInOtherWords) {
+  git::Redactor r;
+  r.add_url("ssh://git@127.0.0.1:9/x.git");
+  r.add_url("https://archive:pa55word@example.com/r.git");
+  EXPECT_EQ(r("fetching finn/archive from ssh://git@127.0.0.1:9/x.git: refused"),
+            "fetching finn/archive from ssh://***@127.0.0.1:9/x.git: refused");
+  EXPECT_EQ(r("pushing finn/archive to https://archive:pa55word@example.com/r.git"),
+            "pushing finn/archive to https://***@example.com/r.git");
+  // The password is a secret wherever it appears; the user name is not.
+  EXPECT_EQ(r("archive rejected pa55word"), "archive rejected ***");
+  EXPECT_EQ(r("git says x.git"), "git says x.git");
+}
+
+TEST_F(ConfigTest, RedactsTokensInQueryStrings) {
+  EXPECT_EQ(redact_url("https://example.com/r.git?access_token=abc123&ref=main"),
+            "https://example.com/r.git?access_token=***&ref=***");
+  EXPECT_EQ(redact_url("see https://u:p@h/x?t=1#frag and more"),
+            "see https://***@h/x?t=***#frag and more");
+  EXPECT_EQ(redact_url("https://h/x?bare-token"), "https://h/x?***");
+  EXPECT_EQ(redact_url("https://h/x?"), "https://h/x?");
+  // Twice is the same as once.
+  EXPECT_EQ(redact_url(redact_url("https://u:p@h/x?t=1")), "https://***@h/x?t=***");
+}
+
+// The same through a real failure: the message names the branch and the
+// repository as they are.
+TEST_F(ConfigTest, FailedFetchMessageKeepsBranchAndRepositoryNames) {
+  write_tree(tmp / "state", {{"a", "1"}});
+  const int port = free_port();
+  GitSyncConfig cfg =
+      test_config(tmp.path(), "ssh://archive@127.0.0.1:" + std::to_string(port) + "/x.git");
+  cfg.timeout = std::chrono::milliseconds(5000);
+  GitSync sync(cfg);
+  sync.snapshot(1);
+  try {
+    sync.push();
+    ADD_FAILURE() << "pushed to a port nobody listens on";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("finn/archive"));
+    EXPECT_THAT(e.what(), HasSubstr("/x.git"));
+    EXPECT_THAT(e.what(), Not(HasSubstr("finn/***")));
+    EXPECT_THAT(e.what(), Not(HasSubstr("x.***")));
+  }
 }
 
 }  // namespace

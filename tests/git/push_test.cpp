@@ -69,6 +69,34 @@ TEST_F(PushTest, FirstPushCreatesTheRemoteBranch) {
   EXPECT_EQ(sync.confirmed_seq(), 7u);
 }
 
+// Regression test (issue 10, defect 10): after a push to one remote, a
+// GitSync for another remote reported the first one's confirmed seq and tip.
+TEST_F(PushTest, ConfirmationDoesNotCarryOverToAnotherRemote) {
+  write_tree(tmp / "state", {{"a.txt", "alpha"}});
+  {
+    GitSync first(test_config(tmp.path(), file_url()));
+    first.snapshot(7);
+    first.push();
+    ASSERT_EQ(first.confirmed_seq(), 7u);
+  }
+  GitSync other(test_config(tmp.path(), "file://" + (tmp / "srv/nonexistent.git")));
+  EXPECT_EQ(other.status().confirmed_seq, std::nullopt);
+  EXPECT_EQ(other.status().remote_tip, std::nullopt);
+  EXPECT_EQ(other.confirmed_seq(), std::nullopt);
+  EXPECT_THROW(other.push(), Error);
+  EXPECT_EQ(other.status().confirmed_seq, std::nullopt);
+  EXPECT_EQ(other.confirmed_seq(), std::nullopt);
+
+  // The first remote keeps its own confirmation, however it is spelled:
+  // as a path, with a trailing '/', or as a remote name for its URL.
+  EXPECT_EQ(GitSync(test_config(tmp.path(), file_url())).confirmed_seq(), 7u);
+  EXPECT_EQ(GitSync(test_config(tmp.path(), tmp / "srv/remote.git/")).confirmed_seq(), 7u);
+  git("--git-dir=" + sh_quote(tmp / "archive.git") + " remote add backup " + sh_quote(file_url()));
+  GitSync named(test_config(tmp.path(), "backup"));
+  EXPECT_EQ(named.confirmed_seq(), 7u);
+  EXPECT_TRUE(named.status().remote_tip.has_value());
+}
+
 TEST_F(PushTest, FastForwardsOverGitDaemon) {
   GitDaemon daemon(tmp / "srv");
   write_tree(tmp / "state", {{"a.txt", "1"}});

@@ -254,6 +254,33 @@ TEST_F(HostileTreeTest, RefusesManifestPathsLeavingTheTarget) {
   expect_refused("empty_dirs");
 }
 
+// Regression test (issue 10): nlohmann turned "wal_seq": -5 into
+// 18446744073709551611, and the snapshot restored as that seq.
+TEST_F(HostileTreeTest, ManifestWithANegativeNumberIsRefused) {
+  for (const char* field : {"wal_seq", "file_count", "total_bytes"}) {
+    SCOPED_TRACE(field);
+    nlohmann::json m = {
+        {"format", 1},      {"snapshot_id", "x"},  {"created_at", "2026-01-01T00:00:00.000Z"},
+        {"wal_seq", 5},     {"lineage_id", ""},    {"file_count", 1},
+        {"total_bytes", 4}, {"sources", {"state"}}};
+    m[field] = -5;
+    std::string state = tree({{"100644", "f", blob("data")}});
+    publish(
+        tree({{"100644", "snapshot-manifest.json", blob(m.dump())}, {"40000", "state", state}}));
+    GitSync sync(fresh_machine(file_url()));
+    try {
+      RestoreResult r = sync.restore(tmp / "target");
+      ADD_FAILURE() << "restored as seq " << r.snapshot.wal_seq;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kGitError) << e.what();
+      EXPECT_THAT(e.what(), HasSubstr(field));
+    }
+    EXPECT_FALSE(fs::exists(tmp / "target"));
+    for (const auto& s : sync.log(0, true)) EXPECT_FALSE(s.has_manifest) << s.wal_seq;
+    fs::remove_all(tmp / "machine2");
+  }
+}
+
 TEST_F(HostileTreeTest, ACommitWithoutManifestIsNotASnapshot) {
   publish(tree({{"100644", "README", blob("hello")}}));
   GitSync sync(fresh_machine(file_url()));

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include <gmock/gmock.h>
@@ -250,6 +251,83 @@ TEST_F(SnapshotTest, CommitsOnTopOfAForeignTipWithoutManifest) {
   EXPECT_TRUE(log[0].has_manifest);
   EXPECT_FALSE(log[1].has_manifest);
   EXPECT_EQ(log[2].wal_seq, 1u);
+}
+
+// Regression test (issue 10): `archive log` listed a commit someone made on
+// top of a snapshot (it inherits the manifest file) as a snapshot, which
+// restore then refused because its files do not match the manifest.
+TEST_F(SnapshotTest, ACommitOnTopOfASnapshotIsNotListedAsOne) {
+  write_tree(tmp / "state", {{"a", "1"}});
+  GitSync sync(test_config(tmp.path()));
+  SnapshotResult first = sync.snapshot(5);
+  // A clone, one more file, a commit, pushed back: the manifest comes along.
+  const std::string clone = tmp / "clone";
+  git("clone -q -b finn/archive " + repo() + " " + sh_quote(clone));
+  write_file(clone + "/state/extra.txt", "added by hand\n");
+  git("-C " + sh_quote(clone) + " add -A");
+  git("-C " + sh_quote(clone) + " commit -q -m by-hand");
+  git("-C " + sh_quote(clone) + " push -q origin finn/archive");
+  const std::string foreign = g("rev-parse finn/archive");
+  auto log = sync.log();
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[0].commit, foreign);
+  EXPECT_FALSE(log[0].has_manifest) << "a hand-made commit was listed as a snapshot";
+  EXPECT_TRUE(log[1].has_manifest);
+  EXPECT_EQ(log[1].wal_seq, 5u);
+  // Restore agrees: the tip is not a snapshot; the one below it restores.
+  RestoreOptions at_tip;
+  at_tip.source = RestoreOptions::Source::kLocal;
+  try {
+    sync.restore(tmp / "out", at_tip);
+    ADD_FAILURE() << "restored a commit that is not a snapshot";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kNotFound) << e.what();
+    EXPECT_THAT(e.what(), HasSubstr("not a strata snapshot"));
+  }
+  RestoreOptions below = at_tip;
+  below.commit = first.tip.commit;
+  EXPECT_EQ(sync.restore(tmp / "out", below).snapshot.wal_seq, 5u);
+  // And the next snapshot is a real one again.
+  write_file(tmp / "state/a", "2");
+  EXPECT_TRUE(sync.snapshot(6).committed);
+  EXPECT_TRUE(sync.log()[0].has_manifest);
+}
+
+// Regression test (issue 10): a GIT_ARCHIVE_PATHS entry that does not exist
+// was listed in the manifest's sources with nothing archived under it.
+TEST_F(SnapshotTest, AMissingExtraDirectoryIsRefusedAndNothingIsCommitted) {
+  write_tree(tmp / "state", {{"a", "1"}});
+  GitSyncConfig cfg = test_config(tmp.path());
+  cfg.extra_dirs = {tmp / "learnings"};
+  GitSync sync(cfg);
+  try {
+    sync.snapshot(1);
+    ADD_FAILURE() << "archived a source that does not exist";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kConfigInvalid);
+    EXPECT_THAT(e.what(), HasSubstr("GIT_ARCHIVE_PATHS"));
+    EXPECT_THAT(e.what(), HasSubstr(tmp / "learnings"));
+  }
+  EXPECT_NE(git_status("--git-dir=" + repo() + " rev-parse --verify -q refs/heads/finn/archive"), 0)
+      << "a snapshot was committed";
+  EXPECT_EQ(sync.status().state, GitSyncState::kError);
+  write_tree(tmp / "learnings", {{"l", "x"}});
+  EXPECT_TRUE(sync.snapshot(1).committed);
+  EXPECT_EQ(manifest_at("finn/archive")["sources"], nlohmann::json::array({"state", "learnings"}));
+}
+
+// The archive's one set of names: a state directory written by hand (not
+// through the WAL) with names git reserves is archived without them, and
+// says so.
+TEST_F(SnapshotTest, NamesGitReservesAreSkippedAndReported) {
+  write_tree(tmp / "state", {{"ok", "1"}, {".GIT/config", "x"}, {"sub/.git./f", "y"}});
+  GitSync sync(test_config(tmp.path()));
+  SnapshotResult r = sync.snapshot(1);
+  std::vector<std::string> skipped;
+  for (const auto& s : r.skipped) skipped.push_back(s.path);
+  std::sort(skipped.begin(), skipped.end());
+  EXPECT_EQ(skipped, (std::vector<std::string>{"state/.GIT", "state/sub/.git."}));
+  EXPECT_EQ(g("ls-tree -r --name-only finn/archive"), "snapshot-manifest.json\nstate/ok");
 }
 
 }  // namespace

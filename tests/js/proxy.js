@@ -15,25 +15,39 @@
 //           truncate forward, but cut the response body in half and close
 //     count: how many matching requests get the fault (-1: all)
 //   GET /__proxy/clear   disarm
-//   GET /__proxy/stats   {"connections":..,"requests":..,"faults":..} (S3 traffic only)
+//   GET /__proxy/stats   {"connections":..,"requests":..,"faults":..,"methods":{"GET":..}}
+//                        (S3 traffic only)
+//
+// With --conditional, PUTs and multipart completions carrying If-Match or
+// If-None-Match: * are decided the way S3 and R2 decide them (s3rver ignores
+// both): the proxy HEADs the object first and answers 412 PreconditionFailed
+// when the condition does not hold. Conditional writes to one key are
+// serialized, so check and write are atomic with respect to each other.
 'use strict';
 const http = require('http');
 const { verify } = require('./sigv4-verify');
 
 const args = {};
-for (let i = 2; i < process.argv.length; i += 2) args[process.argv[i].replace(/^--/, '')] = process.argv[i + 1];
+for (let i = 2; i < process.argv.length; i += 1) {
+  const name = process.argv[i].replace(/^--/, '');
+  if (name === 'conditional') { args[name] = true; continue; }
+  args[name] = process.argv[i + 1];
+  i += 1;
+}
 const [upHost, upPort] = (args.upstream || '').split(':');
 if (!upHost || !upPort) {
   process.stderr.write('proxy.js: --upstream host:port is required\n');
   process.exit(2);
 }
+const conditional = Object.prototype.hasOwnProperty.call(args, 'conditional');
 let credentials = null;
 if (args.verify) {
   const colon = args.verify.indexOf(':');
   credentials = { accessKeyId: args.verify.slice(0, colon), secretAccessKey: args.verify.slice(colon + 1) };
 }
 
-const stats = { connections: 0, requests: 0, faults: 0, signature_failures: 0 };
+const stats = { connections: 0, requests: 0, faults: 0, signature_failures: 0, methods: {}, precondition_failures: 0 };
+const keyLocks = new Map(); // object path -> promise of the last conditional write
 let fault = null; // {mode, count, status, method}
 const stalled = [];
 const agent = new http.Agent({ keepAlive: true });
@@ -73,7 +87,57 @@ function admin(req, res) {
   res.end(body);
 }
 
+// The object's current ETag (unquoted), or null when it does not exist.
+function headEtag(path) {
+  return new Promise((resolve) => {
+    const up = http.request({ host: upHost, port: Number(upPort), method: 'HEAD', path, agent }, (r) => {
+      r.resume();
+      r.on('end', () => resolve(r.statusCode === 200 ? String(r.headers.etag || '').replace(/"/g, '') : null));
+    });
+    up.on('error', () => resolve(null));
+    up.end();
+  });
+}
+
+// Decides a conditional write as S3 does; true when it was answered 412.
+async function refuseConditional(req, res) {
+  const ifMatch = req.headers['if-match'];
+  const ifNoneMatch = req.headers['if-none-match'];
+  const path = req.url.split('?')[0];
+  const current = await headEtag(path);
+  let fail = false;
+  if (ifNoneMatch === '*' && current !== null) fail = true;
+  if (ifMatch !== undefined && (current === null || ifMatch.replace(/"/g, '') !== current)) fail = true;
+  if (fail) {
+    stats.precondition_failures += 1;
+    s3Error(res, 412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold');
+  }
+  return fail;
+}
+
+function isConditionalWrite(req) {
+  if (!conditional) return false;
+  if (req.headers['if-match'] === undefined && req.headers['if-none-match'] === undefined) return false;
+  return req.method === 'PUT' || (req.method === 'POST' && req.url.includes('uploadId='));
+}
+
+// Runs fn (which returns a promise) after earlier conditional writes to key.
+function serialized(key, fn) {
+  const prev = keyLocks.get(key) || Promise.resolve();
+  const next = prev.then(fn, fn);
+  keyLocks.set(key, next.catch(() => {}));
+  return next;
+}
+
 function forward(req, res, body, truncate) {
+  return new Promise((done) => {
+    res.on('finish', done);
+    res.on('close', done);
+    forwardNow(req, res, body, truncate);
+  });
+}
+
+function forwardNow(req, res, body, truncate) {
   const up = http.request({
     host: upHost, port: Number(upPort), method: req.method, path: req.url, headers: req.headers, agent,
   }, (upRes) => {
@@ -102,6 +166,7 @@ function forward(req, res, body, truncate) {
 const server = http.createServer((req, res) => {
   if (req.url.startsWith('/__proxy/')) return admin(req, res);
   stats.requests += 1;
+  stats.methods[req.method] = (stats.methods[req.method] || 0) + 1;
   // Counted per connection that carried S3 traffic, so control requests
   // (which open their own) do not count.
   if (!req.socket.strataCounted) {
@@ -133,6 +198,12 @@ const server = http.createServer((req, res) => {
         stats.signature_failures += 1;
         return s3Error(res, bad.code === 'InternalError' ? 500 : 403, bad.code, bad.message);
       }
+    }
+    if (isConditionalWrite(req)) {
+      return serialized(req.url.split('?')[0], async () => {
+        if (await refuseConditional(req, res)) return;
+        await forward(req, res, body, false);
+      });
     }
     return forward(req, res, body, false);
   });

@@ -82,6 +82,21 @@ class Materialize : public ::testing::Test {
   }
   uint64_t del(std::string path) { return add(make_entry(std::move(path), "", EntryOp::kDelete)); }
   std::vector<Entry> first(size_t n) { return {log_.begin(), log_.begin() + n}; }
+  // A copy of the WAL directory as it is now, and putting it back later (a
+  // restore from an old backup): the model forgets what came since.
+  void copy_wal_aside() {
+    wal_->close();
+    fs::copy(data_ + "/wal", tmp_ / "wal.copy", fs::copy_options::recursive);
+    wal_ = Wal::open(testing::test_options(data_ + "/wal"));
+    log_at_copy_ = log_.size();
+  }
+  void put_wal_back() {
+    wal_->close();
+    fs::remove_all(data_ + "/wal");
+    fs::copy(tmp_ / "wal.copy", data_ + "/wal", fs::copy_options::recursive);
+    wal_ = Wal::open(testing::test_options(data_ + "/wal"));
+    log_.resize(log_at_copy_);
+  }
   std::string state() const { return data_ + "/state"; }
   // The first line of state.seq (the seq); the second names the WAL history.
   std::string seq_file_text() const {
@@ -97,6 +112,7 @@ class Materialize : public ::testing::Test {
   std::string data_ = tmp_.path();
   std::unique_ptr<Wal> wal_;
   std::vector<Entry> log_;
+  size_t log_at_copy_ = 0;
 };
 
 TEST_F(Materialize, EmptyLogGivesEmptyStateAtSeqZero) {
@@ -132,7 +148,13 @@ TEST_F(Materialize, StateSeqIsRecordedAsDecimalLine) {
   Materializer m(data_);
   m.run(*wal_);
   EXPECT_EQ(seq_file_text(), "7\n");
-  EXPECT_EQ(seq_file_history(), "history " + wal_->status().history_id + "\n");
+  auto last = wal_->read_entry(7);
+  ASSERT_TRUE(last);
+  const std::string fingerprint = entry_fingerprint(
+      EntryView{last->seq, last->timestamp_ms, last->type, last->op, last->path, last->data});
+  EXPECT_EQ(seq_file_history(),
+            "history " + wal_->status().history_id + "\nlast 7 " + fingerprint + "\n");
+  EXPECT_EQ(m.applied_entry(), (AppliedEntry{7, fingerprint}));
   EXPECT_EQ(m.applied_seq(), 7u);
   EXPECT_EQ(Materializer(data_).applied_seq(), 7u);
   EXPECT_FALSE(fs::exists(data_ + "/state.seq.tmp"));
@@ -307,6 +329,67 @@ TEST_F(Materialize, TruncateBelowAppliedSeqThenAppendPastItStillRebuilds) {
   auto r = m.run(*wal_);
   EXPECT_EQ(r.applied_seq, 12u);
   EXPECT_EQ(actual(state()), model(log_));
+}
+
+// Regression test (issue 10, defect 9): a WAL directory put back from an
+// older copy, then appended to, has the seqs the state was applied up to
+// but other entries under them. run() continued from the recorded seq and
+// kept an entry that is in no log (b) and never applied one that is (c).
+TEST_F(Materialize, WalDirectoryRolledBackThenAppendedToRebuilds) {
+  add("a", "A");
+  copy_wal_aside();
+  add("b", "B");
+  Materializer m(data_);
+  EXPECT_EQ(m.run(*wal_).applied_seq, 2u);
+  put_wal_back();
+  add("c", "C");  // seq 2 again, another entry
+  add("d", "D");
+  auto r = m.run(*wal_);
+  EXPECT_TRUE(r.rebuilt);
+  EXPECT_NE(r.rebuild_reason.find("entry 2"), std::string::npos) << r.rebuild_reason;
+  EXPECT_EQ(r.applied_seq, 3u);
+  EXPECT_EQ(actual(state()), (Tree{{"a", "A"}, {"c", "C"}, {"d", "D"}}));
+  EXPECT_EQ(actual(state()), model(log_));
+  EXPECT_FALSE(m.run(*wal_).rebuilt) << "the rebuilt state must match the log from then on";
+}
+
+TEST_F(Materialize, WalDirectoryRolledBackToTheSameHeadRebuilds) {
+  add("a", "A");
+  copy_wal_aside();
+  add("b", "B");
+  Materializer m(data_);
+  m.run(*wal_);
+  put_wal_back();
+  add("c", "C");  // the head is 2 again: nothing looks new
+  auto r = m.run(*wal_);
+  EXPECT_TRUE(r.rebuilt);
+  EXPECT_EQ(actual(state()), model(log_));
+}
+
+TEST_F(Materialize, RunLeavesNoStagingDirectory) {
+  add("a/b", "1");
+  add("c", "2");
+  Materializer m(data_);
+  m.run(*wal_);
+  EXPECT_FALSE(fs::exists(data_ + "/state.tmp")) << "an empty state.tmp/ was left behind";
+}
+
+TEST_F(Materialize, DamagedStateSeqIsRefusedNamingTheFile) {
+  add("a", "1");
+  testing::write_file(data_ + "/state.seq", "seven\n");
+  Materializer m(data_);
+  try {
+    m.applied_seq();
+    ADD_FAILURE() << "a damaged state.seq was read as a seq";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kIoError);
+    EXPECT_NE(std::string(e.what()).find("state.seq"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(m.run(*wal_), Error);
+  EXPECT_EQ(testing::read_file(data_ + "/state.seq"), "seven\n") << "run() overwrote it";
+  // A state.seq of an older strata (seq only, or seq and history) still reads.
+  testing::write_file(data_ + "/state.seq", "1\n");
+  EXPECT_EQ(m.applied_seq(), 1u);
 }
 
 // ---- compaction must not change what the log materializes to

@@ -67,14 +67,53 @@ TEST(PathValidation, RejectsNulByte) {
 }
 
 TEST(PathValidation, AcceptsExactly1024BytesRejects1025) {
-  std::string ok(1024, 'x');
-  EXPECT_NO_THROW(validate_entry_path(ok));
   std::string segmented;
   while (segmented.size() < 1024) segmented += "abc/";
   segmented.resize(1024);
   if (segmented.back() == '/') segmented.back() = 'z';
   EXPECT_NO_THROW(validate_entry_path(segmented));
   expect_bad_path(std::string(1025, 'x'), "1024");
+}
+
+// Regression test (issue 10, defect 1): only the 1,024-byte total was
+// checked, so a 300-byte segment was accepted and then failed every
+// materialize with "File name too long", blocking every later entry.
+TEST(PathValidation, RejectsSegmentsOver255Bytes) {
+  EXPECT_NO_THROW(validate_entry_path(std::string(255, 'a')));
+  EXPECT_NO_THROW(validate_entry_path("ok/" + std::string(255, 'b') + "/c"));
+  expect_bad_path(std::string(256, 'a'), "256 bytes");
+  expect_bad_path("ok/" + std::string(300, 'b'), "255");
+  expect_bad_path(std::string(1024, 'x'), "255");
+}
+
+// Regression test (issue 10, defect 2): the WAL accepted names the Git tier
+// then silently left out of every snapshot. These are exactly what git and
+// libgit2 refuse in a tree (tests/git checks the list against both).
+TEST(PathValidation, RejectsNamesGitReserves) {
+  for (const char* p : {".git", ".git/config", "sub/.GIT", "a/.Git/b", ".git.", "x/.git..",
+                        ".GIT...", "deep/er/.gIt"}) {
+    expect_bad_path(p, "git reserves");
+  }
+}
+
+TEST(PathValidation, AcceptsNamesThatOnlyLookLikeGit) {
+  for (const char* p : {".gitx", ".gitmodules", ".gitignore", "a.git", "x/.git-y", "git", "GIT",
+                        ".git_", "..git", "sub/.git.x"}) {
+    EXPECT_NO_THROW(validate_entry_path(p)) << p;
+  }
+}
+
+// Regression test (issue 10, defect 14): the "segment '...'" part of the
+// message carried control characters raw to the terminal.
+TEST(PathValidation, MessageEscapesControlCharacters) {
+  try {
+    validate_entry_path("ok/a\x1b]0;pwned\x07\x1b[2J/b");
+    ADD_FAILURE() << "accepted";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    for (unsigned char c : msg) EXPECT_FALSE(c < 0x20 || c == 0x7f) << msg;
+    EXPECT_NE(msg.find("segment 'a\\x1b]0;pwned\\x07\\x1b[2J'"), std::string::npos) << msg;
+  }
 }
 
 TEST(PathValidation, RejectsNonAsciiUnicode) {
