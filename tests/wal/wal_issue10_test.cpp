@@ -89,6 +89,18 @@ TEST_F(Issue10, Defect8CorruptRecordErrorNamesStrataRepair) {
   }
 }
 
+// The one corrupt record, seq 2 of write_and_close's segment `seg`.
+void expect_only_record_2(const std::vector<DroppedRange>& dropped, const std::string& seg,
+                          uint64_t offset, uint64_t bytes) {
+  ASSERT_EQ(dropped.size(), 1u);
+  EXPECT_EQ(dropped[0].file, seg);
+  EXPECT_EQ(dropped[0].offset, offset);
+  EXPECT_EQ(dropped[0].bytes, bytes);
+  EXPECT_EQ(dropped[0].first_seq, 2u);
+  EXPECT_EQ(dropped[0].last_seq, 2u);
+  EXPECT_FALSE(dropped[0].torn_tail);
+}
+
 TEST_F(Issue10, Defect8SkipCorruptOpenReportsFileOffsetBytesAndSeqs) {
   auto [seg, end] = write_and_close(5);
   testing::flip_byte(seg, offset_of(2) + 40);
@@ -98,25 +110,14 @@ TEST_F(Issue10, Defect8SkipCorruptOpenReportsFileOffsetBytesAndSeqs) {
   EXPECT_FALSE(v.ok);
   EXPECT_TRUE(v.repairable);
   EXPECT_FALSE(v.torn_tail_only());
-  ASSERT_EQ(v.dropped.size(), 1u);
-  EXPECT_EQ(v.dropped[0].file, seg);
-  EXPECT_EQ(v.dropped[0].offset, offset_of(2));
-  EXPECT_EQ(v.dropped[0].bytes, testing::record_bytes(entry(2)));
-  EXPECT_EQ(v.dropped[0].first_seq, 2u);
-  EXPECT_EQ(v.dropped[0].last_seq, 2u);
+  expect_only_record_2(v.dropped, seg, offset_of(2), testing::record_bytes(entry(2)));
   EXPECT_EQ(testing::dir_bytes(dir_), before);
 
   WalOptions o = opts();
   o.skip_corrupt = true;
   OpenReport rep;
   auto wal = Wal::open(o, &rep);
-  ASSERT_EQ(rep.dropped.size(), 1u);
-  EXPECT_EQ(rep.dropped[0].file, seg);
-  EXPECT_EQ(rep.dropped[0].offset, offset_of(2));
-  EXPECT_EQ(rep.dropped[0].bytes, testing::record_bytes(entry(2)));
-  EXPECT_EQ(rep.dropped[0].first_seq, 2u);
-  EXPECT_EQ(rep.dropped[0].last_seq, 2u);
-  EXPECT_FALSE(rep.dropped[0].torn_tail);
+  expect_only_record_2(rep.dropped, seg, offset_of(2), testing::record_bytes(entry(2)));
   ASSERT_FALSE(rep.damaged_copy.empty());
   EXPECT_EQ(testing::read_file(rep.damaged_copy), before.at(seg.substr(dir_.size() + 1)));
   EXPECT_FALSE(wal->read_entry(2));
