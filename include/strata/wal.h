@@ -61,11 +61,14 @@ struct WalOptions {
   // may still confirm and its mark is kept, but it does not hold the floor
   // back. With no tier listed nothing counts as confirmed: the floor is 0.
   std::vector<std::string> tiers = {};
+  // How long open() waits for another process to release the WAL's lock
+  // before it throws kWalLockFailed (0: fail at once).
+  uint64_t lock_timeout_ms = 5000;
   FileSystem* fs = nullptr;  // nullptr: the real file system
 
   // Defaults overridden by WAL_SYNC, WAL_SYNC_INTERVAL_MS, WAL_SEGMENT_BYTES,
   // WAL_MAX_ENTRY_BYTES, WAL_WARN_BYTES, WAL_MAX_BYTES, WAL_MIN_FREE_BYTES,
-  // WAL_RESUME_FREE_BYTES, WAL_SYNCS_IN_FLIGHT. Throws kConfigInvalid on a
+  // WAL_RESUME_FREE_BYTES, WAL_SYNCS_IN_FLIGHT, WAL_LOCK_TIMEOUT_MS. Throws kConfigInvalid on a
   // bad value.
   static WalOptions from_env(std::string dir);
 };
@@ -89,6 +92,19 @@ struct WalSnapshot {
   SegmentInfo active;
 };
 
+// Bytes that opening drops, or that `verify` found opening would drop:
+// corrupt records skipped (skip_corrupt) or a torn tail cut.
+struct DroppedRange {
+  std::string file;  // path of the segment
+  uint64_t offset = 0;
+  uint64_t bytes = 0;
+  // The seqs lost with them, when the records around them tell (0, 0: none,
+  // or not known: a torn tail holds nothing that was acknowledged).
+  uint64_t first_seq = 0;
+  uint64_t last_seq = 0;
+  bool torn_tail = false;  // an unsynced tail, not corruption
+};
+
 // What opening found and did; also logged.
 struct OpenReport {
   uint64_t segments = 0;
@@ -96,7 +112,9 @@ struct OpenReport {
   std::string torn_file;
   uint64_t torn_offset = 0;
   uint64_t corrupt_records_skipped = 0;
-  std::vector<std::string> notes;  // one line per repair, human readable
+  std::vector<DroppedRange> dropped;  // every torn tail cut and corrupt record skipped
+  std::string damaged_copy;           // where a segment with skipped records was kept as it was
+  std::vector<std::string> notes;     // one line per repair, human readable
 };
 
 // What a remote tier has confirmed: it holds every entry up to seq.
@@ -120,7 +138,12 @@ struct WalStatus {
   uint64_t durable_seq = 0;  // highest seq known on stable storage
   uint64_t segments = 0;
   uint64_t total_bytes = 0;
+  // kWarning at WAL_WARN_BYTES, kCritical at WAL_MAX_BYTES or while free
+  // space is low (writes are refused then).
   DiskPressure pressure = DiskPressure::kNormal;
+  // Free space below WAL_MIN_FREE_BYTES (and not yet back above
+  // WAL_RESUME_FREE_BYTES): writes are refused with kDiskFull. status()
+  // judges it from its own statvfs, so it is true even before a write fails.
   bool low_free_space = false;
   uint64_t free_bytes = 0;
   std::vector<TierMark> tiers;   // every registered tier, and any other with a mark
@@ -218,15 +241,33 @@ struct VerifyResult {
   uint64_t records = 0;
   std::string bad_file;  // first problem, when !ok
   uint64_t bad_offset = 0;
+  bool offset_known = true;  // false when the problem has no one place (a SHA-256 mismatch)
   std::string problem;
+  // !ok, and every problem is in `dropped`: a torn tail (which any writer's
+  // open cuts) and/or corrupt records of the unsealed segment (which
+  // `strata repair`, i.e. an open with skip_corrupt, drops).
+  bool repairable = false;
+  std::vector<DroppedRange> dropped;
+  bool torn_tail_only() const {
+    if (ok || !repairable) return false;
+    for (const auto& d : dropped) {
+      if (!d.torn_tail) return false;
+    }
+    return true;
+  }
 };
 
 class Wal {
  public:
-  // Opens (creating if needed) the WAL in options.dir: takes the lock,
-  // repairs a torn tail, refuses mid-log corruption (unless skip_corrupt).
+  // Opens (creating if needed) the WAL in options.dir: takes the lock
+  // (waiting up to options.lock_timeout_ms for another process to release
+  // it, then kWalLockFailed naming the holder's pid and the wait), repairs a
+  // torn tail, refuses mid-log corruption (unless skip_corrupt).
   static std::unique_ptr<Wal> open(const WalOptions& options, OpenReport* report = nullptr);
   // Checks a WAL directory without taking the lock for writing. Read-only.
+  // In the unsealed segment it goes on past corrupt records (listing them
+  // with any torn tail in `dropped`) so that a caller can say what a repair
+  // would drop; anything else stops at the first problem.
   static VerifyResult verify(const std::string& dir, FileSystem* fs = nullptr);
   // The marks recorded in dir (every tier with one; `registered` is false),
   // without the lock and without writing anything. Marks written for another
@@ -259,7 +300,8 @@ class Wal {
   // writes in flight like flush().
   virtual WalSnapshot snapshot() = 0;
   // Asks the file system for free space (statvfs) after releasing the WAL's
-  // lock, so a slow file system does not hold up appends.
+  // lock, so a slow file system does not hold up appends, and judges
+  // low_free_space and pressure from that reading.
   virtual WalStatus status() = 0;
   virtual WalMetrics metrics() = 0;
   // Makes everything appended so far durable (meaningful for interval/none).

@@ -1,6 +1,7 @@
 // Archive commands: `strata archive` (snapshot and push), `archive log`,
 // `archive restore`. The seq comes from DATA_DIR/state.seq, which the
-// materializer writes; the WAL itself is never opened here.
+// materializer writes; the WAL is opened only after a successful push, to
+// record the Git tier's confirmation there.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -26,6 +27,7 @@
 #include "strata/lineage.h"
 #include "strata/materializer.h"
 #include "strata/utf8.h"
+#include "strata/wal.h"
 
 namespace strata::cli {
 
@@ -148,6 +150,24 @@ std::string short_id(const std::string& hex) {
   return hex.substr(0, 12);
 }
 
+// Records in the WAL that the Git tier holds every entry up to `seq` (the
+// seq of the snapshot the remote confirmed): Wal::confirm("git", ...), so
+// `strata compact` without --force and the pruner may drop those entries.
+// Clamped to the WAL's head (a state ahead of the log confirms no more than
+// the log holds). Returns the mark now recorded, or nullopt when there is
+// no WAL (nothing to protect, and a WAL is never created here).
+std::optional<uint64_t> confirm_git_in_wal(const Context& ctx, uint64_t seq) {
+  if (!FileSystem::real().is_directory(ctx.wal_dir())) return std::nullopt;
+  WalOptions options = wal_writer_options(ctx);
+  options.tiers = {"git"};
+  auto wal = Wal::open(options);
+  const uint64_t mark = std::min(seq, wal->status().head_seq);
+  wal->confirm("git", mark);
+  const uint64_t now = wal->confirmed("git");
+  wal->close();
+  return now;
+}
+
 struct ArchiveOptions {
   bool no_push = false;
   bool json = false;
@@ -195,15 +215,23 @@ int run_archive(Context& ctx, const ArchiveOptions& o) {
   } else {
     try {
       PushResult p = git.push();
+      std::optional<uint64_t> wal_mark;
+      if (!cfg.remote.empty() && p.confirmed_seq)
+        wal_mark = confirm_git_in_wal(ctx, *p.confirmed_seq);
       if (!cfg.remote.empty()) {
-        out["push"] = {{"pushed", p.pushed},
-                       {"commit", p.local_commit},
-                       {"remote_before", p.remote_before.empty() ? nlohmann::json(nullptr)
-                                                                 : nlohmann::json(p.remote_before)},
-                       {"confirmed_seq", p.confirmed_seq ? nlohmann::json(*p.confirmed_seq)
-                                                         : nlohmann::json(nullptr)}};
+        out["push"] = {
+            {"pushed", p.pushed},
+            {"commit", p.local_commit},
+            {"remote_before",
+             p.remote_before.empty() ? nlohmann::json(nullptr) : nlohmann::json(p.remote_before)},
+            {"confirmed_seq",
+             p.confirmed_seq ? nlohmann::json(*p.confirmed_seq) : nlohmann::json(nullptr)},
+            {"wal_git_mark", wal_mark ? nlohmann::json(*wal_mark) : nlohmann::json(nullptr)}};
       }
-      if (!o.json) std::cout << git.status().message << "\n";
+      if (!o.json) {
+        std::cout << git.status().message << "\n";
+        if (wal_mark) std::cout << fmt::format("WAL: the Git tier's mark is seq {}\n", *wal_mark);
+      }
     } catch (const Error& e) {
       if (o.json) {
         out["status"] = status_json(git.status());
@@ -319,6 +347,7 @@ void register_archive_commands(CLI::App& app, Context& ctx) {
       "archive", "Snapshot DATA_DIR/state to the Git archive branch and push it (GIT_* variables)");
   cmd->add_flag("--no-push", o->no_push, "Commit locally only");
   cmd->add_flag("--json", o->json, "Print the result as JSON");
+  add_lock_timeout_option(cmd, ctx);
 
   auto* log = cmd->add_subcommand("log", "List the snapshots on the archive branch, newest first");
   log->add_option("--limit", o->limit, "Show at most this many (0: all)");

@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
   strata::cli::register_archive_commands(app, ctx);
   strata::cli::register_sync_commands(app, ctx);
   strata::cli::register_recover_commands(app, ctx);
+  strata::cli::register_repair_command(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -11,9 +11,10 @@ namespace strata::cli {
 
 void register_state_commands(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand("materialize", "Bring DATA_DIR/state/ up to the WAL head");
+  add_lock_timeout_option(cmd, ctx);
   cmd->callback([&ctx] {
     ctx.action = [&ctx] {
-      auto wal = Wal::open(WalOptions::from_env(ctx.wal_dir()));
+      auto wal = Wal::open(wal_writer_options(ctx));
       Materializer m(ctx.data_dir);
       MaterializeResult r = m.run(*wal);
       std::cout << r.applied_seq << "\n";

@@ -14,18 +14,27 @@
 
 #include "cli/cli.h"
 #include "cli/json_output.h"
+#include "cli/read_only_wal.h"
 #include "strata/config.h"
 #include "strata/error.h"
 #include "strata/hash.h"
 #include "strata/materializer.h"
 #include "strata/utf8.h"
 #include "strata/wal.h"
+#include "strata/wal_reader.h"
 
 namespace strata::cli {
 namespace {
 
 std::unique_ptr<Wal> open_wal(const Context& ctx) {
-  return Wal::open(WalOptions::from_env(ctx.wal_dir()));
+  return Wal::open(wal_writer_options(ctx));
+}
+
+// The read-only commands: no lock (they work while a writer or `strata
+// serve` holds the WAL, and on a read-only mount) and nothing created (a
+// missing WAL is NOT_FOUND).
+std::unique_ptr<WalReader> open_reader(const Context& ctx) {
+  return WalReader::open(WalOptions::from_env(ctx.wal_dir()));
 }
 
 // The whole of --data-file. Anything that cannot be read to its end (missing,
@@ -100,6 +109,7 @@ Entry entry_from_json_line(const std::string& line) {
 void add_append(CLI::App& app, Context& ctx) {
   auto* cmd =
       app.add_subcommand("append", "Append one entry (or JSON lines from stdin); prints seqs");
+  add_lock_timeout_option(cmd, ctx);
   struct Args {
     std::string type, op, path, data, data_file;
     bool jsonl = false;
@@ -181,7 +191,7 @@ void add_get(CLI::App& app, Context& ctx) {
   cmd->callback([&ctx, seq] {
     ctx.action = [&ctx, seq] {
       require_existing_wal(ctx);
-      auto wal = open_wal(ctx);
+      auto wal = open_reader(ctx);
       auto e = wal->read_entry(*seq);
       if (!e) {
         std::cerr << fmt::format("strata: NOT_FOUND: no entry with seq {}\n", *seq);
@@ -205,7 +215,7 @@ void add_replay(CLI::App& app, Context& ctx) {
   cmd->callback([&ctx, since, limit] {
     ctx.action = [&ctx, since, limit] {
       require_existing_wal(ctx);
-      auto wal = open_wal(ctx);
+      auto wal = open_reader(ctx);
       wal->replay_view(*since, *limit, [](const EntryView& e) {
         std::cout << entry_json(e).dump() << "\n";
         return true;
@@ -223,7 +233,8 @@ void add_status(CLI::App& app, Context& ctx) {
   cmd->callback([&ctx, json] {
     ctx.action = [&ctx, json] {
       require_existing_wal(ctx);
-      auto wal = open_wal(ctx);
+      // A Wal that only reads: the object-store tier's status takes one.
+      auto wal = read_only_wal(open_reader(ctx), WalOptions::from_env(ctx.wal_dir()));
       WalStatus s = wal->status();
       // A damaged state.seq is reported, not fatal: the WAL's status is what
       // this command is for.
@@ -262,13 +273,14 @@ void add_status(CLI::App& app, Context& ctx) {
 }
 
 void add_metrics(CLI::App& app, Context& ctx) {
-  auto* cmd = app.add_subcommand("metrics", "Show this process's WAL counters after opening");
+  auto* cmd = app.add_subcommand(
+      "metrics", "Show this reading process's WAL counters (a writer's are in its own process)");
   auto json = std::make_shared<bool>(false);
   cmd->add_flag("--json", *json, "Print JSON");
   cmd->callback([&ctx, json] {
     ctx.action = [&ctx, json] {
       require_existing_wal(ctx);
-      auto wal = open_wal(ctx);
+      auto wal = open_reader(ctx);
       auto j = metrics_json(wal->metrics());
       if (*json) {
         std::cout << j.dump(2) << "\n";
@@ -288,7 +300,7 @@ void add_snapshot(CLI::App& app, Context& ctx) {
   cmd->callback([&ctx] {
     ctx.action = [&ctx] {
       require_existing_wal(ctx);
-      auto wal = open_wal(ctx);
+      auto wal = open_reader(ctx);
       WalSnapshot s = wal->snapshot();
       nlohmann::json j;
       j["head_seq"] = s.head_seq;
@@ -302,14 +314,27 @@ void add_snapshot(CLI::App& app, Context& ctx) {
 }
 
 void add_verify(CLI::App& app, Context& ctx) {
-  auto* cmd = app.add_subcommand("verify", "Check every record and sealed segment's SHA-256");
+  auto* cmd = app.add_subcommand(
+      "verify",
+      "Check every record and sealed segment's SHA-256 (exit 1: corrupt, 4: only a torn tail)");
   cmd->callback([&ctx] {
     ctx.action = [&ctx] {
       require_existing_wal(ctx);
       VerifyResult r = Wal::verify(ctx.wal_dir());
-      if (!r.ok) {
-        std::cerr << escape_for_display(fmt::format("strata: WAL_CORRUPT: {} at offset {}: {}",
+      if (r.torn_tail_only()) {
+        // What a crash leaves: nothing acknowledged is lost, and the next
+        // writer's open cuts it. Not corruption.
+        std::cerr << escape_for_display(fmt::format("strata: WAL_TORN_TAIL: {} at offset {}: {}",
                                                     r.bad_file, r.bad_offset, r.problem))
+                  << "\n";
+        return kExitTornTail;
+      }
+      if (!r.ok) {
+        const std::string where = r.offset_known
+                                      ? fmt::format("{} at offset {}", r.bad_file, r.bad_offset)
+                                      : fmt::format("segment {}", r.bad_file);
+        std::cerr << escape_for_display(
+                         fmt::format("strata: WAL_CORRUPT: {}: {}", where, r.problem))
                   << "\n";
         return kExitNotFound;
       }
@@ -321,6 +346,7 @@ void add_verify(CLI::App& app, Context& ctx) {
 
 void add_truncate(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand("truncate-after", "Remove every entry after SEQ");
+  add_lock_timeout_option(cmd, ctx);
   auto seq = std::make_shared<uint64_t>(0);
   cmd->add_option("SEQ", *seq, "Last seq to keep")->required()->check(unsigned_number());
   cmd->callback([&ctx, seq] {
@@ -348,12 +374,13 @@ std::vector<std::string> compaction_tiers(const Context& ctx) {
 void add_compact(CLI::App& app, Context& ctx) {
   auto* cmd =
       app.add_subcommand("compact", "Keep only the latest entry per path in sealed segments");
+  add_lock_timeout_option(cmd, ctx);
   auto force = std::make_shared<bool>(false);
   cmd->add_flag("--force", *force,
                 "Also drop entries no remote tier has confirmed (they exist nowhere else)");
   cmd->callback([&ctx, force] {
     ctx.action = [&ctx, force] {
-      auto options = WalOptions::from_env(ctx.wal_dir());
+      auto options = wal_writer_options(ctx);
       options.tiers = compaction_tiers(ctx);
       auto wal = Wal::open(options);
       const uint64_t floor = wal->retention_floor();
@@ -381,6 +408,26 @@ void add_compact(CLI::App& app, Context& ctx) {
 }
 
 }  // namespace
+
+WalOptions wal_writer_options(const Context& ctx) {
+  WalOptions options = WalOptions::from_env(ctx.wal_dir());
+  if (ctx.lock_timeout_ms) options.lock_timeout_ms = *ctx.lock_timeout_ms;
+  return options;
+}
+
+void add_lock_timeout_option(CLI::App* cmd, Context& ctx) {
+  cmd->add_option_function<double>(
+         "--lock-timeout",
+         [&ctx](double seconds) {
+           if (!(seconds >= 0) || seconds > 86400) {
+             throw CLI::ValidationError("--lock-timeout", "must be between 0 and 86400 seconds");
+           }
+           ctx.lock_timeout_ms = static_cast<uint64_t>(seconds * 1000);
+         },
+         "Seconds to wait for another process holding the WAL's lock (default "
+         "WAL_LOCK_TIMEOUT_MS or 5)")
+      ->type_name("SECONDS");
+}
 
 void register_wal_commands(CLI::App& app, Context& ctx) {
   add_append(app, ctx);

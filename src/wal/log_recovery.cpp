@@ -152,6 +152,7 @@ void rewrite_without(FileSystem& fs, const std::string& dir, const std::string& 
                      const TailScan& scan, OpenReport& rep) {
   const std::string kept = fmt::format("{}.corrupt-{}", path, now_ms());
   copy_file_bytes(fs, file, kept, file.size());
+  rep.damaged_copy = kept;
   const std::string tmp = path + ".repair";
   {
     auto out = fs.open(tmp, OpenMode::kCreateTrunc);
@@ -222,8 +223,11 @@ RepairedTail repair_tail(FileSystem& fs, const std::string& dir, const std::stri
         "{}: dropped an unfinished seal whose index or trailer did not reach the disk whole",
         name));
   }
-  for (const auto& [off, len] : scan.skipped) {
+  for (size_t k = 0; k < scan.skipped.size(); ++k) {
+    const auto [off, len] = scan.skipped[k];
     rep.corrupt_records_skipped++;
+    rep.dropped.push_back(DroppedRange{path, off, len, scan.skipped_seqs[k].first,
+                                       scan.skipped_seqs[k].second, false});
     rep.notes.push_back(
         fmt::format("skipped corrupt record in {} at offset {} ({} bytes)", path, off, len));
   }
@@ -233,6 +237,7 @@ RepairedTail repair_tail(FileSystem& fs, const std::string& dir, const std::stri
     scan = scan_segment(*file, base, prev_last, kMaxBody, false, /*hash=*/false);
   }
   if (scan.torn_bytes > 0) {
+    rep.dropped.push_back(DroppedRange{path, scan.torn_offset, scan.torn_bytes, 0, 0, true});
     rep.torn_bytes_dropped += scan.torn_bytes;
     rep.torn_file = path;
     rep.torn_offset = scan.torn_offset;

@@ -178,6 +178,7 @@ TailScan scan_segment(File& file, uint64_t base_seq, uint64_t prev_seq, uint64_t
   if (hash) scan.sha.update(header, kHeaderSize);
   uint64_t last = std::max(prev_seq, base_seq > 0 ? base_seq - 1 : 0);
   uint64_t pos = kHeaderSize;
+  bool after_skip = false;  // the next record tells which seqs a skip lost
   while (true) {
     RecordReader reader(file, pos, size, max_body);
     RecordView v;
@@ -187,6 +188,10 @@ TailScan scan_segment(File& file, uint64_t base_seq, uint64_t prev_seq, uint64_t
       if (v.seq <= last) {
         r = RecordReader::Result::kBad;  // seqs must increase; a stale record is not ours
         break;
+      }
+      if (after_skip) {
+        if (v.seq > last + 1) scan.skipped_seqs.back() = {last + 1, v.seq - 1};
+        after_skip = false;
       }
       if (hash) scan.sha.update(reader.raw().data(), reader.raw().size());
       if (scan.entries == 0) scan.first_seq = v.seq;
@@ -233,10 +238,13 @@ TailScan scan_segment(File& file, uint64_t base_seq, uint64_t prev_seq, uint64_t
     if (!skip_corrupt) {
       throw Error(ErrorCode::kWalCorrupt,
                   fmt::format("corrupt record in {} at offset {}: a valid record follows at "
-                              "offset {} (open with skip_corrupt to skip it)",
+                              "offset {} (`strata repair` drops it and keeps a copy of the "
+                              "damaged file; in the library: open with skip_corrupt)",
                               file.path(), off, next));
     }
     scan.skipped.emplace_back(off, next - off);
+    scan.skipped_seqs.emplace_back(0, 0);
+    after_skip = true;
     // The skipped bytes stay in the file, so the digest must cover them to
     // describe the file as it is.
     if (hash) {

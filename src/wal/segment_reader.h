@@ -61,7 +61,10 @@ struct TailScan {
   // that block's write, so what follows was never synced (see docs/format.md).
   uint64_t unwritten_block_end = 0;
   std::vector<std::pair<uint64_t, uint64_t>> skipped;  // (offset, bytes) of corrupt records
-  bool sealed_trailer_found = false;                   // records end at a valid trailer
+  // Per skipped range, the seqs missing between the records around it
+  // (first, last); (0, 0) when none is (the seqs go on without a gap).
+  std::vector<std::pair<uint64_t, uint64_t>> skipped_seqs;
+  bool sealed_trailer_found = false;  // records end at a valid trailer
 };
 
 // Scans from the header to the end of the file. A bad record followed by a

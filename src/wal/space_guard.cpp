@@ -24,8 +24,10 @@ SpaceVerdict SpaceGuard::check(uint64_t total, uint64_t bytes) {
   if (total + bytes >= limits_.warn_bytes && !warned_) {
     warned_ = true;
     v.warn_crossed = true;
-    spdlog::warn("WAL {} holds {} bytes, past WAL_WARN_BYTES ({}): compaction requested", name_,
-                 total, limits_.warn_bytes);
+    // The size this write brings it to: the size before it may still be
+    // below the mark.
+    spdlog::warn("WAL {} reaches {} bytes, past WAL_WARN_BYTES ({}): compaction requested", name_,
+                 total + bytes, limits_.warn_bytes);
   }
   const auto now = clock_();
   if (low_free_ || !checked_ || now >= next_free_check_) {

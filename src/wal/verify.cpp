@@ -27,11 +27,8 @@ bool verify_sealed(File& file, uint64_t size, const wal::Trailer& t, VerifyResul
   uint64_t short_at = 0;
   const auto digest = wal::hash_file_prefix(file, size - wal::kTrailerSize + 48, &short_at);
   if (!digest) return fail(r, file.path(), short_at, "file shorter than its trailer says");
-  if (digest->finish() != t.sha256) {
-    return fail(r, file.path(), 0,
-                fmt::format("SHA-256 mismatch: trailer says {}, contents hash to {}",
-                            to_hex(t.sha256), to_hex(digest->finish())));
-  }
+  // Records first: a damaged record is reported where it is; a mismatch
+  // with every record intact has no one place to name.
   wal::RecordReader reader(file, wal::kHeaderSize, t.index_offset, kMaxBody);
   wal::RecordView v;
   uint64_t off = 0, count = 0, prev = 0;
@@ -46,6 +43,14 @@ bool verify_sealed(File& file, uint64_t size, const wal::Trailer& t, VerifyResul
     return fail(r, file.path(), t.index_offset,
                 fmt::format("trailer counts {} entries, found {}", t.entry_count, count));
   }
+  if (digest->finish() != t.sha256) {
+    fail(r, file.path(), 0,
+         fmt::format("SHA-256 mismatch: the trailer says {}, the contents hash to {}; every "
+                     "record checks, so the header, index or trailer was changed",
+                     to_hex(t.sha256), to_hex(digest->finish())));
+    r.offset_known = false;
+    return false;
+  }
   r.records += count;
   return true;
 }
@@ -57,6 +62,7 @@ VerifyResult Wal::verify(const std::string& dir, FileSystem* fs_opt) {
   VerifyResult r;
   if (!fs.is_directory(dir)) {
     fail(r, dir, 0, "no WAL directory");
+    r.offset_known = false;
     return r;
   }
   // The same listing and chain rules as opening: a segment that opening
@@ -64,6 +70,7 @@ VerifyResult Wal::verify(const std::string& dir, FileSystem* fs_opt) {
   const wal::LogPlan plan = wal::plan_log(wal::list_segments(fs, dir), dir);
   if (plan.problem) {
     fail(r, plan.problem->file, 0, plan.problem->what);
+    r.offset_known = false;
     return r;
   }
   for (const auto& s : plan.sealed) {
@@ -88,22 +95,40 @@ VerifyResult Wal::verify(const std::string& dir, FileSystem* fs_opt) {
     return r;
   }
   try {
+    // Past corrupt records too, so that what a repair drops is listed.
     wal::TailScan scan = wal::scan_segment(*file, plan.tail->base, plan.tail_prev_last, kMaxBody,
-                                           false, /*hash=*/false);
+                                           /*skip_corrupt=*/true, /*hash=*/false);
     r.records += scan.entries;
-    if (scan.torn_bytes > 0) {
-      fail(r, path, scan.torn_offset,
-           fmt::format("torn tail: {} bytes after the last record{} (opening the WAL cuts them)",
-                       scan.torn_bytes,
-                       scan.unwritten_block_end
-                           ? fmt::format(", including records after a block that never "
-                                         "reached the disk (ending at offset {})",
-                                         scan.unwritten_block_end)
-                           : ""));
-      return r;
+    for (size_t k = 0; k < scan.skipped.size(); ++k) {
+      const auto [off, len] = scan.skipped[k];
+      r.dropped.push_back(DroppedRange{path, off, len, scan.skipped_seqs[k].first,
+                                       scan.skipped_seqs[k].second, false});
     }
+    if (!scan.skipped.empty()) {
+      fail(r, path, scan.skipped[0].first,
+           fmt::format("corrupt record at offset {} ({} bytes) with valid records after it, "
+                       "{} such in all (`strata repair` drops them and keeps a copy of the file)",
+                       scan.skipped[0].first, scan.skipped[0].second, scan.skipped.size()));
+    }
+    if (scan.torn_bytes > 0) {
+      r.dropped.push_back(DroppedRange{path, scan.torn_offset, scan.torn_bytes, 0, 0, true});
+      if (r.ok) {
+        fail(r, path, scan.torn_offset,
+             fmt::format("torn tail: {} bytes after the last record{}, never acknowledged "
+                         "(opening the WAL for writing cuts them)",
+                         scan.torn_bytes,
+                         scan.unwritten_block_end
+                             ? fmt::format(", including records after a block that never "
+                                           "reached the disk (ending at offset {})",
+                                           scan.unwritten_block_end)
+                             : ""));
+      }
+    }
+    r.repairable = !r.ok;
   } catch (const Error& e) {
-    fail(r, path, 0, e.what());
+    fail(r, path, 0, e.what());  // the message names the place
+    r.offset_known = false;
+    r.dropped.clear();
     return r;
   }
   return r;

@@ -788,7 +788,18 @@ WalSnapshot WalImpl::snapshot() {
 WalStatus WalImpl::status() {
   WalStatus st = status_without_free_space();
   // statvfs can be slow on a busy or remote file system: not under mu_.
-  if (st.open) st.free_bytes = fs_.disk_space(opt_.dir).free_bytes;
+  if (st.open) {
+    st.free_bytes = fs_.disk_space(opt_.dir).free_bytes;
+    // Judged from this reading with the writes' hysteresis, not left at
+    // what the last write saw: status must say writes are refused even when
+    // none was tried since the disk filled up.
+    if (st.free_bytes < opt_.stop_free_bytes) {
+      st.low_free_space = true;
+    } else if (st.free_bytes >= opt_.resume_free_bytes) {
+      st.low_free_space = false;
+    }
+    if (st.low_free_space) st.pressure = DiskPressure::kCritical;
+  }
   return st;
 }
 
@@ -1205,7 +1216,29 @@ ImportResult WalImpl::import_framed(std::string_view framed) {
 
 std::unique_ptr<Wal> Wal::open(const WalOptions& options, OpenReport* report) {
   if (options.dir.empty()) throw Error(ErrorCode::kInvalidArgument, "WAL directory is empty");
-  return std::make_unique<WalImpl>(options, report);
+  // Another writer (often a one-shot command) usually holds the lock for
+  // milliseconds: wait for it up to lock_timeout_ms, polling, instead of
+  // failing at once. Nothing is read or written before the lock is held.
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + std::chrono::milliseconds(options.lock_timeout_ms);
+  auto pause = std::chrono::milliseconds(2);
+  while (true) {
+    try {
+      return std::make_unique<WalImpl>(options, report);
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kWalLockFailed) throw;
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= deadline) {
+        throw Error(ErrorCode::kWalLockFailed,
+                    fmt::format("{}; gave up after waiting {} ms (the lock timeout: "
+                                "--lock-timeout or WAL_LOCK_TIMEOUT_MS, default 5000 ms)",
+                                e.what(), options.lock_timeout_ms));
+      }
+      std::this_thread::sleep_for(
+          std::min<std::chrono::steady_clock::duration>(pause, deadline - now));
+      pause = std::min(pause * 2, std::chrono::milliseconds(50));
+    }
+  }
 }
 
 }  // namespace strata

@@ -49,6 +49,7 @@ WalOptions WalOptions::from_env(std::string dir) {
   o.max_bytes = config::env_bytes("WAL_MAX_BYTES", o.max_bytes);
   o.stop_free_bytes = config::env_bytes("WAL_MIN_FREE_BYTES", o.stop_free_bytes);
   o.resume_free_bytes = config::env_bytes("WAL_RESUME_FREE_BYTES", o.resume_free_bytes);
+  o.lock_timeout_ms = config::env_u64("WAL_LOCK_TIMEOUT_MS", o.lock_timeout_ms);
   const uint64_t syncs = config::env_u64("WAL_SYNCS_IN_FLIGHT", o.syncs_in_flight);
   if (syncs < 1 || syncs > 16) {
     throw Error(ErrorCode::kConfigInvalid,
