@@ -50,7 +50,8 @@ class OptionBinding : public ::testing::Test {
       testing::write_file(tmp_ / "file", "x");
       return shell_quote(tmp_ / "file");
     }
-    if (type.starts_with("INT") || type.starts_with("UINT") || type.starts_with("FLOAT")) {
+    if (type.starts_with("INT") || type.starts_with("UINT") || type.starts_with("FLOAT") ||
+        type == "SECONDS") {
       return "1";
     }
     return "x";
