@@ -1,6 +1,7 @@
 // `strata bench`: measures this machine's disk and the WAL on it, like
-// `etcdctl check perf` or `pgbench`. Subcommands fsync, append, replay, open
-// and read print a table, or with --json one JSON object per result.
+// `etcdctl check perf` or `pgbench`. Subcommands fsync, append, replay, open,
+// read and sync (bench_sync_command.cpp) print a table, or with --json one
+// JSON object per result.
 //
 // Data goes to a fresh directory under --dir (default DATA_DIR/bench), on the
 // data directory's file system because that is where fsync speed matters;
@@ -317,6 +318,7 @@ void register_bench_commands(CLI::App& app, Context& ctx) {
   add_replay(*bench, ctx);
   add_open(*bench, ctx);
   add_read(*bench, ctx);
+  add_bench_sync(*bench, ctx);
 }
 
 }  // namespace strata::cli

@@ -168,12 +168,41 @@ TEST(BenchCommand, HumanTable) {
   EXPECT_NE(r.out.find("ratio_to_fsync="), std::string::npos) << r.out;
 }
 
+TEST(BenchCommand, SyncShipsEachCompressionAndANothingNewSyncOnlyReadsTheManifest) {
+  TempDir tmp;
+  CmdRun r = bench(tmp, "sync --json --mb 1");
+  ASSERT_EQ(r.status, 0) << r.out << strata::testing::read_file(tmp / "stderr");
+  auto v = lines(r.out);
+  ASSERT_EQ(v.size(), 2u);
+  for (const auto& j : v) {
+    EXPECT_EQ(j["name"], "sync");
+    EXPECT_GT(j["ops"].get<uint64_t>(), 0u) << j.dump();  // objects uploaded
+    EXPECT_GE(j["payload_bytes"].get<uint64_t>(), 1000000u);
+    // Log objects hold the WAL's records: exactly its bytes, minus segment
+    // headers, uncompressed.
+    EXPECT_GT(j["record_bytes"].get<uint64_t>(), j["payload_bytes"].get<uint64_t>());
+    EXPECT_LE(j["record_bytes"].get<uint64_t>(), j["wal_bytes"].get<uint64_t>());
+    EXPECT_EQ(j["idle_requests"]["writes"], 0) << j.dump();
+    EXPECT_EQ(j["idle_requests"]["deletes"], 0) << j.dump();
+    EXPECT_EQ(j["idle_requests"]["reads"], 1) << j.dump();
+    EXPECT_GT(j["requests"]["writes"].get<uint64_t>(), j["ops"].get<uint64_t>());  // + manifest
+  }
+  EXPECT_EQ(v[0]["params"]["compression"], "none");
+  EXPECT_EQ(v[0]["stored_bytes"], v[0]["record_bytes"]);
+  EXPECT_EQ(v[1]["params"]["compression"], "zstd");
+  EXPECT_LT(v[1]["stored_bytes"].get<uint64_t>(), v[1]["record_bytes"].get<uint64_t>() / 2);
+  // The generated data directories and the store's objects are removed.
+  EXPECT_TRUE(dir_empty_or_missing(tmp / "b")) << tmp.path();
+}
+
 TEST(BenchCommand, UsageErrorsExitTwo) {
   TempDir tmp;
   EXPECT_EQ(bench(tmp, "append --sync sometimes").status, 2);
   EXPECT_EQ(bench(tmp, "append --count 5 --seconds 1").status, 2);
   EXPECT_EQ(bench(tmp, "open --log-sizes 1G,1M").status, 2);
   EXPECT_EQ(bench(tmp, "open --log-sizes 12Q").status, 2);
+  EXPECT_EQ(bench(tmp, "sync --compression lz4").status, 2);
+  EXPECT_EQ(bench(tmp, "sync --mb 0").status, 2);
 }
 
 }  // namespace
