@@ -120,28 +120,12 @@ void WalImpl::check_writable_locked(uint64_t bytes) {
   if (v.warn_crossed) metrics_.pressure_warnings++;
   if (v.too_big) {
     metrics_.rejected_writes++;
-    throw Error(ErrorCode::kDiskPressureCritical,
-                fmt::format("WAL {} holds {} bytes; this write would pass WAL_MAX_BYTES ({}). {}",
-                            opt_.dir, total, opt_.max_bytes, pressure_advice()));
+    throw guard_.too_big_error(total, marks_.floor());
   }
   if (v.low_free) {
     metrics_.rejected_writes++;
     throw guard_.low_free_error();
   }
-}
-
-std::string WalImpl::pressure_advice() const {
-  // The WAL directory is DATA_DIR/wal for the command line.
-  std::string cmd = "strata compact --force";
-  if (opt_.dir.ends_with("/wal") && opt_.dir.size() > 4) {
-    cmd = fmt::format("strata --data-dir '{}' compact --force",
-                      opt_.dir.substr(0, opt_.dir.size() - 4));
-  }
-  return fmt::format(
-      "Entries are dropped only once every registered remote tier has confirmed them (retention "
-      "floor {}); `{}` drops superseded entries of sealed segments even if no remote holds "
-      "them; or raise WAL_MAX_BYTES",
-      marks_.floor(), cmd);
 }
 
 void WalImpl::request_compaction_locked() {

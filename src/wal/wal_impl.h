@@ -93,7 +93,6 @@ class WalImpl final : public Wal {
   // records fit into the active segment at active_end().
   void reserve_locked(std::unique_lock<std::mutex>& lk, uint64_t bytes, bool importer = false);
   void rotate_locked(std::unique_lock<std::mutex>& lk);
-  std::string pressure_advice() const;
   // Asks the compaction thread for a compaction, unless one already ran
   // with the same floor and sealed segments (it would drop nothing new).
   void request_compaction_locked();
