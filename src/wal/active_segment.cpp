@@ -20,25 +20,26 @@ ActiveSegment::ActiveSegment(FileSystem& fs, const WalOptions& opt, CommitPipeli
                              WalMetrics& metrics)
     : fs_(fs), opt_(opt), pipe_(pipe), cv_(cv), bg_cv_(bg_cv), metrics_(metrics) {}
 
-void ActiveSegment::open_sync_files(Segment& s) {
-  // Opened before anything is written through s.file, so each one has seen
-  // no writeback error yet and will report any later one.
-  s.sync_files.clear();
+std::vector<std::shared_ptr<File>> ActiveSegment::open_sync_files(const std::string& path) {
+  // Opened before anything is written through the segment's file, so each
+  // one has seen no writeback error yet and will report any later one.
+  std::vector<std::shared_ptr<File>> files;
   const size_t n =
       opt_.sync == SyncMode::kAlways ? std::max<uint32_t>(1, opt_.syncs_in_flight) + 1 : 0;
   for (size_t i = 0; i < n; ++i) {
-    s.sync_files.push_back(
-        std::shared_ptr<File>(fs_.open(segment_path(opt_.dir, s.name), OpenMode::kReadWrite)));
+    files.push_back(std::shared_ptr<File>(fs_.open(path, OpenMode::kReadWrite)));
   }
+  return files;
 }
 
 void ActiveSegment::create(uint64_t base) {
   Sha256 sha;
   seg_ = create_segment(fs_, opt_.dir, base, &sha);
-  open_sync_files(*seg_);
+  seg_->sync_files = open_sync_files(segment_path(opt_.dir, seg_->name));
   sink_ = std::make_shared<SegmentSink>(seg_, sha, true);
   pipe_.reset(sink_, kHeaderSize, base - 1);
   alloc_end_ = kHeaderSize;
+  spare_refused_ = false;
 }
 
 void ActiveSegment::adopt(const std::string& name, uint64_t base, std::shared_ptr<File> file,
@@ -52,14 +53,90 @@ void ActiveSegment::adopt(const std::string& name, uint64_t base, std::shared_pt
   s->data_end = scan.end;
   s->index = std::move(scan.index);
   s->file = file;
-  open_sync_files(*s);
+  s->sync_files = open_sync_files(segment_path(opt_.dir, name));
   seg_ = std::move(s);
   sink_ = std::make_shared<SegmentSink>(seg_, scan.sha, sha_valid);
   pipe_.reset(sink_, scan.end, seg_->last_seq);
   alloc_end_ = opt_.sync == SyncMode::kAlways ? std::max(file->size(), scan.end) : scan.end;
+  spare_refused_ = false;
+}
+
+void ActiveSegment::install_spare(uint64_t base) {
+  Spare sp = std::move(*spare_);
+  spare_.reset();
+  Sha256 sha;
+  seg_ = segment_from_spare(fs_, opt_.dir, sp.name, sp.file, base, &sha);
+  seg_->sync_files = std::move(sp.sync_files);
+  sink_ = std::make_shared<SegmentSink>(seg_, sha, true);
+  pipe_.reset(sink_, kHeaderSize, base - 1);
+  alloc_end_ = std::max<uint64_t>(kHeaderSize, sp.alloc_end);
+  spare_refused_ = false;
+}
+
+void ActiveSegment::want_spare(uint64_t end) {
+  if (end > opt_.segment_bytes / 2 && !spare_ && !spare_wanted_ && !spare_running_ &&
+      !spare_refused_) {
+    spare_wanted_ = true;
+    bg_cv_.notify_all();
+  }
+}
+
+void ActiveSegment::prepare_spare(std::unique_lock<std::mutex>& lk) {
+  spare_wanted_ = false;
+  if (spare_ || spare_running_ || !seg_) return;
+  spare_running_ = true;
+  lk.unlock();
+  Spare sp;
+  std::optional<Error> failure;
+  try {
+    sp.name = new_spare_name(fs_, opt_.dir);
+    const std::string path = segment_path(opt_.dir, sp.name);
+    sp.file = std::shared_ptr<File>(fs_.open(path, OpenMode::kCreate));
+    sp.sync_files = open_sync_files(path);
+    if (opt_.sync == SyncMode::kAlways) {
+      // Synced here, so the first fdatasyncs in the new segment find their
+      // blocks allocated. A failure of this sync cannot hide a writeback
+      // error of records: the errors are per file, and no record is in it.
+      const uint64_t end = std::min(kPreallocChunk, opt_.segment_bytes);
+      write_zeros(*sp.file, 0, end);
+      sp.sync_files.back()->sync_data();
+      sp.alloc_end = end;
+    }
+  } catch (const Error& e) {
+    failure = e;
+    sp.file.reset();
+    sp.sync_files.clear();
+    if (!sp.name.empty()) {
+      try {
+        fs_.remove(segment_path(opt_.dir, sp.name));
+      } catch (const Error&) {
+      }
+    }
+  }
+  lk.lock();
+  spare_running_ = false;
+  if (failure) {
+    spare_refused_ = true;
+    spdlog::warn("WAL {}: making the next segment ahead of rotation: {}", opt_.dir,
+                 failure->what());
+    return;
+  }
+  spare_ = std::move(sp);
+}
+
+void ActiveSegment::discard_spare() {
+  if (!spare_) return;
+  const std::string path = segment_path(opt_.dir, spare_->name);
+  spare_.reset();
+  try {
+    fs_.remove(path);
+  } catch (const Error& e) {
+    spdlog::warn("WAL {}: removing {}: {}", opt_.dir, path, e.what());
+  }
 }
 
 bool ActiveSegment::ensure_allocated(std::unique_lock<std::mutex>& lk, uint64_t end) {
+  want_spare(end);
   if (opt_.sync != SyncMode::kAlways) return true;  // the file grows with its writes
   if (end > alloc_end_ && prealloc_running_) {
     // The background thread is behind: let it finish, then look again
@@ -155,7 +232,11 @@ void ActiveSegment::rotate(std::unique_lock<std::mutex>& lk,
   on_sealed(seg);
   const uint64_t base = seg->last_seq + 1;
   try {
-    create(base);
+    if (spare_) {
+      install_spare(base);
+    } else {
+      create(base);
+    }
   } catch (const Error& e) {
     pipe_.stop(fmt::format("creating the segment for seq {} failed", base), e);
   }

@@ -9,6 +9,14 @@
 // the writers need it (preallocate); a writer that gets there first grows
 // the file itself (ensure_allocated).
 //
+// Rotation does not create the next segment under the mutex either: once
+// the active segment is half full the background thread makes a spare (a
+// file under a name opening removes as a leftover, in `always` mode with its
+// first chunk zero-filled and synced, its sync descriptors open), so
+// rotation only writes the spare's header, fdatasyncs it, renames it and
+// fsyncs the directory. Without a spare (the thread was behind, or making
+// one failed) rotation creates the segment as before.
+//
 // Contract: every method runs with the WAL's mutex (mu_) held, passed in as
 // the unique_lock when the method may release it: preallocate writes and
 // syncs without it, drain and rotate wait on the pipeline, ensure_allocated
@@ -23,7 +31,9 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "strata/fs.h"
 #include "strata/wal.h"
@@ -67,6 +77,14 @@ class ActiveSegment {
   bool prealloc_wanted() const { return prealloc_wanted_; }
   bool prealloc_running() const { return prealloc_running_; }
 
+  // The background thread's other part: makes the spare without the mutex.
+  // A failure is logged and no spare is tried again for this segment.
+  void prepare_spare(std::unique_lock<std::mutex>& lk);
+  bool spare_wanted() const { return spare_wanted_; }
+  // Removes the spare's file (close; only once the background thread is
+  // gone). Errors are logged: opening removes a spare left behind.
+  void discard_spare();
+
   // Writes and syncs everything appended so far; waits out the pipeline's
   // I/O and the preallocation in flight.
   void drain(std::unique_lock<std::mutex>& lk) {
@@ -79,8 +97,20 @@ class ActiveSegment {
               const std::function<void(std::shared_ptr<Segment>)>& on_sealed);
 
  private:
-  void open_sync_files(Segment& s);
+  struct Spare {
+    std::string name;
+    std::shared_ptr<File> file;
+    std::vector<std::shared_ptr<File>> sync_files;
+    uint64_t alloc_end = 0;  // zero-filled and synced up to here
+  };
+
+  std::vector<std::shared_ptr<File>> open_sync_files(const std::string& path);
   void seal();
+  // The next segment for base from the spare (rotate).
+  void install_spare(uint64_t base);
+  // Asks the background thread for a spare once `end` passes half the
+  // segment size.
+  void want_spare(uint64_t end);
 
   FileSystem& fs_;
   const WalOptions& opt_;
@@ -94,6 +124,10 @@ class ActiveSegment {
   uint64_t alloc_end_ = kHeaderSize;  // the file is zero-filled up to here
   bool prealloc_wanted_ = false;      // the background thread should grow the file
   bool prealloc_running_ = false;
+  std::optional<Spare> spare_;
+  bool spare_wanted_ = false;
+  bool spare_running_ = false;
+  bool spare_refused_ = false;  // making one failed: not again for this segment
 };
 
 }  // namespace strata::wal

@@ -87,6 +87,37 @@ std::shared_ptr<Segment> create_segment(FileSystem& fs, const std::string& dir, 
   return s;
 }
 
+std::string new_spare_name(FileSystem& fs, const std::string& dir) {
+  while (true) {
+    std::string name = fmt::format(".next-{:016x}{}", random_u64(), kSpareSuffix);
+    if (!fs.exists(segment_path(dir, name))) return name;
+  }
+}
+
+std::shared_ptr<Segment> segment_from_spare(FileSystem& fs, const std::string& dir,
+                                            const std::string& spare_name,
+                                            std::shared_ptr<File> spare_file, uint64_t base,
+                                            Sha256* header_sha) {
+  char header[kHeaderSize];
+  encode_header(SegmentHeader{base}, header);
+  spare_file->pwrite(header, kHeaderSize, 0);
+  // The header is durable before the name is, so a segment name never
+  // stands for a file without one (the open-time repair relies on it).
+  spare_file->sync_data();
+  const std::string name = new_segment_name(fs, dir, base);
+  fs.rename(segment_path(dir, spare_name), segment_path(dir, name));
+  fs.sync_dir(dir);
+  auto s = std::make_shared<Segment>();
+  s->name = name;
+  s->base_seq = base;
+  s->last_seq = base - 1;
+  s->data_end = kHeaderSize;
+  s->file = std::move(spare_file);
+  *header_sha = Sha256();
+  header_sha->update(header, kHeaderSize);
+  return s;
+}
+
 Trailer encode_index_and_trailer(const Segment& s, uint64_t index_offset,
                                  const Sha256& digest_so_far, std::string* tail) {
   const size_t index_bytes = s.index.size() * kIndexEntrySize;

@@ -232,6 +232,7 @@ void WalImpl::close() {
   // released (and the log reopened) until no write of ours can still land.
   cv_.wait(lk, [&] { return !io_in_flight_locked(); });
   closed_ = true;
+  active_.discard_spare();
   sealed_.clear();
   active_.reset();
   lock_.reset();
@@ -241,12 +242,13 @@ void WalImpl::close() {
 void WalImpl::background_loop() {
   std::unique_lock lk(mu_);
   while (!background_stop_) {
-    if (!active_.prealloc_wanted()) {
+    if (!active_.prealloc_wanted() && !active_.spare_wanted()) {
       bg_cv_.wait_for(lk, std::chrono::milliseconds(opt_.sync_interval_ms));
     }
     if (background_stop_ || closed_ || pipe_.stopped()) break;
     try {
       if (active_.prealloc_wanted()) active_.preallocate(lk);
+      if (active_.spare_wanted()) active_.prepare_spare(lk);
       if (opt_.sync != SyncMode::kAlways) pipe_.write_pending();
       if (opt_.sync == SyncMode::kInterval) pipe_.sync_written(lk);
     } catch (const Error& e) {
