@@ -59,6 +59,9 @@ WalImpl::~WalImpl() {
 }
 
 void WalImpl::open_dir(OpenReport* report) {
+  // No other thread exists yet; held so the analysis sees the members'
+  // lock (uncontended).
+  MutexLock lk(mu_);
   OpenReport rep;
   OpenedLog log = open_log(fs_, opt_.dir, opt_.skip_corrupt, rep);
   lock_ = std::move(log.lock);
@@ -143,7 +146,7 @@ uint64_t WalImpl::append_entries(const Entry* entries, size_t n) {
     bytes += record_size(entries[i].path.size(), entries[i].data.size());
   }
   const uint64_t ts = now_ms();
-  std::unique_lock lk(mu_);
+  MutexLock lk(mu_);
   reserve_locked(lk, bytes);
 
   Segment& seg = *active_.segment();
@@ -176,7 +179,7 @@ void WalImpl::reserve_locked(std::unique_lock<std::mutex>& lk, uint64_t bytes, b
   // are repeated until one pass needs neither.
   while (true) {
     if (importing_ && !importer) {
-      cv_.wait(lk, [&] { return !importing_; });
+      cv_.wait(lk, [&]() REQUIRES(mu_) { return !importing_; });
       continue;
     }
     check_writable_locked(bytes);
@@ -190,7 +193,7 @@ void WalImpl::reserve_locked(std::unique_lock<std::mutex>& lk, uint64_t bytes, b
 }
 
 void WalImpl::rotate_locked(std::unique_lock<std::mutex>& lk) {
-  active_.rotate(lk, [&](std::shared_ptr<Segment> sealed) {
+  active_.rotate(lk, [&](std::shared_ptr<Segment> sealed) REQUIRES(mu_) {
     sealed_bytes_ += sealed->size;
     sealed_.push_back(std::move(sealed));
     handles_.count_open();
@@ -198,20 +201,20 @@ void WalImpl::rotate_locked(std::unique_lock<std::mutex>& lk) {
 }
 
 void WalImpl::rotate() {
-  std::unique_lock lk(mu_);
+  MutexLock lk(mu_);
   check_open_locked();
   if (active_->entries > 0) rotate_locked(lk);
 }
 
 void WalImpl::flush() {
-  std::unique_lock lk(mu_);
+  MutexLock lk(mu_);
   check_open_locked();
   drain_locked(lk);
 }
 
 void WalImpl::close() {
   {
-    std::unique_lock lk(mu_);
+    MutexLock lk(mu_);
     if (closed_) return;
     background_stop_ = true;
     bg_cv_.notify_all();
@@ -219,7 +222,7 @@ void WalImpl::close() {
   }
   if (background_.joinable()) background_.join();
   if (compactor_.joinable()) compactor_.join();
-  std::unique_lock lk(mu_);
+  MutexLock lk(mu_);
   std::optional<Error> failure;
   if (!pipe_.stopped()) {
     try {
@@ -230,7 +233,7 @@ void WalImpl::close() {
   }
   // Even a stopped WAL may have a leader inside pwrite: the lock must not be
   // released (and the log reopened) until no write of ours can still land.
-  cv_.wait(lk, [&] { return !io_in_flight_locked(); });
+  cv_.wait(lk, [&]() REQUIRES(mu_) { return !io_in_flight_locked(); });
   closed_ = true;
   active_.discard_spare();
   sealed_.clear();
@@ -240,7 +243,7 @@ void WalImpl::close() {
 }
 
 void WalImpl::background_loop() {
-  std::unique_lock lk(mu_);
+  MutexLock lk(mu_);
   while (!background_stop_) {
     if (!active_.prealloc_wanted() && !active_.spare_wanted()) {
       bg_cv_.wait_for(lk, std::chrono::milliseconds(opt_.sync_interval_ms));
@@ -260,9 +263,9 @@ void WalImpl::background_loop() {
 void WalImpl::compaction_loop() {
   // Apart from the background loop, so a long compaction never holds up
   // the interval syncs or the preallocation.
-  std::unique_lock lk(mu_);
+  MutexLock lk(mu_);
   while (true) {
-    compact_cv_.wait(lk, [&] { return background_stop_ || compaction_requested_; });
+    compact_cv_.wait(lk, [&]() REQUIRES(mu_) { return background_stop_ || compaction_requested_; });
     if (background_stop_ || closed_ || pipe_.stopped()) break;
     compaction_requested_ = false;
     auto_compacted_at_ = {marks_.floor(), sealed_.empty() ? 0 : sealed_.back()->last_seq};
@@ -288,7 +291,7 @@ std::optional<Entry> WalImpl::read_entry(uint64_t seq) {
   std::shared_lock history(history_mu_);
   std::vector<ReadPlan> plans;
   {
-    std::unique_lock lk(mu_);
+    MutexLock lk(mu_);
     make_readable_locked();
     if (seq == 0 || seq > pipe_.ack_seq()) return std::nullopt;
     // Ranges are contiguous, so the first segment holding seqs >= seq either
@@ -304,7 +307,7 @@ uint64_t WalImpl::replay_view(uint64_t since_seq, uint64_t limit,
   std::vector<ReadPlan> plans;
   uint64_t upto;
   {
-    std::unique_lock lk(mu_);
+    MutexLock lk(mu_);
     make_readable_locked();
     upto = pipe_.ack_seq();
     if (since_seq >= upto) return 0;
@@ -315,7 +318,7 @@ uint64_t WalImpl::replay_view(uint64_t since_seq, uint64_t limit,
     visited++;
     return fn(v) && (limit == 0 || visited < limit);
   });
-  std::lock_guard lk(mu_);
+  MutexLock lk(mu_);
   metrics_.replayed_entries += visited;
   return visited;
 }
@@ -325,7 +328,7 @@ FramedRecords WalImpl::read_framed(uint64_t after_seq, uint64_t max_bytes) {
   std::vector<ReadPlan> plans;
   uint64_t upto;
   {
-    std::unique_lock lk(mu_);
+    MutexLock lk(mu_);
     make_readable_locked();
     // Only what a power loss cannot take back may leave the machine.
     if (pipe_.durable_seq() < pipe_.ack_seq()) drain_locked(lk);
@@ -348,7 +351,7 @@ FramedRecords WalImpl::read_framed(uint64_t after_seq, uint64_t max_bytes) {
 // ------------------------------------------------------------------ status
 
 WalSnapshot WalImpl::snapshot() {
-  std::unique_lock lk(mu_);
+  MutexLock lk(mu_);
   check_open_locked();
   drain_locked(lk);  // so the active segment's figures describe durable bytes only
   WalSnapshot snap;
@@ -367,7 +370,7 @@ WalSnapshot WalImpl::snapshot() {
 }
 
 WalMetrics WalImpl::metrics() {
-  std::lock_guard lk(mu_);
+  MutexLock lk(mu_);
   WalMetrics m = metrics_;
   m.fsyncs += pipe_.counters().syncs;
   m.group_commits = pipe_.counters().group_commits;
@@ -394,7 +397,7 @@ WalStatus WalImpl::status() {
 }
 
 WalStatus WalImpl::status_without_free_space() {
-  std::lock_guard lk(mu_);
+  MutexLock lk(mu_);
   WalStatus st;
   st.dir = opt_.dir;
   st.open = !closed_;
@@ -432,7 +435,7 @@ void WalImpl::confirm(std::string_view tier, uint64_t seq) {
   std::lock_guard marks_lock(marks_mu_);
   Marks next;
   {
-    std::unique_lock lk(mu_);
+    MutexLock lk(mu_);
     check_open_locked();
     if (seq > pipe_.ack_seq()) {
       throw Error(ErrorCode::kInvalidArgument,
@@ -447,7 +450,7 @@ void WalImpl::confirm(std::string_view tier, uint64_t seq) {
   }
   // Written without mu_ (appends go on); marks_mu_ keeps writers in order.
   write_marks(fs_, opt_.dir, next);
-  std::lock_guard lk(mu_);
+  MutexLock lk(mu_);
   marks_.set(std::move(next.seqs));
   // A higher floor may let compaction relieve the pressure now.
   if (total_bytes_locked() >= opt_.warn_bytes) request_compaction_locked();

@@ -13,9 +13,12 @@
 //   marks_mu_    serializes the writers of wal/MARKS (confirm, truncate_after).
 //   pin_mu_      held while pins are taken and while compaction or deletion
 //                checks pins and removes segments.
-//   mu_          every member below it; held only briefly: file I/O runs
-//                without it (the commit pipeline's leaders, preallocation,
-//                compaction, the read loops).
+//   mu_          every member marked GUARDED_BY(mu_); held only briefly:
+//                file I/O runs without it (the commit pipeline's leaders,
+//                preallocation, compaction, the read loops).
+// clang checks the mu_ annotations (-Wthread-safety, src/CMakeLists.txt);
+// a function given the lock (std::unique_lock&) may release it while it
+// waits or does I/O, and holds it again when it returns.
 //
 // wal.cpp: opening, appends, reads, status, confirm and the threads;
 // wal_maintenance.cpp: truncation, compaction, pins, deletion and import.
@@ -32,6 +35,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/thread_annotations.h"
 #include "strata/fs.h"
 #include "strata/wal.h"
 #include "wal/active_segment.h"
@@ -64,11 +68,11 @@ class WalImpl final : public Wal {
   void flush() override;
   void confirm(std::string_view tier, uint64_t seq) override;
   uint64_t confirmed(std::string_view tier) override {
-    std::lock_guard lk(mu_);
+    MutexLock lk(mu_);
     return marks_.confirmed(tier);
   }
   uint64_t retention_floor() override {
-    std::lock_guard lk(mu_);
+    MutexLock lk(mu_);
     return marks_.floor();
   }
   FramedRecords read_framed(uint64_t after_seq, uint64_t max_bytes) override;
@@ -85,33 +89,37 @@ class WalImpl final : public Wal {
   WalStatus status_without_free_space();
 
   // ---- writing (all *_locked run with mu_ held) ----
-  uint64_t append_entries(const Entry* entries, size_t n);
+  uint64_t append_entries(const Entry* entries, size_t n) EXCLUDES(mu_);
   void validate(EntryType type, EntryOp op, std::string_view path, size_t data_size) const;
-  void check_open_locked() const;
-  void check_writable_locked(uint64_t bytes);
+  void check_open_locked() const REQUIRES(mu_);
+  void check_writable_locked(uint64_t bytes) REQUIRES(mu_);
   // Waits out an import, then checks, rotates and allocates until `bytes` of
   // records fit into the active segment at active_end().
-  void reserve_locked(std::unique_lock<std::mutex>& lk, uint64_t bytes, bool importer = false);
-  void rotate_locked(std::unique_lock<std::mutex>& lk);
+  void reserve_locked(std::unique_lock<std::mutex>& lk, uint64_t bytes, bool importer = false)
+      REQUIRES(mu_);
+  void rotate_locked(std::unique_lock<std::mutex>& lk) REQUIRES(mu_);
   // Asks the compaction thread for a compaction, unless one already ran
   // with the same floor and sealed segments (it would drop nothing new).
-  void request_compaction_locked();
+  void request_compaction_locked() REQUIRES(mu_);
   // Replaces the empty active segment of a log without entries by one whose
   // base seq is `base` (nothing in flight).
-  void restart_empty_locked(uint64_t base);
+  void restart_empty_locked(uint64_t base) REQUIRES(mu_);
   // A leader, the interval sync or the preallocation is doing I/O without mu_.
-  bool io_in_flight_locked() const { return pipe_.io_running() || active_.prealloc_running(); }
-  void drain_locked(std::unique_lock<std::mutex>& lk) { active_.drain(lk); }
-  [[noreturn]] void stop_locked(const std::string& reason, const Error& cause) {
+  bool io_in_flight_locked() const REQUIRES(mu_) {
+    return pipe_.io_running() || active_.prealloc_running();
+  }
+  void drain_locked(std::unique_lock<std::mutex>& lk) REQUIRES(mu_) { active_.drain(lk); }
+  [[noreturn]] void stop_locked(const std::string& reason, const Error& cause) REQUIRES(mu_) {
     pipe_.stop(reason, cause);
   }
-  uint64_t active_end() const { return pipe_.end(); }
-  uint64_t total_bytes_locked() const { return sealed_bytes_ + active_end(); }
+  uint64_t active_end() const REQUIRES(mu_) { return pipe_.end(); }
+  uint64_t total_bytes_locked() const REQUIRES(mu_) { return sealed_bytes_ + active_end(); }
 
   // ---- reading ----
   // Checks the log is open and puts buffered records into the file.
-  void make_readable_locked();
-  std::vector<ReadPlan> plan_reads_locked(uint64_t from_seq, size_t max_plans = SIZE_MAX) {
+  void make_readable_locked() REQUIRES(mu_);
+  std::vector<ReadPlan> plan_reads_locked(uint64_t from_seq, size_t max_plans = SIZE_MAX)
+      REQUIRES(mu_) {
     return plan_reads(sealed_,
                       ActiveView{active_.segment().get(), pipe_.ack_seq(), pipe_.ack_end()},
                       from_seq, handles_, max_plans);
@@ -130,31 +138,31 @@ class WalImpl final : public Wal {
   std::mutex admin_mu_;
   std::mutex marks_mu_;
   std::mutex pin_mu_;
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   std::condition_variable cv_;          // durable progress, leader hand-off
   std::condition_variable bg_cv_;       // wakes the background thread
   std::condition_variable compact_cv_;  // wakes the compaction thread
 
-  SegmentList sealed_;
-  uint64_t sealed_bytes_ = 0;
-  HandleCache handles_;
-  bool closed_ = false;
-  std::string history_id_;  // changes whenever truncate_after rewrites history
-  TierMarks marks_;
-  bool importing_ = false;  // import_framed owns seq assignment; appends wait
-  WalMetrics metrics_;
+  SegmentList sealed_ GUARDED_BY(mu_);
+  uint64_t sealed_bytes_ GUARDED_BY(mu_) = 0;
+  HandleCache handles_ GUARDED_BY(mu_);
+  bool closed_ GUARDED_BY(mu_) = false;
+  std::string history_id_ GUARDED_BY(mu_);  // changes whenever truncate_after rewrites history
+  TierMarks marks_ GUARDED_BY(mu_);
+  bool importing_ GUARDED_BY(mu_) = false;  // import_framed owns seq assignment; appends wait
+  WalMetrics metrics_ GUARDED_BY(mu_);
   // Pending records, groups, syncs in flight, waiters (under mu_, on cv_).
-  CommitPipeline pipe_;
-  ActiveSegment active_;  // the pipeline's sink
+  CommitPipeline pipe_ GUARDED_BY(mu_);
+  ActiveSegment active_ GUARDED_BY(mu_);  // the pipeline's sink
 
-  SpaceGuard guard_;  // size pressure and free space
-  bool compaction_requested_ = false;
+  SpaceGuard guard_ GUARDED_BY(mu_);  // size pressure and free space
+  bool compaction_requested_ GUARDED_BY(mu_) = false;
   // (floor, last sealed seq) when the compaction thread last compacted.
-  std::pair<uint64_t, uint64_t> auto_compacted_at_{UINT64_MAX, UINT64_MAX};
+  std::pair<uint64_t, uint64_t> auto_compacted_at_ GUARDED_BY(mu_){UINT64_MAX, UINT64_MAX};
 
   std::thread background_;
   std::thread compactor_;
-  bool background_stop_ = false;
+  bool background_stop_ GUARDED_BY(mu_) = false;
 };
 
 }  // namespace strata::wal

@@ -25,7 +25,7 @@ void WalImpl::truncate_after(uint64_t seq) {
   std::unique_lock readers(history_mu_);
   std::lock_guard admin(admin_mu_);
   std::lock_guard marks_lock(marks_mu_);
-  std::unique_lock lk(mu_);
+  MutexLock lk(mu_);
   check_open_locked();
   drain_locked(lk);
   if (seq >= pipe_.next_seq() - 1) return;
@@ -110,7 +110,7 @@ CompactResult WalImpl::compact(bool force) {
   std::vector<CompactionInput> inputs;
   uint64_t floor;
   {
-    std::lock_guard lk(mu_);
+    MutexLock lk(mu_);
     check_open_locked();
     floor = force ? UINT64_MAX : marks_.floor();
     for (auto& s : sealed_) inputs.push_back({s, handles_.file_for(*s, sealed_)});
@@ -127,7 +127,7 @@ CompactResult WalImpl::compact(bool force) {
       // output); the inputs are removed after readers stop using them.
       fs_.rename(out.temp_path, seg_path(out.segment->name));
       fs_.sync_dir(opt_.dir);
-      std::lock_guard lk(mu_);
+      MutexLock lk(mu_);
       auto first = std::find(sealed_.begin(), sealed_.end(), inputs[out.first].segment);
       auto last = std::find(sealed_.begin(), sealed_.end(), inputs[out.last].segment);
       if (first != sealed_.end() && last != sealed_.end()) {
@@ -146,7 +146,7 @@ CompactResult WalImpl::compact(bool force) {
   };
   CompactResult result =
       compact_segments(fs_, opt_.dir, inputs, floor, opt_.segment_bytes, pinned, install);
-  std::lock_guard lk(mu_);
+  MutexLock lk(mu_);
   metrics_.compactions++;
   if (!inputs.empty()) {
     result.bytes_after = 0;
@@ -159,7 +159,7 @@ CompactResult WalImpl::compact(bool force) {
 
 SegmentPin WalImpl::pin_sealed_since(uint64_t since_seq) {
   std::lock_guard pins(pin_mu_);
-  std::lock_guard lk(mu_);
+  MutexLock lk(mu_);
   check_open_locked();
   std::vector<PinnedSegment> segments;
   std::vector<std::shared_ptr<Segment>> held;
@@ -181,7 +181,7 @@ std::vector<SegmentInfo> WalImpl::delete_sealed_through(uint64_t seq) {
   std::vector<std::shared_ptr<Segment>> victims;
   {
     std::lock_guard pins(pin_mu_);
-    std::lock_guard lk(mu_);
+    MutexLock lk(mu_);
     check_open_locked();
     const uint64_t bound = std::min(seq, marks_.floor());
     // Only a prefix: the rest of the log must stay one chain.
@@ -209,9 +209,9 @@ std::vector<SegmentInfo> WalImpl::delete_sealed_through(uint64_t seq) {
 
 void WalImpl::start_after(uint64_t seq) {
   std::lock_guard admin(admin_mu_);
-  std::unique_lock lk(mu_);
+  MutexLock lk(mu_);
   check_open_locked();
-  cv_.wait(lk, [&] { return !importing_; });
+  cv_.wait(lk, [&]() REQUIRES(mu_) { return !importing_; });
   drain_locked(lk);
   if (!sealed_.empty() || active_->entries > 0 || seq < pipe_.next_seq() - 1) {
     throw Error(ErrorCode::kInvalidArgument,
@@ -272,9 +272,9 @@ ImportResult WalImpl::import_framed(std::string_view framed) {
   if (recs.empty()) throw Error(ErrorCode::kInvalidArgument, "import: no records");
 
   std::lock_guard admin(admin_mu_);
-  std::unique_lock lk(mu_);
+  MutexLock lk(mu_);
   check_open_locked();
-  cv_.wait(lk, [&] { return !importing_; });
+  cv_.wait(lk, [&]() REQUIRES(mu_) { return !importing_; });
   drain_locked(lk);
   const uint64_t first = recs.front().seq;
   const bool empty_log = sealed_.empty() && active_->entries == 0;
