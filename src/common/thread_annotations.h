@@ -8,6 +8,11 @@
 // commit pipeline, condition variables) may release and retake the mutex
 // inside; to the analysis the mutex stays held across the call, which is
 // what those functions promise at return.
+//
+// Checked by any clang build (CMakeLists.txt adds -Wthread-safety for
+// clang; STRATA_WERROR makes a violation an error), e.g.:
+//   CXX=clang++ cmake -S . -B build-clang -DSTRATA_WERROR=ON
+//   cmake --build build-clang --target strata_wal
 #pragma once
 
 #include <mutex>
