@@ -17,7 +17,7 @@ DirListing list_segments(FileSystem& fs, const std::string& dir) {
     if (parse_segment_file_name(name, &base)) {
       out.segments.push_back(ListedSegment{base, name, load_sealed_segment(fs, dir, name, base)});
     } else if (name.ends_with(".compact") || name.ends_with(".repair") ||
-               name.ends_with(".trunc") ||
+               name.ends_with(".trunc") || name.ends_with(kSpareSuffix) ||
                (name.starts_with('.') && name.find(kTempMarker) != std::string::npos)) {
       out.leftovers.push_back(name);
     }

@@ -67,24 +67,61 @@ std::shared_ptr<Segment> load_sealed_segment(FileSystem& fs, const std::string& 
   return s;
 }
 
-std::shared_ptr<Segment> create_segment(FileSystem& fs, const std::string& dir, uint64_t base,
-                                        Sha256* header_sha) {
-  const std::string name = new_segment_name(fs, dir, base);
-  auto file = std::shared_ptr<File>(fs.open(segment_path(dir, name), OpenMode::kCreate));
+namespace {
+
+// Writes the header for base at the start of file (no sync) and starts
+// *header_sha with it.
+void put_header(File& file, uint64_t base, Sha256* header_sha) {
   char header[kHeaderSize];
   encode_header(SegmentHeader{base}, header);
-  file->pwrite(header, kHeaderSize, 0);
-  file->sync();
-  fs.sync_dir(dir);
+  file.pwrite(header, kHeaderSize, 0);
+  *header_sha = Sha256();
+  header_sha->update(header, kHeaderSize);
+}
+
+// A segment that holds no record yet.
+std::shared_ptr<Segment> empty_segment(std::string name, uint64_t base,
+                                       std::shared_ptr<File> file) {
   auto s = std::make_shared<Segment>();
-  s->name = name;
+  s->name = std::move(name);
   s->base_seq = base;
   s->last_seq = base - 1;
   s->data_end = kHeaderSize;
   s->file = std::move(file);
-  *header_sha = Sha256();
-  header_sha->update(header, kHeaderSize);
   return s;
+}
+
+}  // namespace
+
+std::shared_ptr<Segment> create_segment(FileSystem& fs, const std::string& dir, uint64_t base,
+                                        Sha256* header_sha) {
+  std::string name = new_segment_name(fs, dir, base);
+  auto file = std::shared_ptr<File>(fs.open(segment_path(dir, name), OpenMode::kCreate));
+  put_header(*file, base, header_sha);
+  file->sync();
+  fs.sync_dir(dir);
+  return empty_segment(std::move(name), base, std::move(file));
+}
+
+std::string new_spare_name(FileSystem& fs, const std::string& dir) {
+  while (true) {
+    std::string name = fmt::format(".next-{:016x}{}", random_u64(), kSpareSuffix);
+    if (!fs.exists(segment_path(dir, name))) return name;
+  }
+}
+
+std::shared_ptr<Segment> segment_from_spare(FileSystem& fs, const std::string& dir,
+                                            const std::string& spare_name,
+                                            std::shared_ptr<File> spare_file, uint64_t base,
+                                            Sha256* header_sha) {
+  put_header(*spare_file, base, header_sha);
+  // The header is durable before the name is, so a segment name never
+  // stands for a file without one (the open-time repair relies on it).
+  spare_file->sync_data();
+  std::string name = new_segment_name(fs, dir, base);
+  fs.rename(segment_path(dir, spare_name), segment_path(dir, name));
+  fs.sync_dir(dir);
+  return empty_segment(std::move(name), base, std::move(spare_file));
 }
 
 Trailer encode_index_and_trailer(const Segment& s, uint64_t index_offset,

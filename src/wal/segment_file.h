@@ -82,6 +82,24 @@ std::shared_ptr<Segment> load_sealed_segment(FileSystem& fs, const std::string& 
 std::shared_ptr<Segment> create_segment(FileSystem& fs, const std::string& dir, uint64_t base,
                                         Sha256* header_sha);
 
+// Spare files: the next segment, made ahead of rotation (wal/active_segment.h)
+// under a name opening removes as a leftover; empty, or zero-filled and
+// synced, and not yet a segment.
+inline constexpr std::string_view kSpareSuffix = ".spare";
+// A name for a new spare file in dir that no file has.
+std::string new_spare_name(FileSystem& fs, const std::string& dir);
+
+// Turns the spare file (open read-write, all zeros or empty) into a new
+// empty segment for `base`, as create_segment would: the header written and
+// fdatasynced, then the file renamed to a new segment name and the directory
+// fsynced. The result has `file` set to spare_file; *header_sha as for
+// create_segment. Throws on failure (the spare may be left behind, to be
+// removed at the next open).
+std::shared_ptr<Segment> segment_from_spare(FileSystem& fs, const std::string& dir,
+                                            const std::string& spare_name,
+                                            std::shared_ptr<File> spare_file, uint64_t base,
+                                            Sha256* header_sha);
+
 // The sparse index and trailer that seal s when its records end at
 // index_offset; digest_so_far covers the file up to there. The bytes go to
 // *tail (index then trailer).

@@ -54,4 +54,19 @@ Error SpaceGuard::low_free_error() const {
                            free_bytes_, name_, limits_.stop_free_bytes, limits_.resume_free_bytes));
 }
 
+Error SpaceGuard::too_big_error(uint64_t total, uint64_t retention_floor) const {
+  // The WAL directory is DATA_DIR/wal for the command line.
+  std::string cmd = "strata compact --force";
+  if (name_.ends_with("/wal") && name_.size() > 4) {
+    cmd = fmt::format("strata --data-dir '{}' compact --force", name_.substr(0, name_.size() - 4));
+  }
+  return Error(
+      ErrorCode::kDiskPressureCritical,
+      fmt::format("WAL {} holds {} bytes; this write would pass WAL_MAX_BYTES ({}). Entries are "
+                  "dropped only once every registered remote tier has confirmed them (retention "
+                  "floor {}); `{}` drops superseded entries of sealed segments even if no remote "
+                  "holds them; or raise WAL_MAX_BYTES",
+                  name_, total, limits_.max_bytes, retention_floor, cmd));
+}
+
 }  // namespace strata::wal

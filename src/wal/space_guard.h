@@ -56,6 +56,9 @@ class SpaceGuard {
   }
   // kDiskFull naming the free space and both limits.
   Error low_free_error() const;
+  // kDiskPressureCritical for a write refused because the log holds `total`
+  // bytes, naming the retention floor and a command that frees space.
+  Error too_big_error(uint64_t total, uint64_t retention_floor) const;
 
  private:
   const SpaceLimits limits_;
