@@ -23,23 +23,26 @@ const prometheus::Histogram::BucketBoundaries kTierBuckets = {0.01, 0.05, 0.1, 0
 class FamilyBuilder {
  public:
   FamilyBuilder(std::vector<MetricFamily>& out, std::string name, std::string help, MetricType type)
-      : out_(out) {
+      : out_(out), index_(out.size()) {
     out_.push_back(MetricFamily{std::move(name), std::move(help), type, {}});
   }
   FamilyBuilder& add(double value, std::vector<ClientMetric::Label> labels = {}) {
     ClientMetric m;
     m.label = std::move(labels);
-    if (out_.back().type == MetricType::Counter) {
+    // By index: builders of several families may be filled in turn.
+    MetricFamily& family = out_[index_];
+    if (family.type == MetricType::Counter) {
       m.counter.value = value;
     } else {
       m.gauge.value = value;
     }
-    out_.back().metric.push_back(std::move(m));
+    family.metric.push_back(std::move(m));
     return *this;
   }
 
  private:
   std::vector<MetricFamily>& out_;
+  const size_t index_;
 };
 
 double breaker_value(BreakerState s) {

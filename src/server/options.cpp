@@ -104,10 +104,10 @@ ListenAddress parse_listen_address(std::string_view text) {
   }
   if (port.empty() || port.size() > 5 ||
       port.find_first_not_of("0123456789") != std::string::npos) {
-    throw bad("the port must be a number from 1 to 65535");
+    throw bad("the port must be a number from 0 (any free port) to 65535");
   }
   a.port = std::stoi(std::string(port));
-  if (a.port < 1 || a.port > 65535) throw bad("the port must be a number from 1 to 65535");
+  if (a.port > 65535) throw bad("the port must be a number from 0 (any free port) to 65535");
   if (host.empty() || host == "localhost") {
     a.host = "127.0.0.1";
   } else {

@@ -39,6 +39,7 @@ struct Scheduler::Slot {
   std::condition_variable cv;
   bool kicked = false;
   std::thread thread;
+  bool started = false;
   std::atomic<bool> exited{false};
 
   mutable std::mutex status_mu;
@@ -64,6 +65,7 @@ void Scheduler::add(std::unique_ptr<Job> job, std::chrono::milliseconds interval
 void Scheduler::start() {
   for (auto& slot : slots_) {
     Slot* s = slot.get();
+    s->started = true;
     s->thread = std::thread([this, s] { loop(*s); });
   }
 }
@@ -219,6 +221,8 @@ std::vector<std::string> Scheduler::final_round(std::chrono::milliseconds budget
     size_t left = 0;
   };
   auto shared = std::make_shared<Shared>();
+  last_round_left_ = std::make_shared<std::atomic<int>>(0);
+  auto left_total = last_round_left_;
   struct Run {
     Slot* slot;
     std::shared_ptr<std::atomic<bool>> done;
@@ -233,8 +237,9 @@ std::vector<std::string> Scheduler::final_round(std::chrono::milliseconds budget
       shared->left++;
     }
     Slot* s = slot.get();
+    left_total->fetch_add(1);
     // Waits for a scheduled run in progress (run_mu), then ships what is left.
-    std::thread t([this, s, shared, done] {
+    std::thread t([this, s, shared, done, left_total] {
       try {
         JobResult r = run_locked(*s);
         spdlog::info("tier {} (last run): {}", s->name, r.summary);
@@ -242,9 +247,12 @@ std::vector<std::string> Scheduler::final_round(std::chrono::milliseconds budget
         spdlog::warn("tier {} (last run) failed: {}", s->name, e.what());
       }
       done->store(true);
-      std::lock_guard lk(shared->mu);
-      shared->left--;
-      shared->cv.notify_all();
+      {
+        std::lock_guard lk(shared->mu);
+        shared->left--;
+        shared->cv.notify_all();
+      }
+      left_total->fetch_sub(1);
     });
     runs.push_back(Run{s, done, std::move(t)});
   }

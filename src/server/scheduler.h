@@ -86,7 +86,8 @@ class Scheduler {
     std::function<void(const std::string& job, uint64_t seq)> confirmed;
   };
   Scheduler(Breaker breaker, Hooks hooks);
-  ~Scheduler();  // stop()
+  // stop(), then waits for any thread a bounded final_round left behind.
+  ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
@@ -125,6 +126,7 @@ class Scheduler {
   const Hooks hooks_;
   std::vector<std::unique_ptr<Slot>> slots_;
   std::atomic<bool> stopping_{false};
+  std::shared_ptr<std::atomic<int>> last_round_left_;
 };
 
 }  // namespace strata::server
