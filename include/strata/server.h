@@ -22,6 +22,7 @@ struct ListenAddress {
 };
 
 // "127.0.0.1:7480", "[::1]:7480", "localhost:7480" or ":7480" (loopback).
+// Port 0 takes any free port (logged, and written to DATA_DIR/serve.json).
 // Throws kConfigInvalid naming STRATA_LISTEN. A host name other than
 // localhost is refused: the daemon binds exactly what it was told.
 ListenAddress parse_listen_address(std::string_view text);
