@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "server/boot_checks.h"
+#include "server/entry_json.h"
 #include "server/tiers.h"
 #include "strata/config.h"
 #include "strata/error.h"
@@ -28,18 +29,8 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-std::string iso_time(std::chrono::system_clock::time_point t) {
-  const auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
-}
-
 nlohmann::json optional_time(const std::optional<std::chrono::system_clock::time_point>& t) {
-  return t ? nlohmann::json(iso_time(*t)) : nlohmann::json(nullptr);
+  return t ? nlohmann::json(utc_time_text(*t)) : nlohmann::json(nullptr);
 }
 
 sigset_t daemon_signals() {
@@ -181,7 +172,7 @@ void Daemon::write_serve_file() {
   bound.port = http_->port();
   nlohmann::json j = {{"pid", ::getpid()},
                       {"url", bound.url()},
-                      {"started", iso_time(std::chrono::system_clock::now())}};
+                      {"started", utc_time_text(std::chrono::system_clock::now())}};
   {
     std::ofstream out(tmp, std::ios::trunc);
     out << j.dump() << "\n";
@@ -241,26 +232,13 @@ nlohmann::json Daemon::status_json() {
   j["ready"] = !reason.has_value();
   j["not_ready_reason"] = reason ? nlohmann::json(*reason) : nlohmann::json(nullptr);
   j["warnings"] = warnings_;
-  j["wal"] = {{"dir", s.dir},
-              {"open", s.open},
-              {"stopped", s.stopped},
-              {"stop_reason", s.stop_reason},
-              {"sync", sync_mode_name(s.sync)},
-              {"head_seq", s.head_seq},
-              {"first_seq", s.first_seq},
-              {"durable_seq", s.durable_seq},
-              {"segments", s.segments},
-              {"total_bytes", s.total_bytes},
-              {"disk_pressure", disk_pressure_name(s.pressure)},
-              {"low_free_space", s.low_free_space},
-              {"free_bytes", s.free_bytes},
-              {"confirmed_seq", s.confirmed_seq},
-              {"history_id", s.history_id},
-              {"appends", m.appends},
-              {"bytes_written", m.bytes_written},
-              {"fsyncs", m.fsyncs},
-              {"group_commits", m.group_commits},
-              {"rejected_writes", m.rejected_writes}};
+  j["wal"] = wal_status_json(s);
+  j["wal"]["history_id"] = s.history_id;
+  j["wal"]["appends"] = m.appends;
+  j["wal"]["bytes_written"] = m.bytes_written;
+  j["wal"]["fsyncs"] = m.fsyncs;
+  j["wal"]["group_commits"] = m.group_commits;
+  j["wal"]["rejected_writes"] = m.rejected_writes;
   j["state"] = {{"applied_seq", state_->applied_seq()}};
   j["tiers"] = nlohmann::json::array();
   if (!object_tier_) {

@@ -118,6 +118,28 @@ void append_entry_line(const EntryView& e, std::string& out) {
   out.push_back('\n');
 }
 
+nlohmann::json wal_status_json(const WalStatus& s) {
+  nlohmann::json tiers = nlohmann::json::array();
+  for (const auto& t : s.tiers) {
+    tiers.push_back({{"tier", t.tier}, {"confirmed_seq", t.seq}, {"registered", t.registered}});
+  }
+  return {{"dir", s.dir},
+          {"open", s.open},
+          {"stopped", s.stopped},
+          {"stop_reason", s.stop_reason},
+          {"sync", sync_mode_name(s.sync)},
+          {"head_seq", s.head_seq},
+          {"first_seq", s.first_seq},
+          {"durable_seq", s.durable_seq},
+          {"segments", s.segments},
+          {"total_bytes", s.total_bytes},
+          {"disk_pressure", disk_pressure_name(s.pressure)},
+          {"low_free_space", s.low_free_space},
+          {"free_bytes", s.free_bytes},
+          {"retention_floor", s.retention_floor},
+          {"tiers", tiers}};
+}
+
 std::string error_body(std::string_view code, std::string_view message) {
   nlohmann::json j = {{"error", {{"code", code}, {"message", message}}}};
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

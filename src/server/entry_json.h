@@ -1,5 +1,6 @@
-// Entries as the HTTP API reads and writes them (docs/api.md): the same JSON
-// shape as `strata get` and `strata replay`.
+// The JSON shapes of entries and of the WAL's status, as the HTTP API reads
+// and writes them (docs/api.md) and as the CLI prints them (`strata get`,
+// `replay`, `status --json` use these same functions).
 #pragma once
 
 #include <string>
@@ -9,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "strata/entry.h"
+#include "strata/wal.h"
 
 namespace strata::server {
 
@@ -27,6 +29,11 @@ ParsedEntries parse_entries_body(std::string_view body);
 nlohmann::json entry_to_json(const EntryView& e);
 // The same, written into out as one line (for JSON-lines streaming).
 void append_entry_line(const EntryView& e, std::string& out);
+
+// dir, open, stopped, stop_reason, sync, head/first/durable seq, segments,
+// total_bytes, disk_pressure, low_free_space, free_bytes, retention_floor and
+// each tier's confirmed seq.
+nlohmann::json wal_status_json(const WalStatus& s);
 
 // {"error": {"code": "...", "message": "..."}}
 std::string error_body(std::string_view code, std::string_view message);

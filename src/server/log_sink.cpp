@@ -11,9 +11,7 @@
 
 namespace strata::server {
 
-namespace {
-
-std::string utc_time(spdlog::log_clock::time_point t) {
+std::string utc_time_text(std::chrono::system_clock::time_point t) {
   const auto ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
   const std::time_t secs = static_cast<std::time_t>(ms / 1000);
@@ -22,6 +20,8 @@ std::string utc_time(spdlog::log_clock::time_point t) {
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
 }
+
+namespace {
 
 // One event is one line: control characters (a newline in a message that
 // quotes user input) are escaped.
@@ -71,12 +71,12 @@ void LineSink::sink_it_(const spdlog::details::log_msg& msg) {
   const std::string_view level(level_name.data(), level_name.size());
   std::string line;
   if (json_) {
-    nlohmann::json j = {{"time", utc_time(msg.time)},
+    nlohmann::json j = {{"time", utc_time_text(msg.time)},
                         {"level", std::string(level.data(), level.size())},
                         {"msg", std::string(payload)}};
     line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   } else {
-    line = fmt::format("{} {} {}", utc_time(msg.time), level, one_line(payload));
+    line = fmt::format("{} {} {}", utc_time_text(msg.time), level, one_line(payload));
   }
   line.push_back('\n');
   std::fwrite(line.data(), 1, line.size(), out_);

@@ -3,6 +3,7 @@
 // LOG_FILE, which SIGHUP reopens so logrotate can move it away.
 #pragma once
 
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <mutex>
@@ -30,6 +31,10 @@ class LineSink : public spdlog::sinks::base_sink<std::mutex> {
   const std::string path_;
   FILE* out_ = nullptr;
 };
+
+// "2026-12-01T10:00:00.123Z": a time as every log line and status output
+// writes it.
+std::string utc_time_text(std::chrono::system_clock::time_point t);
 
 // Makes a LineSink the sink of spdlog's default logger at LOG_LEVEL and
 // returns it (for SIGHUP).
