@@ -298,14 +298,20 @@ TEST_F(Lifecycle, JsonLogsAreOneObjectPerLineAndSighupReopensTheLogFile) {
   d.start();
   auto c = d.client();
   EXPECT_EQ(get(*c, "/v1/entries/5").status, 404);  // logged at info
+  // cpp-httplib logs a request after its answer is sent: wait for the line,
+  // or it may land in the file after the rename and SIGHUP.
+  auto wait_for_text = [](const std::string& file, const std::string& text) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (!(fs::exists(file) && testing::read_file(file).find(text) != std::string::npos) &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  };
+  wait_for_text(log, "/v1/entries/5");
   fs::rename(log, log + ".1");
   d.signal(SIGHUP);
   // The daemon logs the reopening into the new file.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (!(fs::exists(log) && testing::read_file(log).find("reopened") != std::string::npos) &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  wait_for_text(log, "reopened");
   ASSERT_TRUE(fs::exists(log)) << "SIGHUP did not reopen LOG_FILE";
   EXPECT_EQ(get(*c, "/v1/entries/6").status, 404);
   d.signal(SIGTERM);
