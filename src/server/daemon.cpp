@@ -89,7 +89,11 @@ std::vector<Daemon::BootStep> Daemon::boot_steps() {
 void Daemon::recover() {
   const auto start = SteadyClock::now();
   OpenReport report;
-  wal_ = Wal::open(WalOptions::from_env(options_.data_dir + "/wal"), &report);
+  WalOptions wal_options = WalOptions::from_env(options_.data_dir + "/wal");
+  // The tiers that hold a copy of the log: their marks (confirm) hold back
+  // compaction and deletion.
+  wal_options.tiers = {"git"};
+  wal_ = Wal::open(wal_options, &report);
   for (const auto& note : report.notes) boot_.lines.push_back("local WAL: " + note);
   state_ = std::make_unique<StateView>(options_.data_dir);
   const uint64_t before = state_->applied_seq();
@@ -116,7 +120,7 @@ void Daemon::start_tiers() {
   hooks.ran = [this](const std::string& job, bool ok, double seconds, uint64_t) {
     metrics_.observe_tier_run(job, ok, seconds);
   };
-  hooks.confirmed = [this](const std::string&, uint64_t) { on_confirmed(); };
+  hooks.confirmed = [this](const std::string& job, uint64_t seq) { on_confirmed(job, seq); };
   scheduler_ = std::make_unique<Scheduler>(
       Scheduler::Breaker{options_.breaker_failures, options_.breaker_reset}, hooks);
 
@@ -125,7 +129,9 @@ void Daemon::start_tiers() {
                   options_.git_interval);
   scheduler_->add(make_compaction_job(*wal_), options_.compact_check);
   report_tiers();
-  on_confirmed();
+  for (const JobStatus& t : scheduler_->status()) {
+    if (t.remote && t.confirmed_seq) on_confirmed(t.name, *t.confirmed_seq);
+  }
   scheduler_->start();
 }
 
@@ -152,17 +158,16 @@ void Daemon::report_tiers() {
   }
 }
 
-void Daemon::on_confirmed() {
-  // Compaction may drop only what every tier holding a copy has; a tier
-  // with no confirmation yet holds the floor at 0.
-  uint64_t floor = UINT64_MAX;
-  bool any = false;
-  for (const JobStatus& t : scheduler_->status()) {
-    if (!t.remote) continue;
-    any = true;
-    floor = std::min(floor, t.confirmed_seq.value_or(0));
+void Daemon::on_confirmed(const std::string& tier, uint64_t seq) {
+  // The WAL's mark for the tier (persisted in wal/MARKS): compaction and the
+  // pruner drop only what every tier holding a copy has. A remote may hold
+  // more than this log (it was rebuilt from an older copy): the mark then
+  // says it holds everything this log has.
+  try {
+    wal_->confirm(tier, std::min(seq, wal_->status().head_seq));
+  } catch (const Error& e) {
+    spdlog::error("tier {}: recording its confirmed seq {} failed: {}", tier, seq, e.what());
   }
-  if (any) wal_->set_confirmed_seq(floor);
 }
 
 void Daemon::write_serve_file() {

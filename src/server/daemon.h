@@ -68,7 +68,7 @@ class Daemon {
   void start_tiers();
   void report_tiers();
   void write_serve_file();
-  void on_confirmed();
+  void on_confirmed(const std::string& tier, uint64_t seq);
   std::map<std::string, double> lag_seconds(uint64_t head, const std::vector<JobStatus>& tiers);
 
   const ServerOptions options_;

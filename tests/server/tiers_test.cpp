@@ -58,6 +58,16 @@ TEST(Tiers, ADeadGitRemoteOpensItsBreakerWhileAppendsGoOnAndTheBacklogShipsAfter
   ASSERT_TRUE(eventually([&] { return tier(*c, "git")["confirmed_seq"] == 5; }))
       << tier(*c, "git").dump() << d.log();
   EXPECT_EQ(tier(*c, "git")["stand_in"], false);
+  // The Git tier's confirmation is the WAL's persisted mark "git" (the
+  // retention floor compaction and pruning respect).
+  ASSERT_TRUE(eventually([&] {
+    auto wal = get(*c, "/v1/status").json()["wal"];
+    for (const auto& m : wal["tiers"]) {
+      if (m["tier"] == "git") return m["confirmed_seq"] == 5 && m["registered"] == true;
+    }
+    return false;
+  })) << get(*c, "/v1/status").body;
+  EXPECT_EQ(get(*c, "/v1/status").json()["wal"]["retention_floor"], 5);
 
   git->stop();
   uint64_t appended = 5;
