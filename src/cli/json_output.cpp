@@ -5,9 +5,13 @@
 namespace strata::cli {
 
 // The daemon's API and the CLI print the same shapes.
-nlohmann::json entry_json(const EntryView& e) { return server::entry_to_json(e); }
+nlohmann::json entry_json(const EntryView& e) {
+  return server::entry_to_json(e);
+}
 
-nlohmann::json status_json(const WalStatus& s) { return server::wal_status_json(s); }
+nlohmann::json status_json(const WalStatus& s) {
+  return server::wal_status_json(s);
+}
 
 nlohmann::json metrics_json(const WalMetrics& m) {
   return {{"appends", m.appends},

@@ -7,11 +7,11 @@
 #include "cli/log_sink.h"
 #include "strata/config.h"
 #include "strata/error.h"
+#include "strata/server.h"
+#include "strata/settings.h"
 #include "strata/utf8.h"
 #include "strata/version.h"
 #include "strata_revision.h"
-#include "strata/server.h"
-#include "strata/settings.h"
 
 namespace {
 
