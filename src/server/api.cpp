@@ -58,12 +58,6 @@ void post_entries(Daemon& d, const Request& req, Response& res, const ContentRea
         fmt::format("durability: expected local or remote, got '{}'", durability.substr(0, 100)));
     return;
   }
-  if (durability == "remote" && !d.object_tier()) {
-    send_error(res, 501, "NOT_IMPLEMENTED",
-               "durability=remote needs the object-store tier, which this build does not "
-               "include; nothing was written");
-    return;
-  }
   ParsedEntries parsed;
   try {
     parsed = parse_entries_body(*body);
@@ -202,11 +196,6 @@ void run_tier(Daemon& d, const Request& req, Response& res, const ContentReader&
               const std::string& tier) {
   if (!d.http().read_body(req, res, reader)) return;
   if (!only_params(req, res, {})) return;
-  if (!d.scheduler().has(tier)) {
-    send_error(res, 501, "NOT_IMPLEMENTED",
-               fmt::format("the {} tier is not built into this version", tier));
-    return;
-  }
   try {
     JobResult r = d.scheduler().run_now(tier);
     nlohmann::json out = {{"tier", tier}, {"summary", r.summary}, {"result", r.detail}};
@@ -220,11 +209,6 @@ void run_tier(Daemon& d, const Request& req, Response& res, const ContentReader&
 void post_snapshot(Daemon& d, const Request& req, Response& res, const ContentReader& reader) {
   if (!d.http().read_body(req, res, reader)) return;
   if (!only_params(req, res, {})) return;
-  if (!d.object_tier()) {
-    send_error(res, 501, "NOT_IMPLEMENTED",
-               "state snapshots go to the object store, whose tier this build does not include");
-    return;
-  }
   try {
     JobResult r = d.object_tier()->snapshot();
     send_json(res, 200, {{"tier", "object"}, {"summary", r.summary}, {"result", r.detail}});

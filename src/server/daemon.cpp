@@ -18,6 +18,7 @@
 
 #include "server/boot_checks.h"
 #include "server/entry_json.h"
+#include "server/object_tier.h"
 #include "server/tiers.h"
 #include "strata/config.h"
 #include "strata/error.h"
@@ -92,7 +93,7 @@ void Daemon::recover() {
   WalOptions wal_options = WalOptions::from_env(options_.data_dir + "/wal");
   // The tiers that hold a copy of the log: their marks (confirm) hold back
   // compaction and deletion.
-  wal_options.tiers = {"git"};
+  wal_options.tiers = {"object", "git"};
   wal_ = Wal::open(wal_options, &report);
   for (const auto& note : report.notes) boot_.lines.push_back("local WAL: " + note);
   state_ = std::make_unique<StateView>(options_.data_dir);
@@ -124,7 +125,10 @@ void Daemon::start_tiers() {
   scheduler_ = std::make_unique<Scheduler>(
       Scheduler::Breaker{options_.breaker_failures, options_.breaker_reset}, hooks);
 
-  // The object-store tier joins here when the object-sync layer is built in.
+  auto object = make_object_tier(*wal_, options_.data_dir, options_.local_remote_dir,
+                                 [this] { return state_->catch_up(*wal_); });
+  object_tier_ = object.get();
+  scheduler_->add(std::move(object), options_.sync_interval);
   scheduler_->add(make_git_tier(GitSyncConfig::from_env(options_.data_dir), *wal_, *state_),
                   options_.git_interval);
   scheduler_->add(make_compaction_job(*wal_), options_.compact_check);
@@ -136,11 +140,6 @@ void Daemon::start_tiers() {
 }
 
 void Daemon::report_tiers() {
-  if (!object_tier_) {
-    spdlog::warn(
-        "tier object: not available in this build (the object-store sync tier, issue #11, is "
-        "not built in): entries are not shipped to R2_ENDPOINT or STRATA_LOCAL_REMOTE_DIR");
-  }
   bool stand_in = false;
   for (const JobStatus& t : scheduler_->status()) {
     if (!t.remote) continue;
@@ -202,6 +201,16 @@ std::optional<std::string> Daemon::not_ready_reason() {
   return std::nullopt;
 }
 
+std::vector<JobStatus> Daemon::tier_status() {
+  std::vector<JobStatus> tiers = scheduler_->status();
+  if (!object_tier_) return tiers;
+  const uint64_t c = object_tier_->confirmed_now();
+  for (JobStatus& t : tiers) {
+    if (t.name == "object" && c > t.confirmed_seq.value_or(0)) t.confirmed_seq = c;
+  }
+  return tiers;
+}
+
 std::map<std::string, double> Daemon::lag_seconds(uint64_t head,
                                                   const std::vector<JobStatus>& tiers) {
   std::map<std::string, double> out;
@@ -224,7 +233,7 @@ std::map<std::string, double> Daemon::lag_seconds(uint64_t head,
 nlohmann::json Daemon::status_json() {
   const WalStatus s = wal_->status();
   const WalMetrics m = wal_->metrics();
-  const std::vector<JobStatus> tiers = scheduler_->status();
+  const std::vector<JobStatus> tiers = tier_status();
   const auto lags = lag_seconds(s.head_seq, tiers);
   const auto reason = not_ready_reason();
   ListenAddress bound = options_.listen;
@@ -246,14 +255,8 @@ nlohmann::json Daemon::status_json() {
   j["wal"]["rejected_writes"] = m.rejected_writes;
   j["state"] = {{"applied_seq", state_->applied_seq()}};
   j["tiers"] = nlohmann::json::array();
-  if (!object_tier_) {
-    j["tiers"].push_back({{"name", "object"},
-                          {"available", false},
-                          {"reason", "the object-store sync tier is not built into this version"}});
-  }
   for (const JobStatus& t : tiers) {
     nlohmann::json tj = {{"name", t.name},
-                         {"available", true},
                          {"target", t.target},
                          {"stand_in", t.stand_in},
                          {"holds_log", t.remote},
@@ -275,6 +278,7 @@ nlohmann::json Daemon::status_json() {
       tj["lag_entries"] = s.head_seq > c ? s.head_seq - c : 0;
       tj["lag_seconds"] = lags.at(t.name);
     }
+    if (t.name == "object" && object_tier_) tj["sync"] = object_tier_->sync_detail();
     j["tiers"].push_back(std::move(tj));
   }
   j["recovery"] = {{"source", boot_.source},   {"mode", boot_.mode}, {"ok", boot_.ok},
@@ -287,7 +291,7 @@ std::string Daemon::metrics_text() {
   ScrapeInput in;
   in.wal = wal_->status();
   in.wal_metrics = wal_->metrics();
-  in.tiers = scheduler_->status();
+  in.tiers = tier_status();
   in.lag_seconds = lag_seconds(in.wal.head_seq, in.tiers);
   in.boot = boot_;
   in.ready = !not_ready_reason().has_value();

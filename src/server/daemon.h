@@ -33,6 +33,12 @@ class ObjectTier : public Job {
   virtual bool wait_confirmed(uint64_t seq, std::chrono::milliseconds timeout) = 0;
   // Uploads a snapshot of the state now (POST /v1/snapshot).
   virtual JobResult snapshot() = 0;
+  // What the store has confirmed, counting the syncs wait_confirmed started
+  // outside the schedule (0: nothing yet).
+  virtual uint64_t confirmed_now() = 0;
+  // The tier's own view for /v1/status: manifest version, lineage, latest
+  // snapshot. Never a secret.
+  virtual nlohmann::json sync_detail() = 0;
 };
 
 class Daemon {
@@ -69,6 +75,9 @@ class Daemon {
   void report_tiers();
   void write_serve_file();
   void on_confirmed(const std::string& tier, uint64_t seq);
+  // The scheduler's view of the tiers, with the object tier's confirmed seq
+  // as the store has it now.
+  std::vector<JobStatus> tier_status();
   std::map<std::string, double> lag_seconds(uint64_t head, const std::vector<JobStatus>& tiers);
 
   const ServerOptions options_;
