@@ -9,8 +9,10 @@
 #include <stdexcept>
 #include <thread>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "storage/servers.h"
 #include "support/temp_dir.h"
 
 namespace strata::testing {
@@ -217,6 +219,38 @@ std::string entry_body(const std::string& path, const std::string& data, const s
   nlohmann::json j = {{"type", "bead"}, {"op", op}, {"path", path}};
   if (op != "delete") j["data"] = data;
   return j.dump();
+}
+
+nlohmann::json tier(httplib::Client& c, const std::string& name) {
+  auto status = get(c, "/v1/status").json();
+  for (const auto& t : status["tiers"]) {
+    if (t["name"] == name) return t;
+  }
+  ADD_FAILURE() << "no tier " << name;
+  return {};
+}
+
+std::unique_ptr<NodeProcess> start_s3rver(const std::string& dir, int port) {
+  std::vector<std::string> args = {"--dir",        dir,        "--bucket", kBucket,
+                                   "--access-key", kAccessKey, "--secret", kSecretKey};
+  if (port) args.insert(args.end(), {"--port", std::to_string(port)});
+  return std::make_unique<NodeProcess>(std::vector<std::string>{"--openssl-legacy-provider"},
+                                       js_dir() + "/s3rver.js", args);
+}
+
+Env s3_env(int port) {
+  return {{"R2_ENDPOINT", fmt::format("http://127.0.0.1:{}", port)},
+          {"R2_BUCKET", kBucket},
+          {"R2_ACCESS_KEY_ID", kAccessKey},
+          {"R2_SECRET_ACCESS_KEY", kSecretKey},
+          {"R2_CONNECT_TIMEOUT_MS", "1000"},
+          {"R2_STALL_TIMEOUT_MS", "2000"},
+          {"R2_TIMEOUT_MS", "3000"},
+          {"SYNC_INTERVAL_MS", "200"},
+          {"SYNC_MANIFEST_MIN_INTERVAL_MS", "0"},
+          {"GIT_SYNC_INTERVAL_MS", "200"},
+          {"STRATA_BREAKER_FAILURES", "3"},
+          {"STRATA_BREAKER_RESET_MS", "1500"}};
 }
 
 }  // namespace strata::testing

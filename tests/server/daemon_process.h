@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <httplib.h>
@@ -81,5 +82,27 @@ Reply post(httplib::Client& c, const std::string& path, const std::string& body)
 // An entry body: {"type":"bead","op":"create","path":path,"data":data}.
 std::string entry_body(const std::string& path, const std::string& data,
                        const std::string& op = "create");
+
+// The tier `name` of GET /v1/status ("object", "git", "compaction").
+nlohmann::json tier(httplib::Client& c, const std::string& name);
+
+// Polls pred every 50 ms until it holds or timeout passes; returns whether it held.
+template <typename Pred>
+bool eventually(Pred pred, std::chrono::seconds timeout = std::chrono::seconds(60)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return pred();
+}
+
+class NodeProcess;
+// A real s3rver holding its data in dir, on port (0: a free one), with the
+// storage tests' bucket and keys.
+std::unique_ptr<NodeProcess> start_s3rver(const std::string& dir, int port);
+// The daemon's environment for that s3rver: short timeouts, a sync and a Git
+// archive every 200 ms, a breaker that opens after 3 failures for 1.5 s.
+Env s3_env(int port);
 
 }  // namespace strata::testing

@@ -2,8 +2,6 @@
 // ?durability=remote answer once the store has confirmed them; a stopped
 // s3rver opens the object tier's breaker while appends and Git archiving go
 // on, and when it returns (same port, same data) the backlog ships.
-#include <thread>
-
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -16,54 +14,13 @@ namespace {
 
 using testing::DaemonProcess;
 using testing::entry_body;
+using testing::eventually;
 using testing::get;
 using testing::post;
+using testing::s3_env;
+using testing::start_s3rver;
 using testing::TempDir;
-
-nlohmann::json tier(httplib::Client& c, const std::string& name) {
-  auto status = get(c, "/v1/status").json();
-  for (const auto& t : status["tiers"]) {
-    if (t["name"] == name) return t;
-  }
-  ADD_FAILURE() << "no tier " << name;
-  return {};
-}
-
-template <typename Pred>
-bool eventually(Pred pred, std::chrono::seconds timeout = std::chrono::seconds(60)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return pred();
-}
-
-std::unique_ptr<testing::NodeProcess> start_s3rver(const std::string& dir, int port) {
-  std::vector<std::string> args = {"--dir",        dir,
-                                   "--bucket",     testing::kBucket,
-                                   "--access-key", testing::kAccessKey,
-                                   "--secret",     testing::kSecretKey};
-  if (port) args.insert(args.end(), {"--port", std::to_string(port)});
-  return std::make_unique<testing::NodeProcess>(
-      std::vector<std::string>{"--openssl-legacy-provider"}, testing::js_dir() + "/s3rver.js",
-      args);
-}
-
-std::map<std::string, std::string> s3_env(int port) {
-  return {{"R2_ENDPOINT", fmt::format("http://127.0.0.1:{}", port)},
-          {"R2_BUCKET", testing::kBucket},
-          {"R2_ACCESS_KEY_ID", testing::kAccessKey},
-          {"R2_SECRET_ACCESS_KEY", testing::kSecretKey},
-          {"R2_CONNECT_TIMEOUT_MS", "1000"},
-          {"R2_STALL_TIMEOUT_MS", "2000"},
-          {"R2_TIMEOUT_MS", "3000"},
-          {"SYNC_INTERVAL_MS", "200"},
-          {"SYNC_MANIFEST_MIN_INTERVAL_MS", "0"},
-          {"GIT_SYNC_INTERVAL_MS", "200"},
-          {"STRATA_BREAKER_FAILURES", "3"},
-          {"STRATA_BREAKER_RESET_MS", "1500"}};
-}
+using testing::tier;
 
 TEST(ObjectTier, RemoteDurabilityAnswersOnceTheStoreConfirmed) {
   TempDir tmp;

@@ -15,28 +15,11 @@ namespace {
 
 using testing::DaemonProcess;
 using testing::entry_body;
+using testing::eventually;
 using testing::get;
 using testing::post;
 using testing::TempDir;
-
-nlohmann::json tier(httplib::Client& c, const std::string& name) {
-  auto status = get(c, "/v1/status").json();
-  for (const auto& t : status["tiers"]) {
-    if (t["name"] == name) return t;
-  }
-  ADD_FAILURE() << "no tier " << name;
-  return {};
-}
-
-template <typename Pred>
-bool eventually(Pred pred, std::chrono::seconds timeout = std::chrono::seconds(60)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return pred();
-}
+using testing::tier;
 
 TEST(Tiers, ADeadGitRemoteOpensItsBreakerWhileAppendsGoOnAndTheBacklogShipsAfter) {
   TempDir tmp;
