@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "server/boot_checks.h"
+#include "server/boot_recovery.h"
 #include "server/entry_json.h"
 #include "server/object_tier.h"
 #include "server/tiers.h"
@@ -75,7 +76,8 @@ std::vector<Daemon::BootStep> Daemon::boot_steps() {
            warnings_.push_back(w);
          }
        }},
-      // Recovery (RECOVERY_MODE) plugs in here; it ends with the WAL open.
+      // The cascade (RECOVERY_MODE) before the WAL is opened; it ends with
+      // the WAL open and state/ at its head.
       {"recovery", [this] { recover(); }},
       {"tiers", [this] { start_tiers(); }},
       {"listen",
@@ -88,32 +90,62 @@ std::vector<Daemon::BootStep> Daemon::boot_steps() {
 }
 
 void Daemon::recover() {
-  const auto start = SteadyClock::now();
-  OpenReport report;
   WalOptions wal_options = WalOptions::from_env(options_.data_dir + "/wal");
   // The tiers that hold a copy of the log: their marks (confirm) hold back
   // compaction and deletion.
   wal_options.tiers = {"object", "git"};
+  const BootRecovery rec =
+      recover_at_boot(options_.data_dir, options_.local_remote_dir, wal_options);
+  const RecoveryResult& r = rec.result;
+  recovery_ = recovery_result_json(r);
+  for (const auto& s : r.sources) {
+    boot_.lines.push_back(fmt::format("{}: {}", recovery_source_name(s.source), s.line));
+  }
+  for (const auto& m : r.missing) boot_.lines.push_back("missing: " + m);
+  for (const auto& n : r.notes) boot_.lines.push_back("note: " + n);
+  for (const auto& line : boot_.lines) spdlog::info("recovery: {}", line);
+  // Recovery's probe of each configured remote is the boot's reachability
+  // check: an unreachable one is a warning in status (and, in strict mode, a
+  // refused boot below).
+  for (const auto& s : r.sources) {
+    if (s.configured && !s.reachable) {
+      warnings_.push_back(
+          fmt::format("{} unreachable at boot: {}", recovery_source_name(s.source), s.line));
+      spdlog::warn("boot: {}", warnings_.back());
+    }
+  }
+  if (r.state == RecoveryState::kFailed || r.state == RecoveryState::kLoopDetected) {
+    // Nothing was changed (run_recovery's contract); the reason is the
+    // boot's one error line.
+    const ErrorCode code = r.state == RecoveryState::kLoopDetected ? ErrorCode::kRecoveryLoop
+                                                                   : ErrorCode::kRecoveryFailed;
+    throw Error(code, fmt::format("RECOVERY_MODE {}: {}{}", recovery_mode_name(r.mode),
+                                  r.error_code == error_code_name(code) ? "" : r.error_code + ": ",
+                                  r.error));
+  }
+  spdlog::log(r.state == RecoveryState::kRunning ? spdlog::level::info : spdlog::level::warn,
+              "recovery: {}", rec.summary);
+  if (r.state == RecoveryState::kDegraded) {
+    warnings_.push_back("recovery " + rec.summary +
+                        (r.missing.empty() ? "" : fmt::format("; missing: {}", r.missing.front())));
+  }
+
+  OpenReport report;
   wal_ = Wal::open(wal_options, &report);
   for (const auto& note : report.notes) boot_.lines.push_back("local WAL: " + note);
   state_ = std::make_unique<StateView>(options_.data_dir);
   const uint64_t before = state_->applied_seq();
   const uint64_t seq = state_->catch_up(*wal_);
+  if (seq != before)
+    boot_.lines.push_back(fmt::format("state applied from seq {} to {}", before, seq));
   const WalStatus st = wal_->status();
-  boot_.source = "local";
-  boot_.mode = "local";
+  boot_.source = std::string(recovery_source_name(r.source));
+  boot_.mode = std::string(recovery_mode_name(r.mode));
+  boot_.state = std::string(recovery_state_name(r.state));
   boot_.ok = true;
   boot_.seq = st.head_seq;
-  boot_.entries = seq >= before ? seq - before : seq;
-  boot_.lines.push_back(fmt::format(
-      "local WAL: {} segment(s), head seq {}{}; state applied from seq {} to {}", report.segments,
-      st.head_seq,
-      report.torn_bytes_dropped
-          ? fmt::format(", {} torn bytes cut from {}", report.torn_bytes_dropped, report.torn_file)
-          : "",
-      before, seq));
-  boot_.seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
-  for (const auto& line : boot_.lines) spdlog::info("recovery: {}", line);
+  boot_.entries = r.entries_restored + r.entries_replayed;
+  boot_.seconds = static_cast<double>(r.duration.count()) / 1000.0;
 }
 
 void Daemon::start_tiers() {
@@ -281,9 +313,13 @@ nlohmann::json Daemon::status_json() {
     if (t.name == "object" && object_tier_) tj["sync"] = object_tier_->sync_detail();
     j["tiers"].push_back(std::move(tj));
   }
-  j["recovery"] = {{"source", boot_.source},   {"mode", boot_.mode}, {"ok", boot_.ok},
-                   {"entries", boot_.entries}, {"seq", boot_.seq},   {"seconds", boot_.seconds},
-                   {"lines", boot_.lines}};
+  // run_recovery's whole result, and the summary the metrics carry.
+  j["recovery"] = recovery_;
+  j["recovery"]["ok"] = boot_.ok;
+  j["recovery"]["entries"] = boot_.entries;
+  j["recovery"]["seq"] = boot_.seq;
+  j["recovery"]["seconds"] = boot_.seconds;
+  j["recovery"]["lines"] = boot_.lines;
   return j;
 }
 

@@ -90,6 +90,7 @@ class Daemon {
   std::unique_ptr<Scheduler> scheduler_;
   ObjectTier* object_tier_ = nullptr;  // owned by the scheduler
   BootReport boot_;
+  nlohmann::json recovery_ = nlohmann::json::object();  // run_recovery's result at boot
   std::vector<std::string> warnings_;
   std::atomic<bool> ready_{false};
   std::atomic<bool> draining_{false};

@@ -25,13 +25,14 @@ namespace strata::server {
 
 // What recovery at boot did, as status and metrics report it.
 struct BootReport {
-  std::string source = "none";  // "local", "object", "git", "template", "none"
-  std::string mode;             // strict, degraded, clean (or "local" until recovery lands)
+  std::string source = "none";  // "local", "r2", "git", "template", "none"
+  std::string mode;             // strict, degraded, clean
+  std::string state;            // RUNNING, DEGRADED (a boot that FAILED does not serve)
   bool ok = false;
-  uint64_t entries = 0;
-  uint64_t seq = 0;
+  uint64_t entries = 0;  // restored into the WAL or replayed into state/
+  uint64_t seq = 0;      // the WAL's head once recovery finished
   double seconds = 0;
-  std::vector<std::string> lines;  // one per step / source
+  std::vector<std::string> lines;  // one per source, then what is missing, then notes
 };
 
 struct ScrapeInput {

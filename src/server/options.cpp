@@ -9,6 +9,7 @@
 #include "strata/config.h"
 #include "strata/error.h"
 #include "strata/git_sync.h"
+#include "strata/recovery.h"
 #include "strata/server.h"
 #include "strata/settings.h"
 #include "strata/storage.h"
@@ -209,6 +210,7 @@ void check_configuration(const std::string& data_dir) {
   WalOptions::from_env(data_dir + "/wal");
   if (config::env("R2_ENDPOINT")) S3Config::from_env();
   GitSyncConfig::from_env(data_dir);
+  RecoveryConfig::from_env(data_dir);
 }
 
 }  // namespace strata::server

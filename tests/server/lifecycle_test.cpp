@@ -390,7 +390,8 @@ TEST_F(Lifecycle, KillNineUnderLoadThenRestartKeepsEveryAcknowledgedEntry) {
     EXPECT_EQ(r.json()["data"], a.data);
   }
   auto status = get(*c, "/v1/status").json();
-  EXPECT_EQ(status["recovery"]["source"], "local");
+  EXPECT_EQ(status["recovery"]["source"], "local") << status["recovery"].dump(2);
+  EXPECT_EQ(status["recovery"]["state"], "RUNNING") << status["recovery"].dump(2);
   EXPECT_EQ(status["recovery"]["ok"], true);
   // It goes on from the recovered head.
   auto r = post(*c, "/v1/entries", entry_body("after/restart", "x"));

@@ -108,7 +108,10 @@ TEST(Metrics, ParseWithThePrometheusParserAndCountWhatHappened) {
   EXPECT_EQ(value(s, "strata_tier_breaker_state", {{"tier", "git"}}), 0);
   EXPECT_GE(value(s, "strata_tier_runs_total", {{"tier", "git"}}).value_or(0), 1);
   EXPECT_EQ(value(s, "strata_tier_failures_total", {{"tier", "git"}}), 0);
-  EXPECT_EQ(value(s, "strata_recovery_info", {{"source", "local"}, {"ok", "true"}}), 1);
+  // A fresh data directory: recovery at boot found no source and started empty.
+  EXPECT_EQ(
+      value(s, "strata_recovery_info", {{"source", "none"}, {"mode", "degraded"}, {"ok", "true"}}),
+      1);
   EXPECT_EQ(value(s, "strata_ready"), 1);
   EXPECT_GT(value(s, "strata_wal_fsyncs_total").value_or(0), 0);
   EXPECT_GT(value(s, "strata_disk_free_bytes").value_or(0), 0);
