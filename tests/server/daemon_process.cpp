@@ -250,7 +250,9 @@ Env s3_env(int port) {
           {"SYNC_MANIFEST_MIN_INTERVAL_MS", "0"},
           {"GIT_SYNC_INTERVAL_MS", "200"},
           {"STRATA_BREAKER_FAILURES", "3"},
-          {"STRATA_BREAKER_RESET_MS", "1500"}};
+          {"STRATA_BREAKER_RESET_MS", "1500"},
+          // The S3 client's own breaker, under the tier's (default 5 min).
+          {"R2_BREAKER_RESET_MS", "1500"}};
 }
 
 }  // namespace strata::testing

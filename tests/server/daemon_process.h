@@ -102,7 +102,8 @@ class NodeProcess;
 // storage tests' bucket and keys.
 std::unique_ptr<NodeProcess> start_s3rver(const std::string& dir, int port);
 // The daemon's environment for that s3rver: short timeouts, a sync and a Git
-// archive every 200 ms, a breaker that opens after 3 failures for 1.5 s.
+// archive every 200 ms, breakers (the tier's and the S3 client's) that open after 3
+// failures for 1.5 s.
 Env s3_env(int port);
 
 }  // namespace strata::testing
