@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# A short end-to-end tour of the WAL in a fresh directory: append, read,
-# replay, materialize, verify, and what a crash leaves behind.
+# `bash scripts/demo.sh [build/strata]`: a short end-to-end tour of the WAL
+# in a fresh directory: append, read, replay, materialize, verify, and what a
+# crash leaves behind.
 set -euo pipefail
 bin="${1:-build/strata}"
 dir="$(mktemp -d "${TMPDIR:-/tmp}/strata-demo-XXXXXX")"

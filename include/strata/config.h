@@ -1,5 +1,7 @@
-// Reading settings from the environment. Every bad value is refused with
-// kConfigInvalid naming the variable and what it expected; nothing is guessed.
+// Reading settings. Every bad value is refused with kConfigInvalid naming the
+// variable and what it expected; nothing is guessed. The values come from the
+// layers of strata/settings.h: a flag, else the environment, else the
+// configuration file.
 #pragma once
 
 #include <chrono>
@@ -10,7 +12,8 @@
 
 namespace strata::config {
 
-// The variable's value, or nullopt when unset or empty.
+// The setting's value from the first layer that sets it, or nullopt when no
+// layer does (an empty environment variable counts as unset).
 std::optional<std::string> env(const char* name);
 std::string env_or(const char* name, std::string_view fallback);
 

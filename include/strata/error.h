@@ -42,6 +42,7 @@ enum class ErrorCode {
   kRecoveryFailed,   // recovery could not produce a complete, verified data directory
   kRecoveryLoop,     // too many failed recoveries in the loop window
   kRecoveryOutOfRange,  // a point-in-time target outside what any source can restore
+  kFormatUnsupported,   // data on disk or in a remote is in a format newer than this build reads
 };
 
 // "WAL_CORRUPT", "DISK_PRESSURE_CRITICAL", ... as shown to users and in JSON.

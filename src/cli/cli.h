@@ -66,5 +66,7 @@ const CLI::Validator& positive_number();
 // unless DATA_DIR and its WAL exist, so a mistyped DATA_DIR is one clear error
 // line rather than a new, empty WAL.
 void require_existing_wal(const Context& ctx);
+void register_serve_command(CLI::App& app, Context& ctx);
+void register_config_commands(CLI::App& app, Context& ctx);
 
 }  // namespace strata::cli

@@ -1,46 +1,16 @@
 #include "cli/json_output.h"
 
-#include "strata/hash.h"
-#include "strata/utf8.h"
+#include "server/entry_json.h"
 
 namespace strata::cli {
 
+// The daemon's API and the CLI print the same shapes.
 nlohmann::json entry_json(const EntryView& e) {
-  nlohmann::json j;
-  j["seq"] = e.seq;
-  j["timestamp"] = e.timestamp_ms;
-  j["type"] = entry_type_name(e.type);
-  j["op"] = entry_op_name(e.op);
-  j["path"] = e.path;
-  if (is_valid_utf8(e.data)) {
-    j["data"] = e.data;
-  } else {
-    j["data_b64"] = base64_encode(e.data);
-  }
-  j["sha256"] = sha256_hex(e.data);
-  return j;
+  return server::entry_to_json(e);
 }
 
 nlohmann::json status_json(const WalStatus& s) {
-  nlohmann::json tiers = nlohmann::json::array();
-  for (const auto& t : s.tiers) {
-    tiers.push_back({{"tier", t.tier}, {"confirmed_seq", t.seq}, {"registered", t.registered}});
-  }
-  return {{"dir", s.dir},
-          {"open", s.open},
-          {"stopped", s.stopped},
-          {"stop_reason", s.stop_reason},
-          {"sync", sync_mode_name(s.sync)},
-          {"head_seq", s.head_seq},
-          {"first_seq", s.first_seq},
-          {"durable_seq", s.durable_seq},
-          {"segments", s.segments},
-          {"total_bytes", s.total_bytes},
-          {"disk_pressure", disk_pressure_name(s.pressure)},
-          {"low_free_space", s.low_free_space},
-          {"free_bytes", s.free_bytes},
-          {"retention_floor", s.retention_floor},
-          {"tiers", tiers}};
+  return server::wal_status_json(s);
 }
 
 nlohmann::json metrics_json(const WalMetrics& m) {

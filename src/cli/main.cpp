@@ -7,6 +7,8 @@
 #include "cli/log_sink.h"
 #include "strata/config.h"
 #include "strata/error.h"
+#include "strata/server.h"
+#include "strata/settings.h"
 #include "strata/utf8.h"
 #include "strata/version.h"
 #include "strata_revision.h"
@@ -42,9 +44,14 @@ int main(int argc, char** argv) {
                        std::string("strata ") + STRATA_VERSION + " (" + STRATA_REVISION + ")",
                        "Print the version and the source revision, then exit");
   ctx.data_dir = strata::config::env_or("DATA_DIR", "./data");
-  app.add_option("--data-dir", ctx.data_dir, "Data directory (default $DATA_DIR or ./data)")
-      ->check(CLI::Validator(
-          [](std::string& s) { return s.empty() ? std::string("must not be empty") : ""; }, "DIR"));
+  auto* data_dir_opt =
+      app.add_option("--data-dir", ctx.data_dir, "Data directory (default $DATA_DIR or ./data)")
+          ->check(CLI::Validator(
+              [](std::string& s) { return s.empty() ? std::string("must not be empty") : ""; },
+              "DIR"));
+  std::string config_file;
+  app.add_option("--config", config_file,
+                 "TOML file of settings, keys named as the variables (default $STRATA_CONFIG)");
   bool verbose = false;
   app.add_flag("-v,--verbose", verbose, "Log informational messages to stderr");
 
@@ -56,6 +63,8 @@ int main(int argc, char** argv) {
   strata::cli::register_sync_commands(app, ctx);
   strata::cli::register_recover_commands(app, ctx);
   strata::cli::register_repair_command(app, ctx);
+  strata::cli::register_serve_command(app, ctx);
+  strata::cli::register_config_commands(app, ctx);
 
   try {
     app.parse(argc, argv);
@@ -85,6 +94,16 @@ int main(int argc, char** argv) {
   if (verbose) {
     spdlog::set_level(spdlog::level::info);
     strata::cli::set_log_mode(strata::cli::LogMode::kLive);
+  }
+
+  // Settings in layers: flags > environment > the configuration file.
+  try {
+    if (config_file.empty()) config_file = strata::config::env_or("STRATA_CONFIG", "");
+    if (!config_file.empty()) strata::server::load_settings_file(config_file);
+    if (data_dir_opt->count() > 0) strata::config::set_flag("DATA_DIR", ctx.data_dir);
+    ctx.data_dir = strata::config::env_or("DATA_DIR", "./data");
+  } catch (const strata::Error& e) {
+    return fail(e.code_name(), e.what(), strata::cli::kExitUsage);
   }
 
   try {

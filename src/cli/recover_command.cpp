@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli.h"
+#include "server/boot_recovery.h"
 #include "strata/config.h"
 #include "strata/error.h"
 #include "strata/git_sync.h"
@@ -83,46 +84,6 @@ uint64_t parse_time_ms(const std::string& text) {
   const int64_t secs = static_cast<int64_t>(timegm(&tm)) - offset;
   if (secs < 0) throw bad();
   return static_cast<uint64_t>(secs) * 1000 + ms;
-}
-
-nlohmann::json result_json(const RecoveryResult& r) {
-  nlohmann::json sources = nlohmann::json::array();
-  for (const auto& s : r.sources) {
-    sources.push_back({{"source", recovery_source_name(s.source)},
-                       {"configured", s.configured},
-                       {"reachable", s.reachable},
-                       {"used", s.used},
-                       {"head_seq", s.head_seq ? nlohmann::json(*s.head_seq) : nlohmann::json()},
-                       {"lineage_id", s.lineage_id},
-                       {"line", s.line}});
-  }
-  nlohmann::json plan = nlohmann::json::array();
-  for (const auto& p : r.plan)
-    plan.push_back({{"key", p.key}, {"bytes", p.bytes}, {"what", p.what}});
-  nlohmann::json j = {{"state", recovery_state_name(r.state)},
-                      {"source", recovery_source_name(r.source)},
-                      {"mode", recovery_mode_name(r.mode)},
-                      {"dry_run", r.dry_run},
-                      {"target_dir", r.target_dir},
-                      {"files_restored", r.files_restored},
-                      {"entries_restored", r.entries_restored},
-                      {"entries_replayed", r.entries_replayed},
-                      {"seq_reached", r.seq_reached},
-                      {"objects_downloaded", r.objects_downloaded},
-                      {"bytes_downloaded", r.bytes_downloaded},
-                      {"lineage_id", r.lineage_id},
-                      {"new_lineage", r.new_lineage},
-                      {"verified", r.verified},
-                      {"missing", r.missing},
-                      {"notes", r.notes},
-                      {"sources", sources},
-                      {"duration_ms", r.duration.count()}};
-  if (r.dry_run) {
-    j["plan"] = plan;
-    j["plan_bytes"] = r.plan_bytes;
-  }
-  if (!r.error_code.empty()) j["error"] = {{"code", r.error_code}, {"message", r.error}};
-  return j;
 }
 
 void print_text(const RecoveryResult& r) {
@@ -209,7 +170,8 @@ int run_recover(const Context& ctx, const RecoverArgs& a) {
 
   const RecoveryResult r = run_recovery(cfg, tiers);
   if (a.json) {
-    std::cout << result_json(r).dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+    std::cout << server::recovery_result_json(r).dump(2, ' ', false,
+                                                      nlohmann::json::error_handler_t::replace)
               << "\n";
   } else {
     print_text(r);

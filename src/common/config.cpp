@@ -3,18 +3,16 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
-#include <cstdlib>
 
 #include <fmt/format.h>
 
 #include "strata/error.h"
+#include "strata/settings.h"
 
 namespace strata::config {
 
 std::optional<std::string> env(const char* name) {
-  const char* v = std::getenv(name);
-  if (v == nullptr || *v == '\0') return std::nullopt;
-  return std::string(v);
+  return resolve(name).value;
 }
 
 std::string env_or(const char* name, std::string_view fallback) {

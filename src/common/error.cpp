@@ -74,6 +74,8 @@ std::string_view error_code_name(ErrorCode code) {
       return "RECOVERY_LOOP_DETECTED";
     case ErrorCode::kRecoveryOutOfRange:
       return "RECOVERY_OUT_OF_RANGE";
+    case ErrorCode::kFormatUnsupported:
+      return "FORMAT_UNSUPPORTED";
   }
   return "UNKNOWN";
 }

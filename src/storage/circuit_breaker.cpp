@@ -8,10 +8,11 @@
 namespace strata::storage {
 
 CircuitBreaker::CircuitBreaker(int failure_threshold, std::chrono::milliseconds reset_after,
-                               std::function<Clock::time_point()> now)
+                               std::function<Clock::time_point()> now, std::string label)
     : threshold_(failure_threshold < 1 ? 1 : failure_threshold),
       reset_after_(reset_after),
-      now_(std::move(now)) {}
+      now_(std::move(now)),
+      label_(std::move(label)) {}
 
 BreakerState CircuitBreaker::state_locked(Clock::time_point now) const {
   if (!open_) return BreakerState::kClosed;
@@ -46,7 +47,7 @@ void CircuitBreaker::acquire(std::string_view what) {
 
 void CircuitBreaker::on_success() {
   std::lock_guard lock(mu_);
-  if (open_) spdlog::info("storage circuit breaker closed: probe succeeded");
+  if (open_) spdlog::info("{} circuit breaker closed: probe succeeded", label_);
   failures_ = 0;
   open_ = false;
   probe_in_flight_ = false;
@@ -59,13 +60,13 @@ void CircuitBreaker::on_failure() {
     // The probe failed: stay open for another full reset period.
     probe_in_flight_ = false;
     opened_at_ = now_();
-    spdlog::warn("storage circuit breaker re-opened: probe failed");
+    spdlog::warn("{} circuit breaker re-opened: probe failed", label_);
     return;
   }
   if (!open_ && failures_ >= threshold_) {
     open_ = true;
     opened_at_ = now_();
-    spdlog::warn("storage circuit breaker opened after {} consecutive failed calls", failures_);
+    spdlog::warn("{} circuit breaker opened after {} consecutive failures", label_, failures_);
   }
 }
 

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <functional>
 #include <mutex>
+#include <string>
 
 #include "strata/storage.h"
 
@@ -17,8 +18,10 @@ class CircuitBreaker {
  public:
   using Clock = std::chrono::steady_clock;
 
+  // label names the breaker in its log lines ("storage", "tier git", ...).
   CircuitBreaker(int failure_threshold, std::chrono::milliseconds reset_after,
-                 std::function<Clock::time_point()> now = Clock::now);
+                 std::function<Clock::time_point()> now = Clock::now,
+                 std::string label = "storage");
 
   // Lets a call through or throws Error(kStorageUnavailable). In half-open
   // state exactly one call (the probe) is let through until it reports back;
@@ -41,6 +44,7 @@ class CircuitBreaker {
   const int threshold_;
   const std::chrono::milliseconds reset_after_;
   const std::function<Clock::time_point()> now_;
+  const std::string label_;
   mutable std::mutex mu_;
   int failures_ = 0;
   bool open_ = false;

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Durable appends over HTTP next to the same load through the library, in one
+# run on this machine (issue 13's closing figures), plus the daemon's idle CPU
+# and memory:
+#   - HTTP: `strata serve` with WAL_SYNC=<mode>, driven by wrk (Debian's
+#     package) with bench/http_post.lua: C keep-alive connections, one
+#     256-byte entry per POST /v1/entries;
+#   - library: `strata bench append --sync <mode> --threads C --size 256`;
+#   - for each sync mode (SYNCS, default "always interval") and connection
+#     count (CONNS, default "8 32 128"): HTTP then library, ROUNDS times
+#     (default 2), so drift of the shared machine hits both;
+#   - idle: after the load, CPU time (utime+stime) of the daemon over
+#     `idle_seconds` and its resident set.
+# Prints one JSON object per measurement and one ratio line per (mode, C).
+#
+#   [SYNCS=...] [CONNS=...] [ROUNDS=N] bench/http_append.sh [build_dir] [data_dir] [seconds] [idle_seconds]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${1:-$root/build}"
+data="${2:-$build/bench-http}"
+secs="${3:-10}"
+idle="${4:-30}"
+command -v wrk >/dev/null || { echo "http_append.sh: wrk is missing (apt-get install wrk)" >&2; exit 1; }
+rm -rf "$data"
+mkdir -p "$data"
+if [[ "$(stat -f -c %T "$data")" == tmpfs ]]; then
+  echo "http_append.sh: $data is on tmpfs; fsync figures would be meaningless" >&2
+  exit 1
+fi
+strata="$build/strata"
+
+syncs="${SYNCS:-always interval}"
+conns="${CONNS:-8 32 128}"
+rounds="${ROUNDS:-2}"
+pid=""
+trap 'if [[ -n "$pid" ]]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi; rm -rf "$data"' EXIT
+
+start_daemon() {  # start_daemon SYNC_MODE
+  rm -rf "$data/http"
+  DATA_DIR="$data/http" WAL_SYNC="$1" STRATA_LISTEN=127.0.0.1:0 GIT_SYNC_INTERVAL_MS=86400000 \
+    SYNC_INTERVAL_MS=86400000 STRATA_MAX_CONNECTIONS=512 LOG_LEVEL=warn \
+    "$strata" serve 2>"$data/serve.log" &
+  pid=$!
+  for _ in $(seq 1 300); do
+    [[ -s "$data/http/serve.json" ]] && break
+    sleep 0.1
+  done
+  url="$(sed -n 's/.*"url":"\([^"]*\)".*/\1/p' "$data/http/serve.json")"
+  [[ -n "$url" ]] || { echo "http_append.sh: the daemon did not start" >&2; cat "$data/serve.log" >&2; exit 1; }
+}
+stop_daemon() {
+  kill -TERM "$pid"
+  wait "$pid" || { echo "http_append.sh: the daemon exited with $?" >&2; cat "$data/serve.log" >&2; exit 1; }
+  pid=""
+}
+
+http_run() {  # http_run SYNC_MODE CONNECTIONS
+  local out threads=2
+  (( $2 < threads )) && threads=$2
+  out="$(wrk -t"$threads" -c"$2" -d"${secs}s" --latency -s "$root/bench/http_post.lua" "$url/v1/entries")"
+  local rps p50 p99 non2xx errors
+  rps="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")"
+  p50="$(awk '$1 == "50%" {print $2}' <<<"$out")"
+  p99="$(awk '$1 == "99%" {print $2}' <<<"$out")"
+  non2xx="$(awk '/Non-2xx/ {print $5}' <<<"$out")"
+  errors="$(awk '/Socket errors/ {print}' <<<"$out")"
+  printf '{"name":"http_append","connections":%s,"entry_bytes":256,"sync":"%s","seconds":%s,"ops_per_s":%s,"p50":"%s","p99":"%s","non_2xx":%s,"socket_errors":"%s"}\n' \
+    "$2" "$1" "$secs" "$rps" "$p50" "$p99" "${non2xx:-0}" "$errors"
+}
+lib_run() {  # lib_run SYNC_MODE THREADS
+  "$strata" --data-dir "$data/lib" bench append --sync "$1" --threads "$2" --size 256 \
+    --seconds "$secs" --no-baseline --json
+  rm -rf "$data/lib"
+}
+
+ratio() {  # ratio SYNC C ROWS...: mean HTTP rate over mean library rate
+  python3 - "$@" <<'PY'
+import json, sys
+mode, c, rows = sys.argv[1], int(sys.argv[2]), [json.loads(a) for a in sys.argv[3:]]
+http = [r["ops_per_s"] for r in rows if r["name"] == "http_append"]
+lib = [r["ops_per_s"] for r in rows if r["name"] != "http_append"]
+print(json.dumps({"name": "http_vs_library", "sync": mode, "connections": c,
+                  "http_ops_per_s": http, "library_ops_per_s": lib,
+                  "ratio_of_means": round(sum(http) / len(http) / (sum(lib) / len(lib)), 3)}))
+PY
+}
+
+summary=()
+for mode in $syncs; do
+  start_daemon "$mode"
+  for c in $conns; do
+    rows=()
+    for _ in $(seq 1 "$rounds"); do
+      rows+=("$(http_run "$mode" "$c")")
+      echo "${rows[-1]}"
+      rows+=("$(lib_run "$mode" "$c")")
+      echo "${rows[-1]}"
+    done
+    summary+=("$(ratio "$mode" "$c" "${rows[@]}")")
+  done
+  # The last mode's daemon stays up for the idle measurement.
+  [[ "$mode" == "${syncs##* }" ]] || stop_daemon
+done
+
+# At rest: no client connected, the tiers on their (long) intervals.
+sleep 5
+ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+t0="$(ticks)"
+sleep "$idle"
+t1="$(ticks)"
+hz="$(getconf CLK_TCK)"
+rss_kb="$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")"
+idle_line="$(printf '{"name":"http_idle","seconds":%s,"cpu_percent_of_core":%s,"rss_mib":%s}' "$idle" \
+  "$(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v s="$idle" 'BEGIN {printf "%.3f", (b - a) * 100 / hz / s}')" \
+  "$(awk -v k="$rss_kb" 'BEGIN {printf "%.1f", k / 1024}')")"
+echo "$idle_line"
+
+printf '%s\n' "${summary[@]}"

@@ -1,0 +1,392 @@
+#include "server/http_server.h"
+
+#include <sys/socket.h>
+
+#include <atomic>
+#include <charconv>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <vector>
+
+#include <fmt/format.h>
+#include <openssl/crypto.h>
+#include <spdlog/spdlog.h>
+
+#include "server/entry_json.h"
+#include "server/routes.h"
+#include "strata/hash.h"
+
+namespace strata::server {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Set while the current thread serves a connection it could not give a
+// worker: every request on it is answered 503.
+thread_local bool t_shedding = false;
+// When the current request's headers were read (for the duration metric).
+thread_local std::optional<Clock::time_point> t_started;
+
+bool has_body(const httplib::Request& req) {
+  if (req.has_header("Transfer-Encoding")) return true;
+  const std::string len = req.get_header_value("Content-Length");
+  return !len.empty() && len != "0";
+}
+
+}  // namespace
+
+int http_status(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidArgument:
+    case ErrorCode::kInvalidPath:
+      return 400;
+    case ErrorCode::kNotFound:
+      return 404;
+    case ErrorCode::kEntryTooLarge:
+      return 413;
+    case ErrorCode::kGitConflict:
+      return 409;
+    case ErrorCode::kWalStopped:
+    case ErrorCode::kWalClosed:
+    case ErrorCode::kStorageUnavailable:
+      return 503;
+    case ErrorCode::kDiskPressureCritical:
+    case ErrorCode::kDiskFull:
+      return 507;
+    case ErrorCode::kTimeout:
+      return 504;
+    case ErrorCode::kStorageNotFound:
+    case ErrorCode::kStorageAccessDenied:
+    case ErrorCode::kStorageBadCredentials:
+    case ErrorCode::kStorageThrottled:
+    case ErrorCode::kStorageNetwork:
+    case ErrorCode::kStorageServerError:
+    case ErrorCode::kStorageIntegrity:
+    case ErrorCode::kStoragePreconditionFailed:
+    case ErrorCode::kStorageRejected:
+    case ErrorCode::kGitError:
+      return 502;
+    default:
+      return 500;
+  }
+}
+
+void send_json(httplib::Response& res, int status, const nlohmann::json& body) {
+  res.status = status;
+  res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                  "application/json");
+}
+
+void send_error(httplib::Response& res, int status, std::string_view code,
+                std::string_view message) {
+  res.status = status;
+  res.set_content(error_body(code, message), "application/json");
+}
+
+void send_error(httplib::Response& res, const Error& e) {
+  send_error(res, http_status(e.code()), e.code_name(), e.what());
+}
+
+void send_error_and_close(httplib::Response& res, int status, std::string_view code,
+                          std::string_view message) {
+  // cpp-httplib 0.11 keeps a connection open after any answer it wrote in
+  // full; a content provider that reports failure after writing everything
+  // makes it close the socket instead, so the unread rest of the request
+  // can never be taken for the next one.
+  auto body = std::make_shared<std::string>(error_body(code, message));
+  res.status = status;
+  res.set_header("Connection", "close");
+  res.set_content_provider(body->size(), "application/json",
+                           [body](size_t offset, size_t length, httplib::DataSink& sink) {
+                             sink.write(body->data() + offset, length);
+                             return false;
+                           });
+}
+
+// httplib::Server with a deeper listen backlog than the 5 it is built with,
+// so a burst of connects is accepted instead of retried after a second.
+class HttpServer::Listener : public httplib::Server {
+ public:
+  void widen_backlog() { ::listen(svr_sock_, 256); }
+};
+
+// A fixed set of workers, one connection each (httplib serves a keep-alive
+// connection on one thread until it closes). A connection that finds no idle
+// worker is not queued behind the others: it is answered 503 on a shedding
+// thread (at most kShedThreads at once, else on the accept thread itself,
+// which then pushes back through the listen backlog).
+class HttpServer::ConnectionPool : public httplib::TaskQueue {
+ public:
+  explicit ConnectionPool(size_t workers) {
+    for (size_t i = 0; i < workers; ++i) threads_.emplace_back([this] { work(); });
+  }
+  ~ConnectionPool() override = default;
+
+  void enqueue(std::function<void()> fn) override {
+    {
+      std::lock_guard lock(mu_);
+      if (idle_ > jobs_.size()) {
+        jobs_.push_back(std::move(fn));
+        cv_.notify_one();
+        return;
+      }
+      if (shedding_ < kShedThreads) {
+        shedding_++;
+        std::thread([this, f = std::move(fn)] {
+          shed(f);
+          std::lock_guard lk(mu_);
+          shedding_--;
+          shed_cv_.notify_all();
+        }).detach();
+        return;
+      }
+    }
+    shed(fn);
+  }
+
+  void shutdown() override {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+    std::unique_lock lock(mu_);
+    shed_cv_.wait(lock, [&] { return shedding_ == 0; });
+  }
+
+ private:
+  static constexpr size_t kShedThreads = 4;
+
+  static void shed(const std::function<void()>& fn) {
+    t_shedding = true;
+    fn();
+    t_shedding = false;
+  }
+
+  void work() {
+    std::unique_lock lock(mu_);
+    while (true) {
+      idle_++;
+      cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+      idle_--;
+      if (jobs_.empty()) return;  // stopping, nothing left
+      auto fn = std::move(jobs_.front());
+      jobs_.pop_front();
+      lock.unlock();
+      fn();
+      lock.lock();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::condition_variable shed_cv_;
+  std::deque<std::function<void()>> jobs_;
+  std::vector<std::thread> threads_;
+  size_t idle_ = 0;
+  size_t shedding_ = 0;
+  bool stopping_ = false;
+};
+
+HttpServer::HttpServer(HttpLimits limits, std::string token, Metrics& metrics)
+    : limits_(limits), token_(std::move(token)), metrics_(metrics) {
+  server_ = std::make_unique<Listener>();
+  const size_t workers = limits_.max_connections;
+  server_->new_task_queue = [workers] { return new ConnectionPool(workers); };
+  const auto read_s = std::chrono::duration_cast<std::chrono::seconds>(limits_.read_timeout);
+  const auto read_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(limits_.read_timeout - read_s);
+  server_->set_read_timeout(read_s.count(), read_us.count());
+  server_->set_write_timeout(read_s.count(), read_us.count());
+  // httplib counts the keep-alive idle time in whole seconds.
+  server_->set_keep_alive_timeout(
+      std::max<time_t>(1, static_cast<time_t>((limits_.idle_timeout.count() + 999) / 1000)));
+  server_->set_keep_alive_max_count(1000000);
+  server_->set_payload_max_length(limits_.max_body_bytes);
+  server_->set_tcp_nodelay(true);
+  server_->set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    return before_routing(req, res);
+  });
+  server_->set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    // Only answers httplib made itself (no route, unreadable request) come
+    // here without a body; ours already carry their JSON.
+    if (!res.body.empty() || res.content_provider_) return;
+    if (res.status == 404) {
+      res.set_content(error_body("NOT_FOUND", fmt::format("no route {} (see docs/api.md)",
+                                                          req.path.substr(0, 200))),
+                      "application/json");
+      return;
+    }
+    res.set_content(error_body(res.status == 413 ? "PAYLOAD_TOO_LARGE" : "BAD_REQUEST",
+                               fmt::format("the request was refused (HTTP {})", res.status)),
+                    "application/json");
+  });
+  server_->set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+        try {
+          std::rethrow_exception(ep);
+        } catch (const Error& e) {
+          send_error(res, e);
+        } catch (const std::exception& e) {
+          send_error(res, 500, "INTERNAL", e.what());
+        }
+      });
+  server_->set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+    after_response(req, res);
+  });
+}
+
+HttpServer::~HttpServer() {
+  stop();
+}
+
+httplib::Server& HttpServer::routes() {
+  return *server_;
+}
+
+httplib::Server::HandlerResponse HttpServer::before_routing(const httplib::Request& req,
+                                                            httplib::Response& res) {
+  using R = httplib::Server::HandlerResponse;
+  t_started = Clock::now();
+  if (t_shedding) {
+    res.set_header("Retry-After", "1");
+    send_error_and_close(res, 503, "OVERLOADED",
+                         fmt::format("too many connections (STRATA_MAX_CONNECTIONS={}); retry",
+                                     limits_.max_connections));
+    return R::Handled;
+  }
+  if (!token_.empty() && req.path != "/healthz") {
+    const std::string given = req.get_header_value("Authorization");
+    constexpr std::string_view kScheme = "Bearer ";
+    // Compare digests, so neither the token's length nor the position of the
+    // first wrong byte shows in the time taken.
+    const Sha256Digest want = sha256(token_);
+    const Sha256Digest got =
+        sha256(given.starts_with(kScheme) ? std::string_view(given).substr(kScheme.size())
+                                          : std::string_view("\x01not-a-token"));
+    if (CRYPTO_memcmp(want.data(), got.data(), want.size()) != 0) {
+      res.set_header("WWW-Authenticate", "Bearer realm=\"strata\"");
+      send_error_and_close(res, 401, "UNAUTHORIZED",
+                           given.empty() ? "this route needs Authorization: Bearer <STRATA_TOKEN>"
+                                         : "wrong bearer token");
+      return R::Handled;
+    }
+  }
+  const std::string_view route = route_label(req.path);
+  if (route != "other" && !method_allowed(route, req.method)) {
+    res.set_header("Allow", allowed_methods(route));
+    send_error_and_close(res, 405, "METHOD_NOT_ALLOWED",
+                         fmt::format("{} does not take {}; it takes {}", route,
+                                     req.method.substr(0, 20), allowed_methods(route)));
+    return R::Handled;
+  }
+  if (req.method == "POST") {
+    const std::string len = req.get_header_value("Content-Length");
+    if (!len.empty()) {
+      uint64_t n = 0;
+      auto [end, ec] = std::from_chars(len.data(), len.data() + len.size(), n);
+      if (ec != std::errc() || end != len.data() + len.size()) {
+        send_error_and_close(res, 400, "BAD_REQUEST", "Content-Length is not a number");
+        return R::Handled;
+      }
+      if (n > limits_.max_body_bytes) {
+        send_error_and_close(res, 413, "PAYLOAD_TOO_LARGE",
+                             fmt::format("the body has {} bytes; STRATA_MAX_BODY_BYTES is {}", n,
+                                         limits_.max_body_bytes));
+        return R::Handled;
+      }
+    }
+  } else if (has_body(req)) {
+    send_error_and_close(res, 400, "BAD_REQUEST",
+                         fmt::format("a {} request carries no body", req.method));
+    return R::Handled;
+  }
+  return R::Unhandled;
+}
+
+std::optional<std::string> HttpServer::read_body(const httplib::Request& req,
+                                                 httplib::Response& res,
+                                                 const httplib::ContentReader& reader) const {
+  std::string body;
+  // Without Content-Length or chunked encoding a request has no body.
+  if (!req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) return body;
+  bool too_large = false;
+  bool too_slow = false;
+  const auto deadline = Clock::now() + limits_.read_timeout;
+  const bool ok = reader([&](const char* data, size_t length) {
+    if (body.size() + length > limits_.max_body_bytes) {
+      too_large = true;
+      return false;
+    }
+    if (Clock::now() > deadline) {
+      too_slow = true;
+      return false;
+    }
+    body.append(data, length);
+    return true;
+  });
+  if (too_large) {
+    send_error_and_close(
+        res, 413, "PAYLOAD_TOO_LARGE",
+        fmt::format("the body is larger than STRATA_MAX_BODY_BYTES ({})", limits_.max_body_bytes));
+    return std::nullopt;
+  }
+  if (too_slow) {
+    send_error_and_close(res, 408, "REQUEST_TIMEOUT",
+                         fmt::format("the body did not arrive within STRATA_READ_TIMEOUT_MS ({})",
+                                     limits_.read_timeout.count()));
+    return std::nullopt;
+  }
+  if (!ok) {
+    send_error_and_close(res, 400, "BAD_REQUEST",
+                         "the body could not be read (cut short, malformed chunks, or slower "
+                         "than STRATA_READ_TIMEOUT_MS)");
+    return std::nullopt;
+  }
+  return body;
+}
+
+void HttpServer::after_response(const httplib::Request& req, const httplib::Response& res) {
+  const std::string_view route = route_label(req.path);
+  double seconds = 0;
+  if (t_started) {
+    seconds = std::chrono::duration<double>(Clock::now() - *t_started).count();
+    t_started.reset();
+  }
+  const std::string method = req.method.empty() ? "?" : req.method;
+  metrics_.count_request(route, method, res.status, seconds);
+  const auto level = res.status >= 500   ? spdlog::level::warn
+                     : res.status >= 400 ? spdlog::level::info
+                                         : spdlog::level::debug;
+  if (spdlog::should_log(level)) {
+    spdlog::log(level, "http {} {} {} {:.1f} ms from {}", method, req.path.substr(0, 200),
+                res.status, seconds * 1000, req.remote_addr);
+  }
+}
+
+void HttpServer::bind(const ListenAddress& address) {
+  const bool ok = address.port == 0 ? (port_ = server_->bind_to_any_port(address.host)) > 0
+                                    : server_->bind_to_port(address.host, address.port);
+  if (!ok) {
+    throw Error(ErrorCode::kIoError,
+                fmt::format("cannot listen on {}:{} (in use, or not an address of this machine)",
+                            address.host, address.port));
+  }
+  if (address.port != 0) port_ = address.port;
+  server_->widen_backlog();
+}
+
+void HttpServer::start() {
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+}
+
+void HttpServer::stop() {
+  if (!thread_.joinable()) return;
+  server_->stop();
+  thread_.join();
+}
+
+}  // namespace strata::server
