@@ -9,7 +9,7 @@
 // was applied (a WAL directory put back from a copy, then appended to), the
 // state is rebuilt from the log.
 //
-// Entries are applied in batches of up to 10,000 (fewer when their data
+// Entries are applied in batches of up to 100,000 (fewer when their data
 // passes 64 MiB): only the last write of a path in a batch reaches the disk,
 // through a temporary file and a rename, with the removals the superseded
 // entries imply (src/state/apply_batch.h). Applying is idempotent (a write

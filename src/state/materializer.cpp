@@ -13,10 +13,12 @@
 namespace strata {
 
 namespace {
-// How many entries may be applied between two state.seq records: bounds the
-// work a crash can make us redo, and the number of syncfs calls. They are
-// applied as one batch (only the last write of a path reaches the disk).
-constexpr uint64_t kCommitEvery = 10000;
+// How many entries may be applied between two state.seq records. They are
+// applied as one batch, so a larger batch means less disk work (only the
+// last write of a path reaches the disk, one syncfs per batch); the bound
+// keeps the batch's index in memory and the work a crash makes us redo
+// small.
+constexpr uint64_t kCommitEvery = 100000;
 // A batch also ends when the data of its surviving writes reaches this, so
 // large entries do not pile up in memory.
 constexpr uint64_t kBatchBytes = 64ull << 20;

@@ -436,7 +436,7 @@ TEST_F(Materialize, CompactionKeepsFileDirectoryReplacementsFaithful) {
   EXPECT_EQ(actual(tmp_ / "after/state"), model(log_));
 }
 
-// ---- batches: a run applies up to 10,000 entries as one step
+// ---- batches: a run applies up to 100,000 entries as one step
 
 // The tangled case: a write that a later entry of the same batch supersedes
 // still removed the file in its way. Applying only "delete a/b" would leave
