@@ -9,10 +9,14 @@
 // was applied (a WAL directory put back from a copy, then appended to), the
 // state is rebuilt from the log.
 //
-// Applying is idempotent (create/update write the whole file, delete removes
-// it), so after a crash in the middle of applying, applying again from the
-// recorded seq repairs the directory. state.seq is written only after the
-// files it vouches for are on stable storage (one syncfs).
+// Entries are applied in batches of up to 100,000 (fewer when their data
+// passes 64 MiB): only the last write of a path in a batch reaches the disk,
+// through a temporary file and a rename, with the removals the superseded
+// entries imply (src/state/apply_batch.h). Applying is idempotent (a write
+// replaces the whole file, a delete removes it), so after a crash in the
+// middle of a batch, applying again from the recorded seq repairs the
+// directory. state.seq is written after each batch, once the files it
+// vouches for are on stable storage (one syncfs).
 #pragma once
 
 #include <cstdint>
@@ -55,7 +59,8 @@ class Materializer {
   // Applies every entry after the recorded seq up to the WAL's head,
   // rebuilding first when the state does not match the log (see above).
   MaterializeResult run(Wal& wal);
-  // Applies one entry to the state directory (no seq bookkeeping).
+  // Applies one entry to the state directory (no seq bookkeeping, nothing
+  // synced).
   void apply(const EntryView& entry);
   // The WAL history id recorded with the seq ("" if none).
   std::string applied_history() const;
@@ -72,8 +77,6 @@ class Materializer {
     std::string history;
     AppliedEntry last;
   };
-  void remove_tree(const std::string& path);
-  void prune_empty_parents(const std::string& rel);
   SeqFile read_seq_file() const;
   // Why the state cannot be continued from the log, or "" when it can.
   std::string mismatch(Wal& wal, const WalStatus& st, const SeqFile& recorded) const;

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <optional>
 #include <random>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -217,7 +218,9 @@ class FaultDir final : public Dir {
   }
   void sync_filesystem() override {
     fs_.check(FsOp::kSyncFilesystem, path());
+    const uint64_t v = fs_.sync_started();
     base_->sync_filesystem();
+    fs_.filesystem_synced(v);
   }
 
  private:
@@ -328,6 +331,15 @@ void FaultInjectionFileSystem::sync_finished(const std::string& path, uint64_t v
   }
 }
 
+void FaultInjectionFileSystem::filesystem_synced(uint64_t version) {
+  std::vector<std::string> paths;
+  {
+    std::lock_guard lock(track_mu_);
+    for (const auto& entry : unsynced_) paths.push_back(entry.first);
+  }
+  for (const auto& p : paths) sync_finished(p, version);
+}
+
 size_t FaultInjectionFileSystem::unsynced_blocks() {
   std::lock_guard lock(track_mu_);
   size_t n = 0;
@@ -435,7 +447,9 @@ DiskSpace FaultInjectionFileSystem::disk_space(const std::string& path) {
 }
 void FaultInjectionFileSystem::sync_filesystem(const std::string& path) {
   check(FsOp::kSyncFilesystem, path);
+  const uint64_t v = sync_started();
   base_.sync_filesystem(path);
+  filesystem_synced(v);
 }
 std::unique_ptr<Dir> FaultInjectionFileSystem::open_dir(const std::string& path) {
   check(FsOp::kOpenDir, path);

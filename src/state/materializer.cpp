@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "apply_batch.h"
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -11,9 +13,15 @@
 namespace strata {
 
 namespace {
-// How many entries may be applied between two state.seq records: bounds the
-// work a crash can make us redo, and the number of syncfs calls.
-constexpr uint64_t kCommitEvery = 10000;
+// How many entries may be applied between two state.seq records. They are
+// applied as one batch, so a larger batch means less disk work (only the
+// last write of a path reaches the disk, one syncfs per batch); the bound
+// keeps the batch's index in memory and the work a crash makes us redo
+// small.
+constexpr uint64_t kCommitEvery = 100000;
+// A batch also ends when the data of its surviving writes reaches this, so
+// large entries do not pile up in memory.
+constexpr uint64_t kBatchBytes = 64ull << 20;
 // state.seq is three short lines; anything longer is not ours.
 constexpr size_t kMaxSeqFileBytes = 1024;
 
@@ -120,60 +128,15 @@ void Materializer::commit(uint64_t seq, const std::string& history_id, const App
   write_file_atomically(fs_, seq_file_, text);
 }
 
-void Materializer::remove_tree(const std::string& path) {
-  if (fs_.is_directory(path)) {
-    for (const auto& name : fs_.list_dir(path)) remove_tree(path + "/" + name);
-  }
-  fs_.remove(path);
-}
-
-void Materializer::prune_empty_parents(const std::string& rel) {
-  std::string dir = rel;
-  while (true) {
-    size_t slash = dir.rfind('/');
-    if (slash == std::string::npos) return;
-    dir.resize(slash);
-    const std::string abs = state_dir_ + "/" + dir;
-    if (!fs_.is_directory(abs) || !fs_.list_dir(abs).empty()) return;
-    fs_.remove(abs);
-  }
-}
-
 void Materializer::apply(const EntryView& e) {
-  // The WAL validated the path, but state on disk is ours to protect: check
-  // again so nothing can ever be written outside the state directory.
-  validate_entry_path(e.path);
-  const std::string rel(e.path);
-  const std::string target = state_dir_ + "/" + rel;
-  if (e.op == EntryOp::kDelete) {
-    if (fs_.exists(target)) {
-      remove_tree(target);
-      prune_empty_parents(rel);
-    }
-    return;
-  }
-  // Every parent must be a real directory: a file (or symlink) in the way is
-  // an older entry that this one supersedes.
+  state_detail::ApplyBatch one;
+  one.add(e);
   fs_.make_dirs(state_dir_);
-  size_t pos = 0;
-  while ((pos = rel.find('/', pos)) != std::string::npos) {
-    const std::string dir = state_dir_ + "/" + rel.substr(0, pos);
-    if (fs_.exists(dir) && !fs_.is_directory(dir)) fs_.remove(dir);
-    if (!fs_.exists(dir)) fs_.make_dirs(dir);
-    pos++;
-  }
-  if (fs_.is_directory(target)) remove_tree(target);
-  fs_.make_dirs(tmp_dir_);
-  const std::string tmp = tmp_dir_ + "/apply";
-  {
-    auto f = fs_.open(tmp, OpenMode::kCreateTrunc);
-    if (!e.data.empty()) f->pwrite(e.data.data(), e.data.size(), 0);
-  }
-  fs_.rename(tmp, target);
+  one.apply(fs_, state_dir_, tmp_dir_);
 }
 
 void Materializer::reset() {
-  if (fs_.exists(state_dir_)) remove_tree(state_dir_);
+  if (auto data = fs_.open_dir(data_dir_)) remove_tree(*data, "state");
   fs_.make_dirs(state_dir_);
   commit(0);
 }
@@ -224,22 +187,24 @@ MaterializeResult Materializer::run(Wal& wal) {
   }
   fs_.make_dirs(state_dir_);
   uint64_t last = since;
-  uint64_t uncommitted = 0;
+  state_detail::ApplyBatch batch;
   wal.replay_view(since, 0, [&](const EntryView& e) {
-    apply(e);
+    batch.add(e);
     last = e.seq;
     r.entries_applied++;
-    // Fingerprints only where state.seq may be written next: at a commit
-    // point and at the head (hashing every entry would cost a SHA-256 of all
-    // data applied).
-    const bool commit_point = ++uncommitted >= kCommitEvery;
-    if (commit_point || e.seq >= st.head_seq) last_entry = {e.seq, entry_fingerprint(e)};
-    if (commit_point) {
+    // Fingerprints only where state.seq may be written next: at the end of
+    // a batch and at the head (hashing every entry would cost a SHA-256 of
+    // all data applied).
+    const bool batch_full = batch.entries() >= kCommitEvery || batch.pending_bytes() >= kBatchBytes;
+    if (batch_full || e.seq >= st.head_seq) last_entry = {e.seq, entry_fingerprint(e)};
+    if (batch_full) {
+      batch.apply(fs_, state_dir_, tmp_dir_);
+      batch.clear();
       commit(last, st.history_id, last_entry);
-      uncommitted = 0;
     }
     return true;
   });
+  batch.apply(fs_, state_dir_, tmp_dir_);
   if (last_entry.seq != last && last > since) {
     // The replay went past the head seen at the start (another thread
     // appended meanwhile): fingerprint the entry it ended on.

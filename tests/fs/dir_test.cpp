@@ -323,5 +323,28 @@ TEST(FaultDir, PowerCutLosesUnsyncedWritesOfDirFiles) {
   EXPECT_EQ(read_file(t / "synced"), std::string(4096, 's'));
 }
 
+// syncfs covers every file written before it, through a path or a Dir.
+TEST(FaultDir, SyncfsMakesEveryEarlierWriteDurable) {
+  TempDir t;
+  FaultInjectionFileSystem fi;
+  fi.track_unsynced_writes(true);
+  auto d = open(fi, t.path());
+  const std::string block(4096, 'w');
+  for (int i = 0; i < 8; ++i) {
+    auto f = d->open_file("f" + std::to_string(i), OpenMode::kCreate);
+    f->pwrite(block.data(), block.size(), 0);
+  }
+  d->sync_filesystem();
+  EXPECT_EQ(fi.unsynced_blocks(), 0u);
+  auto late = d->open_file("late", OpenMode::kCreate);
+  late->pwrite(block.data(), block.size(), 0);
+  EXPECT_EQ(fi.unsynced_blocks(), 1u) << "a write after the syncfs is not covered by it";
+  fi.sync_filesystem(t.path());
+  EXPECT_EQ(fi.unsynced_blocks(), 0u);
+  fi.cut_power();
+  EXPECT_EQ(fi.lose_unsynced_writes(1), 0u);
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(read_file(t / ("f" + std::to_string(i))), block);
+}
+
 }  // namespace
 }  // namespace strata

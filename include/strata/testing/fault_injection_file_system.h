@@ -74,8 +74,9 @@ class FaultInjectionFileSystem : public FileSystem {
   uint64_t count(FsOp op) const;
 
   // Power-loss simulation. While tracking, every 4 KiB block written and not
-  // yet covered by a completed fsync/fdatasync of its file (one that started
-  // after the write finished) keeps the content it had at the last such sync.
+  // yet covered by a completed fsync/fdatasync of its file or a syncfs (one
+  // that started after the write finished) keeps the content it had at the
+  // last such sync.
   // cut_power() makes every later call fail with EIO, as if the machine had
   // died; lose_unsynced_writes() then reverts each such block with
   // probability 1/2 (seeded), in no particular order, as a disk that lost
@@ -91,6 +92,9 @@ class FaultInjectionFileSystem : public FileSystem {
   void tracked_write(File& base, const void* buf, size_t n, uint64_t off);
   uint64_t sync_started();
   void sync_finished(const std::string& path, uint64_t version);
+  // A syncfs that started at version: covers every file's writes before it
+  // (the files tracked are taken to be on one file system).
+  void filesystem_synced(uint64_t version);
   void moved(const std::string& from, const std::string& to);  // a rename
   void removed(const std::string& path);
 
