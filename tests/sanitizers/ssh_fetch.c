@@ -5,13 +5,17 @@
 #include <stdlib.h>
 
 static const char* key;
+static int offered;
 
 static int creds(git_credential** out, const char* url, const char* user, unsigned allowed,
                  void* payload) {
   (void)url;
   (void)payload;
-  if (allowed & GIT_CREDENTIAL_SSH_KEY)
+  if (allowed & GIT_CREDENTIAL_SSH_KEY) {
+    /* libgit2 asks again when the server refuses the key: give up then. */
+    if (offered++) return GIT_EAUTH;
     return git_credential_ssh_key_new(out, user, NULL, key, NULL);
+  }
   return git_credential_username_new(out, user);
 }
 
@@ -31,7 +35,9 @@ int main(int argc, char** argv) {
     opts.callbacks.credentials = creds;
     rc = git_remote_fetch(remote, NULL, &opts, NULL);
   }
-  if (rc != 0) fprintf(stderr, "error: %s\n", git_error_last() ? git_error_last()->message : "?");
+  if (rc != 0)
+    fprintf(stderr, "error %d: %s\n", rc,
+            git_error_last() ? git_error_last()->message : "(no message)");
   git_remote_free(remote);
   git_repository_free(repo);
   git_libgit2_shutdown();
