@@ -7,8 +7,8 @@
 #
 # Arguments go to every ctest run (e.g. -R Cli). Environment:
 #   STRATA_BUILD_DIR   the normal build directory (default build)
-#   STRATA_SANITIZERS  which sanitized runs to do (default "address thread";
-#                      empty: none)
+#   STRATA_SANITIZERS  which sanitized runs to do ("address thread" for both;
+#                      default empty: none, see below)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -119,7 +119,10 @@ run_sanitized() {
   return "$rc"
 }
 
-for kind in ${STRATA_SANITIZERS-address thread}; do
+# Not in the default run (and so not in CI's .ci/run) yet: both sanitized
+# phases pass clean, but on CI's two cores they do not fit its 45 minutes
+# next to the normal phase (docs/testing.md has the measured times).
+for kind in ${STRATA_SANITIZERS-}; do
   case "$kind" in
     address)
       build_sanitized address build-asan
