@@ -119,9 +119,9 @@ run_sanitized() {
   return "$rc"
 }
 
-# Not in the default run (and so not in CI's .ci/run) yet: both sanitized
-# phases pass clean, but on CI's two cores they do not fit its 45 minutes
-# next to the normal phase (docs/testing.md has the measured times).
+# Not in the default run (and so not in CI's .ci/run) yet: on CI's two
+# cores the sanitized phases do not fit its 45 minutes next to the normal
+# phase (docs/testing.md has the measured times).
 for kind in ${STRATA_SANITIZERS-}; do
   case "$kind" in
     address)
