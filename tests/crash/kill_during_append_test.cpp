@@ -73,6 +73,7 @@ TEST(CrashTest, EveryAcknowledgedEntrySurvivesSigkill) {
   uint64_t total_acked = 0;
   int rounds_with_torn_tail = 0;
   constexpr int kRounds = 60;
+  constexpr auto kAckTimeout = std::chrono::seconds(60);
 
   for (int round = 0; round < kRounds; ++round) {
     Child c = spawn_appender(data_dir);
@@ -96,18 +97,36 @@ TEST(CrashTest, EveryAcknowledgedEntrySurvivesSigkill) {
         }
       }
     });
-    // Collect acknowledgements until a random moment, then kill.
-    const auto kill_at =
-        std::chrono::steady_clock::now() + std::chrono::microseconds(5000 + rng() % 120000);
+    // Collect acknowledgements until a random moment, then kill. Even
+    // rounds count that moment from the spawn, so they also kill the child
+    // while it opens the log; odd rounds count it from the first
+    // acknowledgement, so they kill it while appending even where starting
+    // takes longer than the whole window (a sanitized strata on a loaded
+    // machine: every round then died before its first acknowledgement).
+    const auto window = std::chrono::microseconds(5000 + rng() % 120000);
+    const auto spawned = std::chrono::steady_clock::now();
+    const bool from_first_ack = round % 2 == 1;
+    auto kill_at = spawned + window;
     fcntl(c.out_fd, F_SETFL, O_NONBLOCK);
     std::string acks;
     char buf[4096];
-    while (std::chrono::steady_clock::now() < kill_at) {
+    bool waiting_for_ack = from_first_ack;
+    while (waiting_for_ack || std::chrono::steady_clock::now() < kill_at) {
       ssize_t n = read(c.out_fd, buf, sizeof(buf));
-      if (n > 0)
+      if (n > 0) {
         acks.append(buf, static_cast<size_t>(n));
-      else
+        if (waiting_for_ack) {
+          waiting_for_ack = false;
+          kill_at = std::chrono::steady_clock::now() + window;
+        }
+      } else if (n == 0) {
+        break;  // the child is gone: nothing more to collect
+      } else if (waiting_for_ack && std::chrono::steady_clock::now() - spawned > kAckTimeout) {
+        ADD_FAILURE() << "round " << round << ": no acknowledgement within 60 s";
+        break;
+      } else {
         std::this_thread::sleep_for(std::chrono::microseconds(200));
+      }
     }
     kill(c.pid, SIGKILL);
     stop = true;
