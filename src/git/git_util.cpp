@@ -6,8 +6,10 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "git/deadline_stream.h"
+#include "strata/fs.h"
 #include "strata/git_sync.h"
 
 namespace strata::git {
@@ -155,11 +157,35 @@ int retry_while_locked(F f) {
   return rc;
 }
 
+// Refs under refs/strata/ (the remote tips) are written by strata alone,
+// and only while holding the ref-writer flock in the git directory. A
+// ref's .lock file seen while holding it was left by a process killed
+// between creating and renaming it: libgit2 never removes such a lock, so it
+// would fail every later write of the ref (and so every archive and
+// recovery) for good. It is removed and the write tried again.
+template <typename F>
+int write_ref(git_repository* repo, const std::string& refname, F f) {
+  if (!refname.starts_with("refs/strata/")) return retry_while_locked(f);
+  FileSystem& fs = FileSystem::real();
+  const std::string gitdir = git_repository_path(repo);  // ends in '/'
+  auto dir = fs.open_dir(gitdir);
+  auto held = dir->lock("strata-refs.lock");
+  int rc = f();
+  if (rc != GIT_ELOCKED) return rc;
+  const std::string stale = gitdir + refname + ".lock";
+  if (fs.exists(stale)) {
+    spdlog::warn("removing {}: a lock left by a strata process that was killed while writing it",
+                 stale);
+    fs.remove(stale);
+  }
+  return f();
+}
+
 }  // namespace
 
 void record_ref(git_repository* repo, const std::string& refname, const git_oid& oid,
                 const char* log_message, std::string_view what, const Redactor* redact) {
-  int rc = retry_while_locked([&] {
+  int rc = write_ref(repo, refname, [&] {
     git_reference* ref = nullptr;
     int r = git_reference_create(&ref, repo, refname.c_str(), &oid, 1, log_message);
     git_reference_free(ref);
@@ -170,7 +196,7 @@ void record_ref(git_repository* repo, const std::string& refname, const git_oid&
 
 void forget_ref(git_repository* repo, const std::string& refname, std::string_view what,
                 const Redactor* redact) {
-  int rc = retry_while_locked([&] {
+  int rc = write_ref(repo, refname, [&] {
     git_reference* ref = nullptr;
     int r = git_reference_lookup(&ref, repo, refname.c_str());
     if (r == GIT_ENOTFOUND) return 0;

@@ -97,6 +97,33 @@ TEST_F(PushTest, ConfirmationDoesNotCarryOverToAnotherRemote) {
   EXPECT_TRUE(named.status().remote_tip.has_value());
 }
 
+// Regression test: a strata process killed while libgit2 held the lock of a
+// remote-tip ref (refs/strata/...) left `<ref>.lock` behind, and every later
+// push and fetch failed on it ("failed to lock file"), so recovery from Git
+// failed for good (RecoverKillTest.KilledAtRandomMoments... found it).
+TEST_F(PushTest, AStaleLockOfTheRemoteTipLeftByAKilledProcessIsRemoved) {
+  write_tree(tmp / "state", {{"a.txt", "alpha"}});
+  std::string tip_ref;
+  {
+    GitSync first(test_config(tmp.path(), file_url()));
+    first.snapshot(7);
+    first.push();
+    ASSERT_EQ(first.confirmed_seq(), 7u);
+  }
+  for (const auto& e : fs::recursive_directory_iterator(tmp / "archive.git/refs/strata")) {
+    if (e.is_regular_file()) tip_ref = e.path().string();
+  }
+  ASSERT_FALSE(tip_ref.empty());
+  write_file(tip_ref + ".lock", "");  // as left by a SIGKILL inside git_reference_create
+  GitSync again(test_config(tmp.path(), file_url()));
+  write_tree(tmp / "state", {{"a.txt", "alpha 2"}});
+  again.snapshot(8);
+  PushResult p = again.push();
+  EXPECT_TRUE(p.pushed);
+  EXPECT_EQ(again.confirmed_seq(), 8u);
+  EXPECT_FALSE(fs::exists(tip_ref + ".lock"));
+}
+
 TEST_F(PushTest, FastForwardsOverGitDaemon) {
   GitDaemon daemon(tmp / "srv");
   write_tree(tmp / "state", {{"a.txt", "1"}});
