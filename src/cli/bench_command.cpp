@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "bench/bench.h"
+#include "cli/bench_run_dir.h"
 #include "cli/cli.h"
 #include "strata/config.h"
 #include "strata/error.h"
@@ -67,12 +68,7 @@ bench::Limit limit_of(const Common& c) {
 }
 
 std::string parent_dir(const Common& c, const Context& ctx) {
-  const std::string dir = c.dir.empty() ? ctx.data_dir + "/bench" : c.dir;
-  FileSystem& fs = FileSystem::real();
-  if (fs.exists(dir) && !fs.is_directory(dir)) {
-    throw Error(ErrorCode::kInvalidArgument, fmt::format("--dir {} is not a directory", dir));
-  }
-  return dir;
+  return bench_parent_dir(c.dir, ctx);
 }
 
 // Prints results as they come when --json (a long run shows progress), else
@@ -94,27 +90,6 @@ class Printer {
  private:
   bool json_;
   std::vector<bench::Result> results_;
-};
-
-// A run directory removed on every way out unless --keep.
-class RunDir {
- public:
-  RunDir(const std::string& parent, const std::string& tag, bool keep)
-      : path_(bench::make_run_dir(parent, tag)), keep_(keep) {}
-  ~RunDir() {
-    if (keep_) {
-      std::cerr << "strata bench: kept " << path_ << "\n";
-    } else {
-      bench::remove_tree(path_);
-    }
-  }
-  RunDir(const RunDir&) = delete;
-  RunDir& operator=(const RunDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-  bool keep_;
 };
 
 void add_fsync(CLI::App& bench, Context& ctx) {

@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include "bench/bench.h"
+#include "cli/bench_run_dir.h"
 #include "cli/cli.h"
 #include "common/random_id.h"
 #include "strata/error.h"
@@ -180,7 +181,7 @@ bench::Result run_one(const Options& o, const std::string& run_dir, CheckpointSt
     entries += batch.size();
   }
   wal->flush();
-  const uint64_t record_bytes = wal->status().total_bytes;
+  const uint64_t wal_bytes = wal->status().total_bytes;
 
   ObjectSyncOptions so = ObjectSyncOptions::from_env(data_dir, lineage_id, true);
   so.key_prefix = fmt::format("{}{}/", prefix, compression);
@@ -226,7 +227,7 @@ bench::Result run_one(const Options& o, const std::string& run_dir, CheckpointSt
   res.extra = {{"entries", entries},
                {"payload_bytes", payload},
                {"record_bytes", r.raw_bytes},
-               {"wal_bytes", record_bytes},
+               {"wal_bytes", wal_bytes},
                {"stored_bytes", r.stored_bytes},
                {"stored_per_payload_byte", ratio(r.stored_bytes, payload)},
                {"stored_per_record_byte", ratio(r.stored_bytes, r.raw_bytes)},
@@ -286,34 +287,25 @@ void add_bench_sync(CLI::App& bench, Context& ctx) {
       ->check(CLI::IsMember({"none", "zstd"}));
   cmd->callback([&ctx, o] {
     ctx.action = [&ctx, o] {
-      FileSystem& fs = FileSystem::real();
-      const std::string parent = o->dir.empty() ? ctx.data_dir + "/bench" : o->dir;
-      if (fs.exists(parent) && !fs.is_directory(parent)) {
-        throw Error(ErrorCode::kInvalidArgument,
-                    fmt::format("--dir {} is not a directory", parent));
-      }
-      const std::string run_dir = bench::make_run_dir(parent, "sync");
+      // Declared before the store, which lives in it when no R2_* is set.
+      RunDir run(bench_parent_dir(o->dir, ctx), "sync", o->keep);
       const std::string prefix = fmt::format("bench-{}/", random_hex(8));
-      std::unique_ptr<CheckpointStorage> store;
+      auto store = open_checkpoint_storage_from_env(run.path() + "/remote");
       std::vector<bench::Result> results;
       try {
-        store = open_checkpoint_storage_from_env(run_dir + "/remote");
         for (const auto& c : o->compressions) {
-          results.push_back(run_one(*o, run_dir, *store, prefix, c));
+          results.push_back(run_one(*o, run.path(), *store, prefix, c));
           if (o->json) std::cout << bench::to_json(results.back()).dump() << std::endl;
         }
       } catch (...) {
-        if (store && !o->keep) delete_prefix(*store, prefix);
-        if (!o->keep) bench::remove_tree(run_dir);
+        if (!o->keep) delete_prefix(*store, prefix);
         throw;
       }
       if (!o->json) std::cout << table(results);
       if (o->keep) {
-        std::cerr << fmt::format("strata bench: kept {} and {}{} on {}\n", run_dir, prefix, "*",
-                                 store->describe());
+        std::cerr << fmt::format("strata bench: kept {}* on {}\n", prefix, store->describe());
       } else {
         delete_prefix(*store, prefix);
-        bench::remove_tree(run_dir);
       }
       return 0;
     };
