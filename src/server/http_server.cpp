@@ -1,6 +1,8 @@
 #include "server/http_server.h"
 
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <charconv>
@@ -13,6 +15,7 @@
 #include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
+#include "server/connection_stream.h"
 #include "server/entry_json.h"
 #include "server/routes.h"
 #include "strata/hash.h"
@@ -106,10 +109,37 @@ void send_error_and_close(httplib::Response& res, int status, std::string_view c
 }
 
 // httplib::Server with a deeper listen backlog than the 5 it is built with,
-// so a burst of connects is accepted instead of retried after a second.
+// so a burst of connects is accepted instead of retried after a second, and
+// with each connection served over a ConnectionStream (connection_stream.h
+// says why) by httplib's own request parser and router.
 class HttpServer::Listener : public httplib::Server {
  public:
+  explicit Listener(const HttpLimits& limits) : limits_(limits) {
+    stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (stop_fd_ < 0) throw_errno("cannot create the HTTP server's stop event", "eventfd", errno);
+  }
+  ~Listener() override { ::close(stop_fd_); }
+
   void widen_backlog() { ::listen(svr_sock_, 256); }
+  // Wakes the connections waiting for their next request, so they close now
+  // instead of after the idle timeout; requests in progress are not touched.
+  void wake_idle() {
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = ::write(stop_fd_, &one, sizeof(one));
+  }
+
+ private:
+  bool process_and_close_socket(int sock) override {
+    return serve_connection(
+        sock, limits_.read_timeout, limits_.read_timeout, limits_.idle_timeout,
+        keep_alive_max_count_, stop_fd_, [this] { return svr_sock_ != INVALID_SOCKET; },
+        [this](httplib::Stream& strm, bool close_connection, bool& connection_closed) {
+          return process_request(strm, close_connection, connection_closed, nullptr);
+        });
+  }
+
+  const HttpLimits limits_;
+  int stop_fd_ = -1;
 };
 
 // A fixed set of workers, one connection each (httplib serves a keep-alive
@@ -193,7 +223,7 @@ class HttpServer::ConnectionPool : public httplib::TaskQueue {
 
 HttpServer::HttpServer(HttpLimits limits, std::string token, Metrics& metrics)
     : limits_(limits), token_(std::move(token)), metrics_(metrics) {
-  server_ = std::make_unique<Listener>();
+  server_ = std::make_unique<Listener>(limits_);
   const size_t workers = limits_.max_connections;
   server_->new_task_queue = [workers] { return new ConnectionPool(workers); };
   const auto read_s = std::chrono::duration_cast<std::chrono::seconds>(limits_.read_timeout);
@@ -201,9 +231,6 @@ HttpServer::HttpServer(HttpLimits limits, std::string token, Metrics& metrics)
       std::chrono::duration_cast<std::chrono::microseconds>(limits_.read_timeout - read_s);
   server_->set_read_timeout(read_s.count(), read_us.count());
   server_->set_write_timeout(read_s.count(), read_us.count());
-  // httplib counts the keep-alive idle time in whole seconds.
-  server_->set_keep_alive_timeout(
-      std::max<time_t>(1, static_cast<time_t>((limits_.idle_timeout.count() + 999) / 1000)));
   server_->set_keep_alive_max_count(1000000);
   server_->set_payload_max_length(limits_.max_body_bytes);
   server_->set_tcp_nodelay(true);
@@ -386,6 +413,7 @@ void HttpServer::start() {
 void HttpServer::stop() {
   if (!thread_.joinable()) return;
   server_->stop();
+  server_->wake_idle();
   thread_.join();
 }
 

@@ -70,8 +70,8 @@ class HttpServer {
   // Accepts on its own thread from now on.
   void start();
   // Stops accepting, lets every request in progress finish and be answered,
-  // and returns once the workers are done (an idle keep-alive connection may
-  // hold this up to STRATA_IDLE_TIMEOUT_MS).
+  // closes the keep-alive connections waiting for their next request, and
+  // returns once the workers are done.
   void stop();
 
  private:
