@@ -1,5 +1,7 @@
 #include "server/entry_json.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "strata/error.h"
@@ -13,6 +15,33 @@ namespace {
 // Our shapes nest three deep ({"entries":[{...}]}); refusing deeper input
 // keeps a hostile body from building a huge tree.
 constexpr int kMaxDepth = 4;
+
+// The deepest nesting of objects and arrays in text (brackets inside strings
+// do not count; malformed text is left to the parser to name). Checked before
+// parsing, so the parse itself runs without a per-value callback (the route
+// every append takes).
+int nesting_depth(std::string_view text) {
+  int depth = 0;
+  int deepest = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == '}' || c == ']') {
+      --depth;
+    }
+  }
+  return deepest;
+}
 
 [[noreturn]] void bad(const std::string& where, std::string_view why) {
   throw Error(ErrorCode::kInvalidArgument, fmt::format("{}{}", where, why));
@@ -68,15 +97,12 @@ Entry parse_entry(const nlohmann::json& j, const std::string& where) {
 }  // namespace
 
 ParsedEntries parse_entries_body(std::string_view body) {
+  if (nesting_depth(body) > kMaxDepth) {
+    bad("", fmt::format("JSON nested deeper than {} levels", kMaxDepth));
+  }
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(body, [](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
-      if (depth > kMaxDepth) {
-        throw Error(ErrorCode::kInvalidArgument,
-                    fmt::format("JSON nested deeper than {} levels", kMaxDepth));
-      }
-      return true;
-    });
+    j = nlohmann::json::parse(body);
   } catch (const nlohmann::json::parse_error& e) {
     bad("", fmt::format("malformed JSON: {}", e.what()));
   }

@@ -49,6 +49,20 @@ class RawConn {
     if (fd_ >= 0) ::close(fd_);
   }
   bool ok() const { return fd_ >= 0; }
+  // What arrives until it holds text, the peer closes or `wait` passes.
+  std::string read_until(const std::string& text, std::chrono::milliseconds wait) {
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    timeval tv{0, 100000};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    std::string out;
+    char buf[4096];
+    while (out.find(text) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+      ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
+      if (n == 0) break;
+      if (n > 0) out.append(buf, static_cast<size_t>(n));
+    }
+    return out;
+  }
   void send(const std::string& s) { (void)::send(fd_, s.data(), s.size(), MSG_NOSIGNAL); }
   // Everything until the peer closes or `wait` passes; *closed says which.
   std::string read_all(std::chrono::milliseconds wait, bool* closed) {
@@ -279,6 +293,47 @@ TEST_F(Api, ChunkedBodyOverTheLimitIs413AndClosesTheConnection) {
   EXPECT_NE(reply.find("PAYLOAD_TOO_LARGE"), std::string::npos) << reply;
   EXPECT_TRUE(closed);
   EXPECT_EQ(head_seq(*client_), 0u);
+}
+
+TEST_F(Api, PipelinedRequestsAndExpectContinueAreAnsweredInOrder) {
+  start();
+  RawConn conn(daemon_->port());
+  ASSERT_TRUE(conn.ok());
+  // Three requests in one segment: the second and third are already in the
+  // connection's read buffer when the first is answered. Brackets inside a
+  // string are data, not nesting.
+  const std::string a = entry_body("pipe/a", "[[[[[[{{{{");
+  const std::string b = entry_body("pipe/b", "two");
+  conn.send(
+      fmt::format("POST /v1/entries HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{}"
+                  "POST /v1/entries HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{}"
+                  "GET /v1/entries/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                  a.size(), a, b.size(), b));
+  bool closed = false;
+  std::string reply = conn.read_all(std::chrono::seconds(10), &closed);
+  EXPECT_TRUE(closed);
+  const size_t first = reply.find(R"({"seq":1})");
+  const size_t second = reply.find(R"({"seq":2})");
+  const size_t third = reply.find("pipe/a");
+  ASSERT_NE(first, std::string::npos) << reply;
+  ASSERT_NE(second, std::string::npos) << reply;
+  ASSERT_NE(third, std::string::npos) << reply;
+  EXPECT_LT(first, second);
+  EXPECT_LT(second, third);
+  EXPECT_NE(reply.find(R"([[[[[[{{{{)"), std::string::npos) << reply;
+
+  // A client that waits for 100 Continue before its body gets it, then the answer.
+  RawConn slow(daemon_->port());
+  slow.send(
+      fmt::format("POST /v1/entries HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                  "Content-Length: {}\r\n\r\n",
+                  b.size()));
+  const std::string interim = slow.read_until("\r\n\r\n", std::chrono::seconds(10));
+  EXPECT_NE(interim.find("HTTP/1.1 100"), std::string::npos) << interim;
+  slow.send(b);
+  const std::string answer = slow.read_until(R"({"seq":3})", std::chrono::seconds(10));
+  EXPECT_NE(answer.find(R"({"seq":3})"), std::string::npos) << answer;
+  EXPECT_EQ(head_seq(*client_), 3u);
 }
 
 TEST_F(Api, ABodyOnAGetIsRefused) {
