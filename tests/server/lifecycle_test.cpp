@@ -332,7 +332,7 @@ TEST_F(Lifecycle, JsonLogsAreOneObjectPerLineAndSighupReopensTheLogFile) {
   }
 }
 
-TEST_F(Lifecycle, SigtermUnderLoadLosesNoAcknowledgedEntryAndTheArchiveHoldsThem) {
+TEST_F(Lifecycle, SigtermUnderLoadLosesNoAcknowledgedEntryAndTheArchiveAndObjectStoreHoldThem) {
   DaemonProcess d(tmp_.path(), {{"GIT_SYNC_INTERVAL_MS", "3600000"}});
   d.start();
   Load load(d, 8);
@@ -368,6 +368,30 @@ TEST_F(Lifecycle, SigtermUnderLoadLosesNoAcknowledgedEntryAndTheArchiveHoldsThem
   auto manifest = nlohmann::json::parse(
       testing::git("--git-dir=" + git_dir + " show finn/archive:snapshot-manifest.json"));
   EXPECT_GE(manifest["wal_seq"].get<uint64_t>(), max_seq);
+
+  // The object store (the embedded stand-in, DATA_DIR/remote) holds them
+  // too after the last sync at shutdown: recovery from it alone, in a fresh
+  // data directory with no WAL and no archive, brings back every one.
+  const std::string fresh = tmp_ / "from-object-store";
+  fs::create_directories(fresh);
+  fs::copy(d.data_dir() + "/remote", fresh + "/remote", fs::copy_options::recursive);
+  std::string out;
+  std::string err;
+  ASSERT_EQ(testing::run_strata({"--data-dir", fresh, "recover", "--json"},
+                                testing::base_env(tmp_ / "home"), &out, &err),
+            0)
+      << out << err;
+  const auto recovered = nlohmann::json::parse(out);
+  EXPECT_EQ(recovered["source"], "r2") << out;
+  EXPECT_GE(recovered["seq_reached"].get<uint64_t>(), max_seq) << out;
+  auto wal = Wal::open(WalOptions::from_env(fresh + "/wal"));
+  for (const Acked& a : acked) {
+    auto e = wal->read_entry(a.seq);
+    ASSERT_TRUE(e) << "acknowledged seq " << a.seq << " is not in the object store";
+    EXPECT_EQ(e->path, a.path);
+    EXPECT_EQ(e->data, a.data);
+  }
+  wal->close();
 }
 
 TEST_F(Lifecycle, KillNineUnderLoadThenRestartKeepsEveryAcknowledgedEntry) {
