@@ -19,9 +19,7 @@
 #include "server/boot_recovery.h"
 #include "strata/config.h"
 #include "strata/error.h"
-#include "strata/git_sync.h"
 #include "strata/recovery.h"
-#include "strata/storage.h"
 
 namespace strata::cli {
 
@@ -149,26 +147,10 @@ int run_recover(const Context& ctx, const RecoverArgs& a) {
     if (!a.json) std::cout << "forgot the failed recoveries recorded in " << ctx.data_dir << "\n";
   }
 
-  FileSystem& fs = FileSystem::real();
-  RecoveryTiers tiers;
-  std::unique_ptr<CheckpointStorage> store;
-  if (config::env("R2_ENDPOINT")) {
-    S3Config s3 = S3Config::from_env();
-    s3.connect_timeout = std::min(s3.connect_timeout, cfg.probe_timeout);
-    s3.stall_timeout = std::min(s3.stall_timeout, cfg.stall_timeout);
-    store = std::make_unique<S3CheckpointStorage>(std::move(s3));
-  } else if (fs.is_directory(ctx.data_dir + "/remote")) {
-    store = std::make_unique<FsCheckpointStorage>(ctx.data_dir + "/remote");
-    tiers.object_key_prefix = config::env_or("R2_PREFIX", "");
-  }
-  tiers.object_store = store.get();
-  std::unique_ptr<GitSync> git;
-  if (config::env("GIT_REMOTE") || fs.is_directory(ctx.data_dir + "/archive.git")) {
-    git = std::make_unique<GitSync>(GitSyncConfig::from_env(ctx.data_dir));
-  }
-  tiers.git = git.get();
-
-  const RecoveryResult r = run_recovery(cfg, tiers);
+  // The CLI's stand-in store is DATA_DIR/remote, as for `strata sync` and `remote`.
+  const server::RecoverySources sources =
+      server::open_recovery_sources(ctx.data_dir, ctx.data_dir + "/remote", cfg);
+  const RecoveryResult r = run_recovery(cfg, sources.tiers);
   if (a.json) {
     std::cout << server::recovery_result_json(r).dump(2, ' ', false,
                                                       nlohmann::json::error_handler_t::replace)

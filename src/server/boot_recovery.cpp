@@ -39,6 +39,28 @@ std::string summary_of(const RecoveryResult& r) {
 
 }  // namespace
 
+RecoverySources open_recovery_sources(const std::string& data_dir,
+                                      const std::string& local_remote_dir,
+                                      const RecoveryConfig& cfg) {
+  FileSystem& fs = FileSystem::real();
+  RecoverySources out;
+  if (config::env("R2_ENDPOINT")) {
+    S3Config s3 = S3Config::from_env();
+    s3.connect_timeout = std::min(s3.connect_timeout, cfg.probe_timeout);
+    s3.stall_timeout = std::min(s3.stall_timeout, cfg.stall_timeout);
+    out.store = std::make_unique<S3CheckpointStorage>(std::move(s3));
+  } else if (fs.is_directory(local_remote_dir)) {
+    out.store = std::make_unique<FsCheckpointStorage>(local_remote_dir);
+    out.tiers.object_key_prefix = config::env_or("R2_PREFIX", "");
+  }
+  if (config::env("GIT_REMOTE") || fs.is_directory(data_dir + "/archive.git")) {
+    out.git = std::make_unique<GitSync>(GitSyncConfig::from_env(data_dir));
+  }
+  out.tiers.object_store = out.store.get();
+  out.tiers.git = out.git.get();
+  return out;
+}
+
 BootRecovery recover_at_boot(const std::string& data_dir, const std::string& local_remote_dir,
                              const WalOptions& wal_options) {
   FileSystem& fs = FileSystem::real();
@@ -50,29 +72,9 @@ BootRecovery recover_at_boot(const std::string& data_dir, const std::string& loc
       cfg.mode == RecoveryMode::kClean && has_local_wal(fs, data_dir + "/wal");
   if (clean_over_local) cfg.mode = RecoveryMode::kDegraded;
 
-  // The tiers as the daemon runs them; a stand-in that was never written is
-  // not a source.
-  RecoveryTiers tiers;
-  std::unique_ptr<CheckpointStorage> store;
-  std::unique_ptr<GitSync> git;
-  if (!clean_over_local) {
-    if (config::env("R2_ENDPOINT")) {
-      S3Config s3 = S3Config::from_env();
-      s3.connect_timeout = std::min(s3.connect_timeout, cfg.probe_timeout);
-      s3.stall_timeout = std::min(s3.stall_timeout, cfg.stall_timeout);
-      store = std::make_unique<S3CheckpointStorage>(std::move(s3));
-    } else if (fs.is_directory(local_remote_dir)) {
-      store = std::make_unique<FsCheckpointStorage>(local_remote_dir);
-      tiers.object_key_prefix = config::env_or("R2_PREFIX", "");
-    }
-    if (config::env("GIT_REMOTE") || fs.is_directory(data_dir + "/archive.git")) {
-      git = std::make_unique<GitSync>(GitSyncConfig::from_env(data_dir));
-    }
-  }
-  tiers.object_store = store.get();
-  tiers.git = git.get();
-
-  out.result = run_recovery(cfg, tiers);
+  RecoverySources sources;
+  if (!clean_over_local) sources = open_recovery_sources(data_dir, local_remote_dir, cfg);
+  out.result = run_recovery(cfg, sources.tiers);
   if (clean_over_local) {
     out.result.mode = RecoveryMode::kClean;
     out.result.notes.insert(out.result.notes.begin(),

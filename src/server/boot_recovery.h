@@ -11,14 +11,33 @@
 // consulted), as degraded would with no remote configured.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "strata/git_sync.h"
 #include "strata/recovery.h"
+#include "strata/storage.h"
 #include "strata/wal.h"
 
 namespace strata::server {
+
+// The sources recovery reads, configured as the daemon runs its tiers (the
+// boot and `strata recover` both use this): the object store from R2_* (its
+// connect and stall timeouts capped by cfg's probe and stall timeouts, so a
+// dead endpoint fails over quickly) or, without R2_ENDPOINT, the filesystem
+// store at local_remote_dir when it exists (a stand-in never written is not a
+// source); the Git archive from GIT_REMOTE, or DATA_DIR/archive.git when it
+// exists. tiers points into store and git.
+struct RecoverySources {
+  std::unique_ptr<CheckpointStorage> store;
+  std::unique_ptr<GitSync> git;
+  RecoveryTiers tiers;
+};
+RecoverySources open_recovery_sources(const std::string& data_dir,
+                                      const std::string& local_remote_dir,
+                                      const RecoveryConfig& cfg);
 
 struct BootRecovery {
   RecoveryResult result;
