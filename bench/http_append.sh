@@ -10,7 +10,8 @@
 #     count (CONNS, default "8 32 128"): HTTP then library, ROUNDS times
 #     (default 2), so drift of the shared machine hits both;
 #   - idle: after the load, CPU time (utime+stime) of the daemon over
-#     `idle_seconds` and its resident set.
+#     `idle_seconds` and its resident set, then the same with 32 idle
+#     keep-alive connections open (each made one request, then waits).
 # Prints one JSON object per measurement and one ratio line per (mode, C).
 #
 #   [SYNCS=...] [CONNS=...] [ROUNDS=N] bench/http_append.sh [build_dir] [data_dir] [seconds] [idle_seconds]
@@ -38,7 +39,7 @@ trap 'if [[ -n "$pid" ]]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/d
 start_daemon() {  # start_daemon SYNC_MODE
   rm -rf "$data/http"
   DATA_DIR="$data/http" WAL_SYNC="$1" STRATA_LISTEN=127.0.0.1:0 GIT_SYNC_INTERVAL_MS=86400000 \
-    SYNC_INTERVAL_MS=86400000 STRATA_MAX_CONNECTIONS=512 LOG_LEVEL=warn \
+    SYNC_INTERVAL_MS=86400000 STRATA_MAX_CONNECTIONS=512 STRATA_IDLE_TIMEOUT_MS=600000 LOG_LEVEL=warn \
     "$strata" serve 2>"$data/serve.log" &
   pid=$!
   for _ in $(seq 1 300); do
@@ -114,5 +115,28 @@ idle_line="$(printf '{"name":"http_idle","seconds":%s,"cpu_percent_of_core":%s,"
   "$(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v s="$idle" 'BEGIN {printf "%.3f", (b - a) * 100 / hz / s}')" \
   "$(awk -v k="$rss_kb" 'BEGIN {printf "%.1f", k / 1024}')")"
 echo "$idle_line"
+
+# At rest with clients attached: 32 keep-alive connections that made one
+# request each and stay open (STRATA_IDLE_TIMEOUT_MS is raised above).
+port="${url##*:}"
+python3 - "$port" "$pid" "$idle" "$hz" <<'PY'
+import json, socket, sys, time
+port, pid, secs, hz = int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+conns = []
+for _ in range(32):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.recv(4096)
+    conns.append(s)
+time.sleep(1)
+def ticks():
+    f = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return int(f[11]) + int(f[12])
+t0 = ticks()
+time.sleep(secs)
+t1 = ticks()
+print(json.dumps({"name": "http_idle_keepalive", "connections": len(conns), "seconds": secs,
+                  "cpu_percent_of_core": round((t1 - t0) * 100 / hz / secs, 3)}))
+PY
 
 printf '%s\n' "${summary[@]}"
