@@ -28,7 +28,7 @@ constexpr Setting kSettings[] = {
     {"STRATA_READ_TIMEOUT_MS", "daemon", K::kMillis, "10000",
      "a client that sends nothing for this long, or not its whole body in this time, is cut off"},
     {"STRATA_IDLE_TIMEOUT_MS", "daemon", K::kMillis, "5000",
-     "an idle keep-alive connection is closed after this (whole seconds, rounded up)"},
+     "an idle keep-alive connection is closed after this"},
     {"STRATA_REMOTE_WAIT_MS", "daemon", K::kMillis, "60000",
      "longest wait of POST /v1/entries?durability=remote before 504"},
     {"SHUTDOWN_SYNC_TIMEOUT_MS", "daemon", K::kMillis, "10000",
