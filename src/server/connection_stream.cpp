@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 
 namespace strata::server {
@@ -44,7 +45,7 @@ int poll_for(pollfd* fds, nfds_t n, std::chrono::milliseconds timeout) {
   while (true) {
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    const int r = ::poll(fds, n, static_cast<int>(std::max<int64_t>(0, left)));
+    const int r = ::poll(fds, n, static_cast<int>(std::clamp<int64_t>(left, 0, INT_MAX)));
     if (r >= 0 || errno != EINTR) return r;
   }
 }
