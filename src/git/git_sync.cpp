@@ -442,18 +442,27 @@ SnapshotResult GitSync::snapshot(uint64_t wal_seq) {
           "creating the snapshot commit");
 
     // Compare-and-swap: a concurrent snapshot must not be silently dropped.
-    git_reference* ref = nullptr;
+    // A lock a killed strata left on the branch is cleared (write_ref):
+    // before, every later snapshot failed on it as a conflict, for good.
     const std::string log_msg = fmt::format("strata: snapshot seq {}", wal_seq);
-    int rc = has_parent
-                 ? git_reference_create_matching(&ref, repo, d.branch_ref.c_str(), &commit_oid, 1,
-                                                 &parent_oid, log_msg.c_str())
-                 : create_ref_if_absent(repo, d.branch_ref, commit_oid, log_msg.c_str());
-    if (rc == GIT_EMODIFIED || rc == GIT_EEXISTS || rc == GIT_ELOCKED) {
+    int rc = write_ref(repo, d.branch_ref, [&] {
+      if (!has_parent) return create_ref_if_absent(repo, d.branch_ref, commit_oid, log_msg.c_str());
+      git_reference* ref = nullptr;
+      int r = git_reference_create_matching(&ref, repo, d.branch_ref.c_str(), &commit_oid, 1,
+                                            &parent_oid, log_msg.c_str());
+      git_reference_free(ref);
+      return r;
+    });
+    if (rc == GIT_EMODIFIED || rc == GIT_EEXISTS) {
       throw Error(ErrorCode::kGitConflict,
                   fmt::format("{} moved while the snapshot was made; try again", d.cfg.branch));
     }
+    if (rc == GIT_ELOCKED) {
+      throw Error(ErrorCode::kGitConflict,
+                  fmt::format("{} is locked ({}{}.lock exists); try again", d.cfg.branch,
+                              git_repository_path(repo), d.branch_ref));
+    }
     check(rc, "moving " + d.cfg.branch);
-    git_reference_free(ref);
 
     spdlog::info("archive: committed {} on {} (seq {}, {} files, {})", short_hex(commit_oid),
                  d.cfg.branch, wal_seq, m.file_count, human_bytes(m.total_bytes));

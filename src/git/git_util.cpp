@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -157,31 +159,44 @@ int retry_while_locked(F f) {
   return rc;
 }
 
+// Whether the file at path was last modified longer ago than age.
+bool older_than(FileSystem& fs, const std::string& path, std::chrono::seconds age) {
+  std::optional<FileInfo> info;
+  try {
+    info = fs.open_dir(parent_path(path))->stat(base_name(path));
+  } catch (const Error&) {
+    return false;  // gone already (its holder finished) or unreadable: leave it
+  }
+  return info && std::chrono::system_clock::now() - info->mtime > age;
+}
+
+}  // namespace
+
 // Refs under refs/strata/ (the remote tips) are written by strata alone,
 // and only while holding the ref-writer flock in the git directory. A
 // ref's .lock file seen while holding it was left by a process killed
 // between creating and renaming it: libgit2 never removes such a lock, so it
 // would fail every later write of the ref (and so every archive and
-// recovery) for good. It is removed and the write tried again.
-template <typename F>
-int write_ref(git_repository* repo, const std::string& refname, F f) {
-  if (!refname.starts_with("refs/strata/")) return retry_while_locked(f);
+// recovery) for good. It is removed and the write tried again. The archive
+// branch is written under the same flock, but a git command may hold its
+// lock too (GIT_REPO_DIR can be any repository): its lock counts as stale
+// only once it is older than any honest holder's.
+int write_ref(git_repository* repo, const std::string& refname, const std::function<int()>& f) {
+  const bool strata_only = refname.starts_with("refs/strata/");
   FileSystem& fs = FileSystem::real();
   const std::string gitdir = git_repository_path(repo);  // ends in '/'
   auto dir = fs.open_dir(gitdir);
   auto held = dir->lock("strata-refs.lock");
-  int rc = f();
+  int rc = strata_only ? f() : retry_while_locked(f);
   if (rc != GIT_ELOCKED) return rc;
   const std::string stale = gitdir + refname + ".lock";
-  if (fs.exists(stale)) {
-    spdlog::warn("removing {}: a lock left by a strata process that was killed while writing it",
-                 stale);
-    fs.remove(stale);
-  }
+  if (!fs.exists(stale)) return f();
+  if (!strata_only && !older_than(fs, stale, std::chrono::seconds(10))) return rc;
+  spdlog::warn("removing {}: a lock left by a strata process that was killed while writing it",
+               stale);
+  fs.remove(stale);
   return f();
 }
-
-}  // namespace
 
 void record_ref(git_repository* repo, const std::string& refname, const git_oid& oid,
                 const char* log_message, std::string_view what, const Redactor* redact) {

@@ -4,6 +4,7 @@
 
 #include <git2.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -68,6 +69,15 @@ void check(int rc, std::string_view what, const Redactor* redact = nullptr,
 
 std::string oid_hex(const git_oid& oid);
 std::string short_hex(const git_oid& oid);  // 12 hex digits
+
+// Runs f, one write of refname that fails with GIT_ELOCKED while the ref's
+// .lock exists, under strata's ref-writer flock in the git directory, and
+// returns its result. A lock seen while holding the flock that a killed
+// strata left behind is removed and f run again: at once under
+// refs/strata/ (only strata writes there), once it is 10 s old elsewhere
+// (a git command may hold it for a moment); a younger one is waited out
+// for about a second, then GIT_ELOCKED is returned.
+int write_ref(git_repository* repo, const std::string& refname, const std::function<int()>& f);
 
 // Points refname at oid (creating or moving it, no compare-and-swap): for
 // strata's own records such as the remote-tracking refs. Another process

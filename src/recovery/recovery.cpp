@@ -119,6 +119,20 @@ std::vector<Candidate> candidates(const RunContext& ctx, const Probed& p) {
       }
     }
   }
+  // A log pruned down to no entries (PRUNE_KEEP_SEGMENTS=0, then a rotation
+  // or a torn first record) still knows its head, and state/ holds the rest.
+  // When no remote reaches that far (they are down), it continues in place;
+  // before, it counted as no data and the plan was to start empty, setting
+  // the whole state aside.
+  if (!t.any() && l.intact && !l.offer.has_data && l.head_seq > 0 &&
+      l.state_seq + 1 >= l.base_seq && l.state_seq <= l.head_seq &&
+      std::none_of(out.begin(), out.end(),
+                   [&](const Candidate& c) { return c.reach >= l.head_seq; })) {
+    out.emplace_back(Plan::kLocalInPlace, RecoverySource::kLocal, l.head_seq, p.home,
+                     fmt::format("continue the local WAL (head {}, every entry pruned) with "
+                                 "state/ at seq {}",
+                                 l.head_seq, l.state_seq));
+  }
   const bool time_ok =
       !t.time_ms || (*t.time_ms >= l.first_time_ms && *t.time_ms <= l.head_time_ms);
   if (l.exists && l.offer.has_data && l.complete_from_one && (l.intact ? t.any() : true) &&

@@ -155,10 +155,12 @@ std::string Materializer::mismatch(Wal& wal, const WalStatus& st, const SeqFile&
     // The one read that tells a rolled-back-and-appended log from the one
     // the state was made from: the seqs match, the entries do not.
     auto e = wal.read_entry(recorded.last.seq);
-    if (!e) {
-      return fmt::format("entry {}, the last one applied to the state, is no longer in the WAL",
-                         recorded.last.seq);
-    }
+    // Gone from a log that still reaches past it: pruned or compacted away
+    // once the remote tiers held it (with PRUNE_KEEP_SEGMENTS=0, after a
+    // rotation, the segment holding the head goes). Nothing to compare, and
+    // no sign of a rollback; rebuilding would replay a log without its
+    // start and empty the state.
+    if (!e) return "";
     const EntryView v{e->seq, e->timestamp_ms, e->type, e->op, e->path, e->data};
     if (entry_fingerprint(v) != recorded.last.fingerprint) {
       return fmt::format(

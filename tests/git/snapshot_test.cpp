@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 
 #include <gmock/gmock.h>
@@ -256,6 +257,34 @@ TEST_F(SnapshotTest, CommitsOnTopOfAForeignTipWithoutManifest) {
 // Regression test (issue 10): `archive log` listed a commit someone made on
 // top of a snapshot (it inherits the manifest file) as a snapshot, which
 // restore then refused because its files do not match the manifest.
+// Regression test (found by the crash harness, ServeCrash.*): a strata killed while libgit2 held
+// the archive branch's lock left refs/heads/finn/archive.lock behind, and every later snapshot
+// failed with GIT_CONFLICT ("moved while the snapshot was made") for good: the Git tier never
+// confirmed again, so pruning stopped too. A lock older than any honest holder's is removed; a
+// fresh one (a git command writing the branch right now) is waited for, then refused by name.
+TEST_F(SnapshotTest, AStaleLockOfTheBranchLeftByAKilledProcessIsRemoved) {
+  write_tree(tmp / "state", {{"a.txt", "alpha"}});
+  GitSync sync(test_config(tmp.path()));
+  ASSERT_TRUE(sync.snapshot(1).committed);
+  const std::string lock = tmp / "archive.git/refs/heads/finn/archive.lock";
+  write_file(lock, "");  // what a SIGKILL inside git_reference_create_matching leaves
+  write_tree(tmp / "state", {{"a.txt", "alpha 2"}});
+  try {
+    sync.snapshot(2);
+    ADD_FAILURE() << "a fresh lock was overridden";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kGitConflict);
+    EXPECT_THAT(e.what(), HasSubstr("archive.lock"));
+  }
+  EXPECT_TRUE(fs::exists(lock));
+  fs::last_write_time(lock, fs::file_time_type::clock::now() - std::chrono::seconds(60));
+  SnapshotResult r = sync.snapshot(2);
+  EXPECT_TRUE(r.committed);
+  EXPECT_FALSE(fs::exists(lock));
+  EXPECT_EQ(manifest_at("finn/archive")["wal_seq"], 2);
+  EXPECT_EQ(g("rev-list --count finn/archive"), "2");
+}
+
 TEST_F(SnapshotTest, ACommitOnTopOfASnapshotIsNotListedAsOne) {
   write_tree(tmp / "state", {{"a", "1"}});
   GitSync sync(test_config(tmp.path()));

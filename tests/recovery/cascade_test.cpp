@@ -212,6 +212,44 @@ TEST_F(CascadeTest, BothRemotesDownGivesTheTemplateOrEmptyInCleanMode) {
   EXPECT_TRUE(state_files(data + "/state").empty());
 }
 
+// Regression test (found while building the crash harness, tests/crash/serve_crash_test.cpp): a
+// local log whose sealed segments were all pruned (PRUNE_KEEP_SEGMENTS=0) after a rotation holds
+// no entry but still knows its head, and state/ covers everything up to it. With the remotes
+// down the cascade counted it as no data and started empty with a new lineage, setting the
+// whole state aside; it is the normal in-place start.
+TEST_F(CascadeTest, ALogPrunedToNoEntriesContinuesInPlaceWithTheRemotesDown) {
+  write_lineage("0123456789abcdef0123456789abcdef");
+  {
+    WalOptions o = quick_wal(data + "/wal");
+    o.segment_bytes = 4096;
+    o.tiers = {"remote"};
+    auto wal = Wal::open(o);
+    append_workload(*wal, work, 200, 3);
+    Materializer(data).run(*wal);
+    wal->rotate();
+    wal->confirm("remote", 200);
+    ASSERT_FALSE(wal->delete_sealed_through(200).empty());
+    ASSERT_EQ(wal->status().head_seq, 200u);
+    ASSERT_FALSE(wal->read_entry(200)) << "every entry should be pruned";
+  }
+  std::unique_ptr<GitSync> git =
+      std::make_unique<GitSync>(test_config(data, "file://" + (tmp / "srv/missing.git")));
+  RecoveryTiers t;
+  t.git = git.get();
+  RecoveryResult r = run_recovery(recovery_config(data), t);
+  ASSERT_NE(r.state, RecoveryState::kFailed) << r.error;
+  EXPECT_EQ(r.source, RecoverySource::kLocal) << line_of(r, RecoverySource::kLocal);
+  EXPECT_FALSE(r.new_lineage);
+  EXPECT_EQ(r.lineage_id, "0123456789abcdef0123456789abcdef");
+  bool set_aside = false;
+  if (sfs::exists(data + "/.recovery")) {
+    for (const auto& e : sfs::directory_iterator(data + "/.recovery"))
+      set_aside |= e.path().filename().string().starts_with("replaced-");
+  }
+  EXPECT_FALSE(set_aside) << "the state was set aside";
+  expect_restored(data, 200);
+}
+
 TEST_F(CascadeTest, CleanModeStartsEmptyAndKeepsThePreviousDataAside) {
   write_lineage("0123456789abcdef0123456789abcdef");
   append(300, 5);

@@ -122,7 +122,15 @@ void DaemonProcess::spawn() {
 }
 
 void DaemonProcess::start() {
+  launch();
+  wait_ready();
+}
+
+void DaemonProcess::launch() {
   spawn();
+}
+
+void DaemonProcess::wait_ready() {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < deadline) {
     if (!running()) {

@@ -38,6 +38,10 @@ class DaemonProcess {
   // Starts it and waits until /readyz answers 200 (throws with its log when
   // it exits or is not ready within 60 s).
   void start();
+  // start() in two halves, so a test can act (kill it) while it boots:
+  // launch() only starts the process; wait_ready() is the rest of start().
+  void launch();
+  void wait_ready();
   // Starts it and waits for it to exit; returns the exit code.
   int run_to_exit(std::chrono::seconds timeout = std::chrono::seconds(60));
 

@@ -332,6 +332,31 @@ TEST_F(Materialize, TruncateBelowAppliedSeqThenAppendPastItStillRebuilds) {
   EXPECT_EQ(actual(state()), model(log_));
 }
 
+// Regression test (found while building the crash harness, tests/crash/serve_crash_test.cpp): with
+// PRUNE_KEEP_SEGMENTS=0 the pruner deletes every confirmed sealed segment, and after a rotation
+// (or a kill that tore the first record of a new segment) that includes the one holding the last
+// entry applied to the state. The next run took the missing entry for a rolled-back WAL and
+// rebuilt the state from a log that no longer starts at 1: every file but the newest was gone.
+TEST_F(Materialize, ThePrunedLastAppliedEntryIsNoReasonToRebuild) {
+  wal_->close();
+  auto o = testing::test_options(data_ + "/wal");
+  o.segment_bytes = 4096;
+  o.tiers = {"remote"};
+  wal_ = Wal::open(o);
+  for (int i = 0; i < 40; ++i) add(fmt::format("s/{}", i), std::string(200, 'a' + i % 26));
+  Materializer m(data_);
+  ASSERT_EQ(m.run(*wal_).applied_seq, 40u);
+  wal_->rotate();
+  wal_->confirm("remote", 40);
+  ASSERT_FALSE(wal_->delete_sealed_through(40).empty());
+  ASSERT_FALSE(wal_->read_entry(40)) << "the last applied entry should be pruned";
+  add("s/after", "x");
+  const auto r = m.run(*wal_);
+  EXPECT_FALSE(r.rebuilt) << r.rebuild_reason;
+  EXPECT_EQ(r.applied_seq, 41u);
+  EXPECT_EQ(actual(state()), model(log_));
+}
+
 // Regression test (issue 10, defect 9): a WAL directory put back from an
 // older copy, then appended to, has the seqs the state was applied up to
 // but other entries under them. run() continued from the recorded seq and

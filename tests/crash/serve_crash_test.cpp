@@ -1,0 +1,412 @@
+// The crash harness across the real daemon: `strata serve` with a WAL of
+// small segments (rotation, compaction and pruning happen), an object store
+// on a real s3rver (behind the signature-checking proxy) and its local Git
+// archive, both synced every ~100 ms.
+// Writer threads append over HTTP and record every acknowledged seq; the
+// parent SIGKILLs the daemon at seeded random moments (while it boots, while
+// it appends, syncs, archives, compacts or prunes) and restarts it on the
+// same data directory. After each restart it checks that every acknowledged
+// entry is there and intact (or superseded by a later entry of its path, or
+// pruned and held by the remote), that every entry the log shows is one a
+// writer sent, whole, at most once, and that no segment was pruned that the
+// tiers had not confirmed. Every few kills, and at the end, with the daemon
+// killed once more: `strata verify`, `strata remote verify`, the archive's
+// tip, and state/ against the replay of every entry up to state.seq
+// (recovery's independent digest, src/recovery/state_check.h).
+//
+// STRATA_CRASH_KILLS sets the number of kills (200 by default; 10000 for the
+// long run), STRATA_CRASH_SEED the seed (printed on failure).
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "recovery/state_check.h"
+#include "server/daemon_process.h"
+#include "storage/servers.h"
+#include "strata/entry.h"
+#include "strata/fs.h"
+#include "support/temp_dir.h"
+
+namespace strata {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::DaemonProcess;
+using testing::Env;
+
+constexpr uint64_t kPaths = 61;  // few paths, so later entries supersede earlier ones
+constexpr int kWriters = 4;
+
+uint64_t env_number(const char* name, uint64_t fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::stoull(v) : fallback;
+}
+
+// What writer number n sends: its path, op and data. The data starts with
+// n, so any entry read back is checked against what was sent for it.
+struct Sent {
+  std::string path;
+  std::string op;
+  std::string data;
+  bool operator==(const Sent&) const = default;
+};
+
+Sent sent_for(uint64_t n) {
+  Sent s{fmt::format("k/{}", n % kPaths), "update", ""};
+  if (n % 11 == 5) {
+    s.op = "delete";
+    return s;
+  }
+  std::mt19937_64 rng(n);
+  // Now and then several KiB, so records span pages and segments fill fast.
+  const size_t len = n % 7 == 0 ? 3000 + rng() % 6000 : 20 + rng() % 1200;
+  s.data = fmt::format("n{}:", n);
+  while (s.data.size() < len) s.data += static_cast<char>('a' + rng() % 26);
+  return s;
+}
+
+std::string body_for(const Sent& s) {
+  return testing::entry_body(s.path, s.data, s.op);
+}
+
+// What the harness knows of the log: every entry acknowledged to a writer
+// and every entry it has read back, by seq.
+struct Model {
+  std::map<uint64_t, Sent> entries;
+  std::map<uint64_t, uint64_t> acked;    // seq -> writer number
+  std::map<uint64_t, uint64_t> seen_at;  // writer number -> the seq it was read at
+  uint64_t read_head = 0;                // the log was read back up to here
+
+  // Whether a later entry than seq writes or deletes the same path (so
+  // compaction may drop seq).
+  bool superseded(uint64_t seq) const {
+    const std::string& path = entries.at(seq).path;
+    for (auto it = entries.upper_bound(seq); it != entries.end(); ++it) {
+      if (it->second.path == path) return true;
+    }
+    return false;
+  }
+};
+
+// Appends from kWriters keep-alive clients until stopped or the daemon dies.
+class Writers {
+ public:
+  Writers(const DaemonProcess& d, std::atomic<uint64_t>& next) {
+    for (int t = 0; t < kWriters; ++t) {
+      threads_.emplace_back([this, &d, &next] {
+        auto c = d.client();
+        c->set_read_timeout(std::chrono::seconds(20));
+        while (!stop_) {
+          const uint64_t n = next.fetch_add(1);
+          auto r = c->Post("/v1/entries", body_for(sent_for(n)), "application/json");
+          if (!r) return;  // killed: this one is not acknowledged
+          if (r->status != 200) {
+            std::lock_guard lock(mu_);
+            errors_.push_back(fmt::format("POST {} -> {}: {}", n, r->status, r->body));
+            return;
+          }
+          const uint64_t seq = nlohmann::json::parse(r->body)["seq"].get<uint64_t>();
+          std::lock_guard lock(mu_);
+          acked_.emplace_back(seq, n);
+        }
+      });
+    }
+  }
+  ~Writers() { join(); }
+  size_t count() {
+    std::lock_guard lock(mu_);
+    return acked_.size();
+  }
+  void join() {
+    stop_ = true;
+    for (auto& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+  }
+  std::vector<std::pair<uint64_t, uint64_t>> acked_;  // seq, writer number
+  std::vector<std::string> errors_;
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::vector<std::thread> threads_;
+};
+
+class ServeCrash : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // Through the storage tests' proxy, which checks every signature and
+    // forwards a PUT only once its whole body arrived, as S3 and R2 store
+    // only whole objects. s3rver alone writes the object as the body comes
+    // in: a daemon killed mid-PUT left an empty checkpoint.json with the new
+    // metadata (its SHA-256), which no real store does.
+    s3_ = std::make_unique<testing::S3Servers>();
+    Env env = testing::s3_env(s3_->proxy->port());
+    env.insert_or_assign("SYNC_INTERVAL_MS", "100");
+    env.insert_or_assign("GIT_SYNC_INTERVAL_MS", "150");
+    env.insert_or_assign("WAL_SEGMENT_BYTES", "16384");
+    // Compaction as soon as the log passes 48 KiB, pruning of every
+    // confirmed sealed segment (after a rotation, the one holding the head
+    // too), a snapshot every 128 KiB shipped.
+    env.insert_or_assign("WAL_WARN_BYTES", "49152");
+    env.insert_or_assign("STRATA_COMPACT_CHECK_MS", "100");
+    env.insert_or_assign("PRUNE_KEEP_SEGMENTS", "0");
+    env.insert_or_assign("SNAPSHOT_EVERY_BYTES", "131072");
+    d_ = std::make_unique<DaemonProcess>(tmp_.path(), env);
+  }
+
+  nlohmann::json status() {
+    auto c = d_->client();
+    auto r = testing::get(*c, "/v1/status");
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.json();
+  }
+
+  // After a restart: the log holds what was acknowledged, and nothing else
+  // than what writers sent.
+  void check_after_restart(std::mt19937_64& rng) {
+    const nlohmann::json st = status();
+    const uint64_t head = st["wal"]["head_seq"];
+    const uint64_t first = st["wal"]["first_seq"];
+    const uint64_t max_acked = model_.acked.empty() ? 0 : model_.acked.rbegin()->first;
+    ASSERT_GE(head, max_acked) << "acknowledged entries past the head were lost";
+    ASSERT_GE(head, model_.read_head) << "entries the log showed before are gone";
+    // Every entry since the last read, each checked against what was sent.
+    auto c = d_->client();
+    auto r = testing::get(*c, fmt::format("/v1/entries?since={}", model_.read_head));
+    ASSERT_EQ(r.status, 200) << r.body;
+    std::istringstream lines(r.body);
+    std::string line;
+    uint64_t last = model_.read_head;
+    std::set<uint64_t> shown;
+    while (std::getline(lines, line)) {
+      const auto j = nlohmann::json::parse(line);
+      const uint64_t seq = j["seq"];
+      ASSERT_GT(seq, last) << "seqs out of order: " << line;
+      ASSERT_LE(seq, head) << line;
+      last = seq;
+      ASSERT_EQ(j["type"], "bead") << line;
+      Sent got{j["path"], j["op"], j.value("data", "")};
+      if (got.op == "delete") {
+        auto a = model_.acked.find(seq);
+        if (a != model_.acked.end()) {
+          ASSERT_EQ(got, sent_for(a->second)) << "seq " << seq;
+        }
+        ASSERT_EQ(got.path.rfind("k/", 0), 0u) << line;
+      } else {
+        // The writer number, then exactly what that writer sent.
+        ASSERT_EQ(got.data.rfind('n', 0), 0u) << "not an entry any writer sent: " << line;
+        const uint64_t n = std::stoull(got.data.substr(1));
+        ASSERT_EQ(got, sent_for(n)) << "seq " << seq << " is torn or changed";
+        auto a = model_.acked.find(seq);
+        if (a != model_.acked.end()) {
+          ASSERT_EQ(a->second, n) << "seq " << seq << " holds another entry than acknowledged";
+        }
+        auto [it, fresh] = model_.seen_at.emplace(n, seq);
+        ASSERT_TRUE(fresh) << "entry n" << n << " is in the log twice: seq " << it->second
+                           << " and " << seq;
+      }
+      model_.entries[seq] = got;
+      shown.insert(seq);
+    }
+    // An acknowledged entry the read did not show: compacted away behind a
+    // later entry of its path, or pruned (and so the tiers hold it).
+    for (auto it = model_.acked.upper_bound(model_.read_head); it != model_.acked.end(); ++it) {
+      const uint64_t seq = it->first;
+      if (shown.count(seq)) continue;
+      ASSERT_TRUE(seq < first || model_.superseded(seq))
+          << "acknowledged seq " << seq << " is missing from the log (first " << first << ")";
+      (seq < first ? pruned_ : compacted_)++;
+    }
+    // Some older acknowledged entries, read one by one.
+    if (!model_.acked.empty()) {
+      for (int i = 0; i < 8; ++i) {
+        auto it = model_.acked.lower_bound(1 + rng() % max_acked);
+        if (it == model_.acked.end()) continue;
+        auto one = testing::get(*c, fmt::format("/v1/entries/{}", it->first));
+        if (one.status == 404) {
+          ASSERT_TRUE(it->first < first || model_.superseded(it->first))
+              << "acknowledged seq " << it->first << " is gone: " << one.body;
+          continue;
+        }
+        ASSERT_EQ(one.status, 200) << one.body;
+        const auto j = one.json();
+        EXPECT_EQ((Sent{j["path"], j["op"], j.value("data", "")}), sent_for(it->second))
+            << "seq " << it->first;
+      }
+    }
+    model_.read_head = head;
+    max_first_seq_ = std::max(max_first_seq_, first);
+    // Pruning kept every segment a tier has not confirmed.
+    if (first > 1) {
+      for (const auto& m : st["wal"]["tiers"]) {
+        ASSERT_GE(m["confirmed_seq"].get<uint64_t>(), first - 1)
+            << "segments below seq " << first << " were pruned, tier " << m["tier"]
+            << " holds only up to " << m["confirmed_seq"];
+      }
+    }
+  }
+
+  // With the daemon killed right after a checked restart: the WAL, the
+  // remote manifest and its objects, the Git archive and state/.
+  void deep_check() {
+    const std::string data = d_->data_dir();
+    const Env& env = d_->env();
+    std::string out, err;
+    int rc = testing::run_strata({"--data-dir", data, "verify"}, env, &out, &err);
+    ASSERT_TRUE(rc == 0 || rc == 4) << "strata verify: " << rc << " " << out << err;
+
+    rc = testing::run_strata({"--data-dir", data, "remote", "verify", "--json"}, env, &out, &err);
+    ASSERT_EQ(rc, 0) << "strata remote verify: " << out << err;
+    const uint64_t remote_head = nlohmann::json::parse(out)["head_seq"];
+
+    rc = testing::run_strata({"--data-dir", data, "archive", "log", "--limit", "1", "--json"}, env,
+                             &out, &err);
+    ASSERT_EQ(rc, 0) << "strata archive log: " << out << err;
+    const auto log = nlohmann::json::parse(out);
+    uint64_t git_seq = 0;
+    if (log.is_array() && !log.empty() && log[0]["wal_seq"].is_number())
+      git_seq = log[0]["wal_seq"];
+
+    rc = testing::run_strata({"--data-dir", data, "status", "--json"}, env, &out, &err);
+    ASSERT_EQ(rc, 0) << "strata status: " << out << err;
+    const auto wal = nlohmann::json::parse(out);
+    const uint64_t first = wal.value("first_seq", uint64_t{0});
+    if (first > 1) {
+      EXPECT_GE(remote_head, first - 1) << "pruned below what the object store holds";
+      EXPECT_GE(git_seq, first - 1) << "pruned below what the Git archive holds";
+    }
+
+    // state/ is the replay of every entry up to state.seq.
+    const std::string seq_text = testing::read_file(data + "/state.seq");
+    const uint64_t applied = std::stoull(seq_text);
+    ASSERT_LE(applied, model_.read_head);
+    recovery::StateDigest expected;
+    for (const auto& [seq, s] : model_.entries) {
+      if (seq > applied) break;
+      EntryView v{
+          seq,    0,     EntryType::kBead, s.op == "delete" ? EntryOp::kDelete : EntryOp::kUpdate,
+          s.path, s.data};
+      recovery::apply_to_digest(expected, v);
+    }
+    const auto actual = recovery::digest_tree(FileSystem::real(), data + "/state");
+    const auto diff = recovery::compare_digests(expected, actual);
+    ASSERT_FALSE(diff) << "state/ at seq " << applied << " is not the replay of the log: " << *diff;
+    deep_checks_++;
+  }
+
+  testing::TempDir tmp_;
+  std::unique_ptr<testing::S3Servers> s3_;
+  std::unique_ptr<DaemonProcess> d_;
+  Model model_;
+  int deep_checks_ = 0;
+  // Acknowledged entries first read back after they were already gone from
+  // the local log: pruned (held by the tiers) or compacted (superseded).
+  uint64_t pruned_ = 0;
+  uint64_t compacted_ = 0;
+  uint64_t max_first_seq_ = 0;
+};
+
+TEST_F(ServeCrash, EveryAcknowledgedEntrySurvivesKillsOfTheWholeDaemon) {
+  const uint64_t kills = env_number("STRATA_CRASH_KILLS", 200);
+  const uint64_t seed = env_number("STRATA_CRASH_SEED", std::random_device{}());
+  SCOPED_TRACE(fmt::format("STRATA_CRASH_SEED={} STRATA_CRASH_KILLS={}", seed, kills));
+  RecordProperty("seed", std::to_string(seed));
+  std::mt19937_64 rng(seed);
+  std::atomic<uint64_t> next{1};
+  const uint64_t deep_every = 25;
+  auto boot_time = std::chrono::milliseconds(100);
+  uint64_t boot_kills = 0;
+  const auto started = std::chrono::steady_clock::now();
+
+  std::chrono::milliseconds booting{0};
+  uint64_t boots = 0;
+  // One more restart after the last kill, checked deeply.
+  for (uint64_t k = 0; k <= kills; ++k) {
+    SCOPED_TRACE(fmt::format("kill {}", k));
+    const bool deep = k % deep_every == deep_every - 1 || k == kills;
+    if (k > 0 && !deep && rng() % 4 == 0) {
+      // While it boots: recovery, opening the log, catching state/ up.
+      d_->launch();
+      std::this_thread::sleep_for(std::chrono::microseconds(
+          rng() % static_cast<uint64_t>(
+                      std::chrono::duration_cast<std::chrono::microseconds>(boot_time).count())));
+      d_->kill9();
+      boot_kills++;
+      continue;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    ASSERT_NO_THROW(d_->start()) << d_->log();
+    boot_time = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - t0);
+    booting += boot_time;
+    boots++;
+    ASSERT_NO_FATAL_FAILURE(check_after_restart(rng)) << d_->log();
+    if (deep) {
+      // Once both tiers hold the head (the daemon is killed every few
+      // hundred ms, which a sync of a long backlog may not fit in), killed
+      // while idle, then checked offline.
+      auto c = d_->client();
+      const uint64_t head = model_.read_head;
+      ASSERT_TRUE(testing::eventually(
+          [&] {
+            for (const char* name : {"object", "git"}) {
+              const auto seq = testing::tier(*c, name)["confirmed_seq"];
+              if (!seq.is_number() || seq.get<uint64_t>() < head) return false;
+            }
+            return true;
+          },
+          std::chrono::seconds(60)))
+          << testing::get(*c, "/v1/status").body << d_->log();
+      d_->kill9();
+      ASSERT_NO_FATAL_FAILURE(deep_check()) << d_->log();
+      continue;
+    }
+    Writers w(*d_, next);
+    // Kill after the first acknowledgement plus a random window, so the
+    // kill lands among appends and the tiers' runs.
+    testing::eventually([&] { return w.count() > 0 || !d_->running(); }, std::chrono::seconds(20));
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % 80000));
+    d_->kill9();
+    w.join();
+    ASSERT_TRUE(w.errors_.empty()) << w.errors_.front();
+    for (const auto& [seq, n] : w.acked_) {
+      auto [it, fresh] = model_.acked.emplace(seq, n);
+      ASSERT_TRUE(fresh) << "seq " << seq << " acknowledged twice";
+      model_.entries[seq] = sent_for(n);
+    }
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::printf(
+      "serve crash harness: %llu kills (%llu while booting), %zu entries acknowledged, head %llu, "
+      "%d deep checks, first local seq %llu, %llu acknowledged entries seen pruned and %llu "
+      "compacted, %.1f s (boot %.0f ms on average), seed %llu\n",
+      static_cast<unsigned long long>(kills), static_cast<unsigned long long>(boot_kills),
+      model_.acked.size(), static_cast<unsigned long long>(model_.read_head), deep_checks_,
+      static_cast<unsigned long long>(max_first_seq_), static_cast<unsigned long long>(pruned_),
+      static_cast<unsigned long long>(compacted_), seconds,
+      static_cast<double>(booting.count()) / static_cast<double>(boots),
+      static_cast<unsigned long long>(seed));
+  RecordProperty("acknowledged_entries", std::to_string(model_.acked.size()));
+  EXPECT_GT(model_.acked.size(), kills);
+}
+
+}  // namespace
+}  // namespace strata
