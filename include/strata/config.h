@@ -24,6 +24,9 @@ uint64_t parse_bytes(std::string_view text, std::string_view what);
 uint64_t env_bytes(const char* name, uint64_t fallback);
 uint64_t parse_u64(std::string_view text, std::string_view what);
 uint64_t env_u64(const char* name, uint64_t fallback);
+// env_u64 (fallback included), refused with kConfigInvalid naming the
+// setting, the bounds and the value when outside [min, max].
+uint64_t env_u64_in(const char* name, uint64_t fallback, uint64_t min, uint64_t max);
 // true/false, 1/0, yes/no, on/off.
 bool parse_bool(std::string_view text, std::string_view what);
 std::optional<bool> env_bool(const char* name);

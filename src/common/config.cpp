@@ -101,6 +101,15 @@ uint64_t env_u64(const char* name, uint64_t fallback) {
   return v ? parse_u64(*v, name) : fallback;
 }
 
+uint64_t env_u64_in(const char* name, uint64_t fallback, uint64_t min, uint64_t max) {
+  const uint64_t n = env_u64(name, fallback);
+  if (n < min || n > max) {
+    throw Error(ErrorCode::kConfigInvalid,
+                fmt::format("{}: must be between {} and {}, got {}", name, min, max, n));
+  }
+  return n;
+}
+
 bool parse_bool(std::string_view text, std::string_view what) {
   std::string t;
   for (char c : text) t += static_cast<char>(std::tolower(c));

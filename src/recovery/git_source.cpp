@@ -8,13 +8,8 @@ namespace strata::recovery {
 
 GitOffer probe_git(RunContext& ctx) {
   GitOffer g;
-  g.offer.source = RecoverySource::kGit;
   GitSync* git = ctx.tiers.git;
-  if (git == nullptr) {
-    g.offer.line = "not configured";
-    return g;
-  }
-  g.offer.configured = true;
+  if (!begin_offer(g.offer, RecoverySource::kGit, git != nullptr)) return g;
   const bool remote = !git->status().remote.empty();
   try {
     std::vector<SnapshotInfo> all = ctx.bounded<std::vector<SnapshotInfo>>(

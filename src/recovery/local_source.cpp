@@ -95,12 +95,10 @@ uint64_t read_local_records(FileSystem& fs, const std::string& wal_dir, uint64_t
 
 LocalWal probe_local(RunContext& ctx) {
   LocalWal l;
-  l.offer.source = RecoverySource::kLocal;
-  if (!ctx.live) {
-    l.offer.line = "not used: --target restores from the remotes only";
+  if (!begin_offer(l.offer, RecoverySource::kLocal, ctx.live,
+                   "not used: --target restores from the remotes only")) {
     return l;
   }
-  l.offer.configured = true;
   l.offer.reachable = true;
   const std::string wal_dir = ctx.dest + "/wal";
   l.offer.lineage = read_lineage_id(ctx.fs, ctx.dest);

@@ -157,13 +157,8 @@ struct Workers {
 
 ObjectOffer probe_object(RunContext& ctx) {
   ObjectOffer o;
-  o.offer.source = RecoverySource::kObjectStore;
   CheckpointStorage* store = ctx.tiers.object_store;
-  if (store == nullptr) {
-    o.offer.line = "not configured";
-    return o;
-  }
-  o.offer.configured = true;
+  if (!begin_offer(o.offer, RecoverySource::kObjectStore, store != nullptr)) return o;
   const std::string key = ctx.tiers.object_key_prefix + std::string(kManifestKey);
   try {
     std::optional<std::string> bytes = ctx.bounded<std::optional<std::string>>(

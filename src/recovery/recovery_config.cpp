@@ -67,19 +67,12 @@ RecoveryConfig RecoveryConfig::from_env(std::string data_dir) {
   c.wal = WalOptions::from_env(data_dir + "/wal");
   c.data_dir = std::move(data_dir);
   if (auto v = config::env("RECOVERY_MODE")) c.mode = parse_recovery_mode(*v);
-  const uint64_t par = config::env_u64("RECOVERY_PARALLELISM", c.parallelism);
-  if (par < 1 || par > 64)
-    throw Error(ErrorCode::kConfigInvalid,
-                fmt::format("RECOVERY_PARALLELISM: must be between 1 and 64, got {}", par));
-  c.parallelism = static_cast<uint32_t>(par);
+  c.parallelism =
+      static_cast<uint32_t>(config::env_u64_in("RECOVERY_PARALLELISM", c.parallelism, 1, 64));
   c.probe_timeout = env_ms("RECOVERY_PROBE_TIMEOUT_MS", c.probe_timeout);
   c.stall_timeout = env_ms("RECOVERY_STALL_TIMEOUT_MS", c.stall_timeout);
   c.deadline = env_ms("RECOVERY_DEADLINE_MS", c.deadline);
-  const uint64_t loop_max = config::env_u64("RECOVERY_LOOP_MAX", c.loop_max);
-  if (loop_max < 1 || loop_max > 1000)
-    throw Error(ErrorCode::kConfigInvalid,
-                fmt::format("RECOVERY_LOOP_MAX: must be between 1 and 1000, got {}", loop_max));
-  c.loop_max = static_cast<uint32_t>(loop_max);
+  c.loop_max = static_cast<uint32_t>(config::env_u64_in("RECOVERY_LOOP_MAX", c.loop_max, 1, 1000));
   c.loop_window = env_ms("RECOVERY_LOOP_WINDOW_MS", c.loop_window);
   c.template_dir = config::env_or("RECOVERY_TEMPLATE_DIR", "");
   c.validate();

@@ -64,4 +64,12 @@ void RunContext::progress(std::string_view source, uint64_t objects_done, uint64
   config.progress(p);
 }
 
+bool begin_offer(Offer& offer, RecoverySource source, bool configured,
+                 std::string_view unconfigured) {
+  offer.source = source;
+  offer.configured = configured;
+  if (!configured) offer.line = std::string(unconfigured);
+  return configured;
+}
+
 }  // namespace strata::recovery

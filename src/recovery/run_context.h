@@ -98,6 +98,11 @@ struct Offer {
   std::optional<Error> error;  // unreachable or unusable: why
 };
 
+// Starts a probe's offer of source: true when the tier is configured (the
+// probe goes on); false with `unconfigured` as its line when it is not.
+bool begin_offer(Offer& offer, RecoverySource source, bool configured,
+                 std::string_view unconfigured = "not configured");
+
 // The outcome of building a staged data directory from one source.
 struct Built {
   uint64_t seq = 0;  // the state is every entry up to it applied

@@ -51,12 +51,10 @@ uint64_t copy_dir(Dir& from, Dir& to, const std::string& rel, std::vector<std::s
 
 Offer probe_template(RunContext& ctx) {
   Offer o;
-  o.source = RecoverySource::kTemplate;
-  if (ctx.config.template_dir.empty()) {
-    o.line = "not configured (RECOVERY_TEMPLATE_DIR)";
+  if (!begin_offer(o, RecoverySource::kTemplate, !ctx.config.template_dir.empty(),
+                   "not configured (RECOVERY_TEMPLATE_DIR)")) {
     return o;
   }
-  o.configured = true;
   if (!ctx.fs.is_directory(ctx.config.template_dir)) {
     o.error = Error(ErrorCode::kNotFound, fmt::format("RECOVERY_TEMPLATE_DIR {} is not a directory",
                                                       ctx.config.template_dir));

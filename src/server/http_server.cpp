@@ -15,6 +15,7 @@
 #include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
+#include "common/thread_annotations.h"
 #include "server/connection_stream.h"
 #include "server/entry_json.h"
 #include "server/routes.h"
@@ -154,9 +155,9 @@ class HttpServer::ConnectionPool : public httplib::TaskQueue {
   }
   ~ConnectionPool() override = default;
 
-  void enqueue(std::function<void()> fn) override {
+  void enqueue(std::function<void()> fn) override EXCLUDES(mu_) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (idle_ > jobs_.size()) {
         jobs_.push_back(std::move(fn));
         cv_.notify_one();
@@ -166,7 +167,7 @@ class HttpServer::ConnectionPool : public httplib::TaskQueue {
         shedding_++;
         std::thread([this, f = std::move(fn)] {
           shed(f);
-          std::lock_guard lk(mu_);
+          MutexLock lk(mu_);
           shedding_--;
           shed_cv_.notify_all();
         }).detach();
@@ -176,15 +177,15 @@ class HttpServer::ConnectionPool : public httplib::TaskQueue {
     shed(fn);
   }
 
-  void shutdown() override {
+  void shutdown() override EXCLUDES(mu_) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       stopping_ = true;
     }
     cv_.notify_all();
     for (auto& t : threads_) t.join();
-    std::unique_lock lock(mu_);
-    shed_cv_.wait(lock, [&] { return shedding_ == 0; });
+    MutexLock lock(mu_);
+    shed_cv_.wait(lock, [&]() REQUIRES(mu_) { return shedding_ == 0; });
   }
 
  private:
@@ -196,11 +197,11 @@ class HttpServer::ConnectionPool : public httplib::TaskQueue {
     t_shedding = false;
   }
 
-  void work() {
-    std::unique_lock lock(mu_);
+  void work() EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     while (true) {
       idle_++;
-      cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+      cv_.wait(lock, [&]() REQUIRES(mu_) { return stopping_ || !jobs_.empty(); });
       idle_--;
       if (jobs_.empty()) return;  // stopping, nothing left
       auto fn = std::move(jobs_.front());
@@ -211,14 +212,14 @@ class HttpServer::ConnectionPool : public httplib::TaskQueue {
     }
   }
 
-  std::mutex mu_;
+  Mutex mu_;
   std::condition_variable cv_;
   std::condition_variable shed_cv_;
-  std::deque<std::function<void()>> jobs_;
-  std::vector<std::thread> threads_;
-  size_t idle_ = 0;
-  size_t shedding_ = 0;
-  bool stopping_ = false;
+  std::deque<std::function<void()>> jobs_ GUARDED_BY(mu_);
+  std::vector<std::thread> threads_;  // made by the constructor, joined by shutdown
+  size_t idle_ GUARDED_BY(mu_) = 0;
+  size_t shedding_ GUARDED_BY(mu_) = 0;
+  bool stopping_ GUARDED_BY(mu_) = false;
 };
 
 HttpServer::HttpServer(HttpLimits limits, std::string token, Metrics& metrics)

@@ -57,31 +57,47 @@ double breaker_value(BreakerState s) {
   return 0;
 }
 
+// Registers a family built by builder (prometheus::BuildCounter() etc.).
+template <class Builder>
+auto& family(Builder&& builder, prometheus::Registry& registry, const char* name,
+             const char* help) {
+  return builder.Name(name).Help(help).Register(registry);
+}
+
+// The calling thread's metrics of type T by label key. Family::Add hashes the
+// labels under the family's lock; each worker thread remembers the metrics it
+// has used instead. The cache is emptied when the thread serves another
+// Metrics than before (its pointers belong to that one's registry).
+template <class T>
+std::map<std::string, T*, std::less<>>& thread_cache(const Metrics* owner) {
+  thread_local std::map<std::string, T*, std::less<>> cache;
+  thread_local const Metrics* last_owner = nullptr;
+  if (last_owner != owner) {
+    cache.clear();
+    last_owner = owner;
+  }
+  return cache;
+}
+
 }  // namespace
 
 Metrics::Metrics()
     : registry_(std::make_shared<prometheus::Registry>()),
-      requests_(prometheus::BuildCounter()
-                    .Name("strata_http_requests_total")
-                    .Help("HTTP requests answered, by route, method and status")
-                    .Register(*registry_)),
-      request_seconds_(prometheus::BuildHistogram()
-                           .Name("strata_http_request_duration_seconds")
-                           .Help("Time from a request's headers to its answer, by route")
-                           .Register(*registry_)),
-      append_seconds_(prometheus::BuildHistogram()
-                          .Name("strata_append_latency_seconds")
-                          .Help("Time of an acknowledged append (one entry or one batch) until "
-                                "it was as durable as WAL_SYNC promises")
-                          .Register(*registry_)),
-      append_failures_(prometheus::BuildCounter()
-                           .Name("strata_append_failures_total")
-                           .Help("Appends the WAL refused (pressure, full disk, stopped, invalid)")
-                           .Register(*registry_)),
-      tier_seconds_(prometheus::BuildHistogram()
-                        .Name("strata_tier_run_duration_seconds")
-                        .Help("Duration of each tier run, by tier and result")
-                        .Register(*registry_)),
+      requests_(family(prometheus::BuildCounter(), *registry_, "strata_http_requests_total",
+                       "HTTP requests answered, by route, method and status")),
+      request_seconds_(family(prometheus::BuildHistogram(), *registry_,
+                              "strata_http_request_duration_seconds",
+                              "Time from a request's headers to its answer, by route")),
+      append_seconds_(family(prometheus::BuildHistogram(), *registry_,
+                             "strata_append_latency_seconds",
+                             "Time of an acknowledged append (one entry or one batch) until it "
+                             "was as durable as WAL_SYNC promises")),
+      append_failures_(family(prometheus::BuildCounter(), *registry_,
+                              "strata_append_failures_total",
+                              "Appends the WAL refused (pressure, full disk, stopped, invalid)")),
+      tier_seconds_(family(prometheus::BuildHistogram(), *registry_,
+                           "strata_tier_run_duration_seconds",
+                           "Duration of each tier run, by tier and result")),
       append_ok_(append_seconds_.Add({}, kLatencyBuckets)),
       append_failed_(append_failures_.Add({})) {}
 
@@ -95,14 +111,7 @@ void Metrics::observe_append(double seconds, bool ok) {
 
 prometheus::Counter& Metrics::request_counter(std::string_view route, std::string_view method,
                                               int status) {
-  // Family::Add hashes the labels under the family's lock; each worker thread
-  // remembers the counters it has used instead.
-  thread_local std::map<std::string, prometheus::Counter*, std::less<>> cache;
-  thread_local const Metrics* owner = nullptr;
-  if (owner != this) {
-    cache.clear();
-    owner = this;
-  }
+  auto& cache = thread_cache<prometheus::Counter>(this);
   std::string key = fmt::format("{} {} {}", route, method, status);
   if (auto it = cache.find(key); it != cache.end()) return *it->second;
   prometheus::Counter& c = requests_.Add({{"route", std::string(route)},
@@ -115,12 +124,7 @@ prometheus::Counter& Metrics::request_counter(std::string_view route, std::strin
 void Metrics::count_request(std::string_view route, std::string_view method, int status,
                             double seconds) {
   request_counter(route, method, status).Increment();
-  thread_local std::map<std::string, prometheus::Histogram*, std::less<>> cache;
-  thread_local const Metrics* owner = nullptr;
-  if (owner != this) {
-    cache.clear();
-    owner = this;
-  }
+  auto& cache = thread_cache<prometheus::Histogram>(this);
   auto it = cache.find(route);
   if (it == cache.end()) {
     it = cache

@@ -144,11 +144,8 @@ ServerOptions ServerOptions::from_env(const std::string& data_dir) {
   }
   o.max_body_bytes = config::env_bytes("STRATA_MAX_BODY_BYTES", o.max_body_bytes);
   if (o.max_body_bytes < 1024) invalid("STRATA_MAX_BODY_BYTES: must be at least 1024");
-  const uint64_t conns = config::env_u64("STRATA_MAX_CONNECTIONS", o.max_connections);
-  if (conns < 1 || conns > 4096) {
-    invalid(fmt::format("STRATA_MAX_CONNECTIONS: must be between 1 and 4096, got {}", conns));
-  }
-  o.max_connections = static_cast<uint32_t>(conns);
+  o.max_connections = static_cast<uint32_t>(
+      config::env_u64_in("STRATA_MAX_CONNECTIONS", o.max_connections, 1, 4096));
   o.read_timeout = env_ms("STRATA_READ_TIMEOUT_MS", o.read_timeout, 100);
   o.idle_timeout = env_ms("STRATA_IDLE_TIMEOUT_MS", o.idle_timeout, 1);
   o.remote_wait = env_ms("STRATA_REMOTE_WAIT_MS", o.remote_wait, 1);
@@ -156,11 +153,7 @@ ServerOptions ServerOptions::from_env(const std::string& data_dir) {
   o.sync_interval = env_ms("SYNC_INTERVAL_MS", o.sync_interval, 10);
   o.git_interval = env_ms("GIT_SYNC_INTERVAL_MS", o.git_interval, 10);
   o.compact_check = env_ms("STRATA_COMPACT_CHECK_MS", o.compact_check, 10);
-  const uint64_t failures = config::env_u64("STRATA_BREAKER_FAILURES", 3);
-  if (failures < 1 || failures > 1000) {
-    invalid(fmt::format("STRATA_BREAKER_FAILURES: must be between 1 and 1000, got {}", failures));
-  }
-  o.breaker_failures = static_cast<int>(failures);
+  o.breaker_failures = static_cast<int>(config::env_u64_in("STRATA_BREAKER_FAILURES", 3, 1, 1000));
   o.breaker_reset = env_ms("STRATA_BREAKER_RESET_MS", o.breaker_reset, 1);
   o.local_remote_dir = config::env_or("STRATA_LOCAL_REMOTE_DIR", data_dir + "/remote");
   o.log_format = config::env_or("LOG_FORMAT", o.log_format);

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/thread_annotations.h"
 #include "strata/error.h"
 
 namespace strata::server {
@@ -33,17 +34,18 @@ struct Scheduler::Slot {
   const std::string name;
   const std::chrono::milliseconds interval;
   storage::CircuitBreaker breaker;
-  std::mutex run_mu;  // one run at a time: scheduled, asked for, or the last one
+  // One run at a time: scheduled, asked for, or the last one.
+  Mutex run_mu ACQUIRED_BEFORE(status_mu);
 
-  std::mutex wait_mu;
+  Mutex wait_mu;
   std::condition_variable cv;
-  bool kicked = false;
+  bool kicked GUARDED_BY(wait_mu) = false;
   std::thread thread;
   bool started = false;
   std::atomic<bool> exited{false};
 
-  mutable std::mutex status_mu;
-  JobStatus status;
+  mutable Mutex status_mu;
+  JobStatus status GUARDED_BY(status_mu);
 };
 
 Scheduler::Scheduler(Breaker breaker, Hooks hooks) : breaker_(breaker), hooks_(std::move(hooks)) {}
@@ -54,11 +56,14 @@ Scheduler::~Scheduler() {
 
 void Scheduler::add(std::unique_ptr<Job> job, std::chrono::milliseconds interval) {
   auto slot = std::make_unique<Slot>(std::move(job), interval, breaker_);
-  slot->status.name = slot->name;
-  slot->status.target = slot->job->target();
-  slot->status.stand_in = slot->job->stand_in();
-  slot->status.remote = slot->job->remote();
-  slot->status.confirmed_seq = slot->job->initial_confirmed_seq();
+  {
+    MutexLock lock(slot->status_mu);  // no other thread sees it yet; the analysis asks for it
+    slot->status.name = slot->name;
+    slot->status.target = slot->job->target();
+    slot->status.stand_in = slot->job->stand_in();
+    slot->status.remote = slot->job->remote();
+    slot->status.confirmed_seq = slot->job->initial_confirmed_seq();
+  }
   slots_.push_back(std::move(slot));
 }
 
@@ -82,17 +87,17 @@ bool Scheduler::has(std::string_view name) const {
 }
 
 JobResult Scheduler::run_locked(Slot& slot, bool* skipped) {
-  std::lock_guard run(slot.run_mu);
+  MutexLock run(slot.run_mu);
   try {
     slot.breaker.acquire("tier " + slot.name);
   } catch (const Error&) {
     if (skipped) *skipped = true;
-    std::lock_guard lock(slot.status_mu);
+    MutexLock lock(slot.status_mu);
     slot.status.skipped++;
     throw;
   }
   {
-    std::lock_guard lock(slot.status_mu);
+    MutexLock lock(slot.status_mu);
     slot.status.running = true;
   }
   const auto start = Clock::now();
@@ -104,7 +109,7 @@ JobResult Scheduler::run_locked(Slot& slot, bool* skipped) {
     bool moved = false;
     uint64_t confirmed = 0;
     {
-      std::lock_guard lock(slot.status_mu);
+      MutexLock lock(slot.status_mu);
       JobStatus& st = slot.status;
       st.running = false;
       st.runs++;
@@ -127,7 +132,7 @@ JobResult Scheduler::run_locked(Slot& slot, bool* skipped) {
     const double took = seconds();
     const auto* err = dynamic_cast<const Error*>(&e);
     {
-      std::lock_guard lock(slot.status_mu);
+      MutexLock lock(slot.status_mu);
       JobStatus& st = slot.status;
       st.running = false;
       st.runs++;
@@ -145,12 +150,13 @@ JobResult Scheduler::run_locked(Slot& slot, bool* skipped) {
 
 void Scheduler::loop(Slot& slot) {
   auto next = Clock::now();  // the first run starts at once
-  std::unique_lock lk(slot.wait_mu);
+  MutexLock lk(slot.wait_mu);
+  auto woken = [&]() REQUIRES(slot.wait_mu) { return stopping_ || slot.kicked; };
   while (!stopping_) {
     if (slot.interval.count() == 0) {
-      slot.cv.wait(lk, [&] { return stopping_ || slot.kicked; });
+      slot.cv.wait(lk, woken);
     } else {
-      slot.cv.wait_until(lk, next, [&] { return stopping_ || slot.kicked; });
+      slot.cv.wait_until(lk, next, woken);
     }
     if (stopping_) break;
     slot.kicked = false;
@@ -192,7 +198,7 @@ void Scheduler::kick(std::string_view name) {
   Slot* slot = find(name);
   if (!slot) return;
   {
-    std::lock_guard lk(slot->wait_mu);
+    MutexLock lk(slot->wait_mu);
     slot->kicked = true;
   }
   slot->cv.notify_one();
@@ -201,7 +207,7 @@ void Scheduler::kick(std::string_view name) {
 void Scheduler::request_stop() {
   stopping_ = true;
   for (auto& slot : slots_) {
-    { std::lock_guard lk(slot->wait_mu); }
+    { MutexLock lk(slot->wait_mu); }
     slot->cv.notify_all();
   }
 }
@@ -285,7 +291,7 @@ std::vector<std::string> Scheduler::final_round(std::chrono::milliseconds budget
 std::vector<JobStatus> Scheduler::status() const {
   std::vector<JobStatus> out;
   for (const auto& slot : slots_) {
-    std::lock_guard lock(slot->status_mu);
+    MutexLock lock(slot->status_mu);
     JobStatus st = slot->status;
     st.breaker = slot->breaker.state();
     st.consecutive_failures = slot->breaker.consecutive_failures();
@@ -297,7 +303,7 @@ std::vector<JobStatus> Scheduler::status() const {
 std::optional<uint64_t> Scheduler::confirmed_seq(std::string_view name) const {
   Slot* slot = find(name);
   if (!slot) return std::nullopt;
-  std::lock_guard lock(slot->status_mu);
+  MutexLock lock(slot->status_mu);
   return slot->status.confirmed_seq;
 }
 

@@ -13,26 +13,27 @@
 
 namespace strata::server {
 
-StateView::StateView(const std::string& data_dir) : materializer_(data_dir) {}
+StateView::StateView(const std::string& data_dir)
+    : materializer_(data_dir), dir_(materializer_.state_dir()) {}
 
 uint64_t StateView::catch_up(Wal& wal) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return materializer_.run(wal).applied_seq;
 }
 
 uint64_t StateView::applied_seq() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return materializer_.applied_seq();
 }
 
 std::optional<StateFile> StateView::read(Wal& wal, const std::string& path) {
   validate_entry_path(path);
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   StateFile out;
   out.seq = materializer_.run(wal).applied_seq;
   // Every component was checked above; O_NOFOLLOW still refuses a symlink
   // planted as the last one.
-  const std::string full = materializer_.state_dir() + "/" + path;
+  const std::string full = dir_ + "/" + path;
   int fd = ::open(full.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) {
     if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP) return std::nullopt;

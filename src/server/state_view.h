@@ -4,10 +4,10 @@
 #pragma once
 
 #include <cstdint>
-#include <mutex>
 #include <optional>
 #include <string>
 
+#include "common/thread_annotations.h"
 #include "strata/materializer.h"
 #include "strata/wal.h"
 
@@ -22,16 +22,17 @@ class StateView {
  public:
   explicit StateView(const std::string& data_dir);
   // Applies every entry after the recorded seq; returns the seq reached.
-  uint64_t catch_up(Wal& wal);
+  uint64_t catch_up(Wal& wal) EXCLUDES(mu_);
   // The file at path (validated with validate_entry_path: kInvalidPath) after
   // a catch-up; nullopt when the state has no regular file there.
-  std::optional<StateFile> read(Wal& wal, const std::string& path);
-  uint64_t applied_seq();
-  const std::string& dir() const { return materializer_.state_dir(); }
+  std::optional<StateFile> read(Wal& wal, const std::string& path) EXCLUDES(mu_);
+  uint64_t applied_seq() EXCLUDES(mu_);
+  const std::string& dir() const { return dir_; }
 
  private:
-  std::mutex mu_;
-  Materializer materializer_;
+  Mutex mu_;
+  Materializer materializer_ GUARDED_BY(mu_);
+  const std::string dir_;  // materializer_.state_dir(), which never changes
 };
 
 }  // namespace strata::server

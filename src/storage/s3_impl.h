@@ -78,6 +78,22 @@ struct S3CheckpointStorage::Impl {
   // Maps a non-success HTTP answer to an Error.
   Error http_error(const S3Call& call, const storage::HttpResponse& r, int attempts) const;
 
+  // Lists at most one key under the prefix: reachable, credentials accepted,
+  // bucket present, or a typed Error saying which is not.
+  void list_one();
+  // One object's call (GET, HEAD, DELETE) that handles 404 itself.
+  static S3Call object_call(const std::string& method, const std::string& full);
+  // Whether an answer to an object_call names an object: false for 404. A 404
+  // whose code is NoSuchBucket throws instead, as a missing bucket is a broken
+  // configuration, not an absent object.
+  bool found(const S3Call& call, const S3Answer& a) const;
+  // Throws kStorageIntegrity when the hex SHA-256 `got` of a GET's body does
+  // not match the x-amz-meta-sha256 the writer stored; an object without one
+  // (written by another tool) is not checked. `kept` (may be empty) names what
+  // was left untouched, for the message.
+  void check_stored_sha256(const std::string& full, const S3Answer& a, const std::string& got,
+                           std::string_view kept) const;
+
   // Multipart upload of either a memory buffer or a file (file != nullptr).
   void multipart_put(const std::string& full, std::string_view data, const storage::LocalFile* file,
                      uint64_t size, const std::string& sha_hex, const WriteOptions& options);

@@ -67,11 +67,7 @@ S3Stats S3CheckpointStorage::stats() const {
 
 bool S3CheckpointStorage::is_available() {
   try {
-    S3Call call;
-    call.op = "LIST";
-    call.method = "GET";
-    call.query = {{"list-type", "2"}, {"max-keys", "1"}, {"prefix", impl_->cfg.prefix}};
-    impl_->execute(call);
+    impl_->list_one();
     return true;
   } catch (const std::exception& e) {
     spdlog::info("storage: {} unavailable: {}", describe(), e.what());
@@ -88,14 +84,44 @@ std::vector<std::pair<std::string, std::string>> S3CheckpointStorage::Impl::obje
   return h;
 }
 
+void S3CheckpointStorage::Impl::list_one() {
+  S3Call call;
+  call.op = "LIST";
+  call.method = "GET";
+  call.query = {{"list-type", "2"}, {"max-keys", "1"}, {"prefix", cfg.prefix}};
+  execute(call);
+}
+
+S3Call S3CheckpointStorage::Impl::object_call(const std::string& method, const std::string& full) {
+  S3Call call;
+  call.op = method;
+  call.key = full;
+  call.method = method;
+  call.accept = {404};
+  return call;
+}
+
+bool S3CheckpointStorage::Impl::found(const S3Call& call, const S3Answer& a) const {
+  if (a.response.status != 404) return true;
+  if (storage::xml_first(a.response.body, "Code") == "NoSuchBucket") {
+    throw http_error(call, a.response, a.attempts);
+  }
+  return false;
+}
+
+void S3CheckpointStorage::Impl::check_stored_sha256(const std::string& full, const S3Answer& a,
+                                                    const std::string& got,
+                                                    std::string_view kept) const {
+  auto want = a.response.header("x-amz-meta-sha256");
+  if (!want || lower_hex(*want) == got) return;
+  fail(ErrorCode::kStorageIntegrity,
+       fmt::format("GET {}: content SHA-256 {} does not match the stored sha256 {}{}", where(full),
+                   got, *want, kept.empty() ? "" : fmt::format("; {} left untouched", kept)));
+}
+
 bool S3CheckpointStorage::Impl::own_write_landed(const std::string& full,
                                                  const std::string& sha_hex) {
-  S3Call head;
-  head.op = "HEAD";
-  head.key = full;
-  head.method = "HEAD";
-  head.accept = {404};
-  auto a = execute(head);
+  auto a = execute(object_call("HEAD", full));
   return a.response.status == 200 && a.response.header("x-amz-meta-sha256") == sha_hex;
 }
 
@@ -179,31 +205,15 @@ std::optional<VersionedObject> S3CheckpointStorage::read_versioned(std::string_v
   validate_key(key);
   std::string full = impl_->full_key(key);
   std::string data;
-  S3Call call;
-  call.op = "GET";
-  call.key = full;
-  call.method = "GET";
-  call.accept = {404};
+  S3Call call = Impl::object_call("GET", full);
   call.before_attempt = [&] { data.clear(); };
   call.sink = [&](const char* p, size_t n) {
     data.append(p, n);
     return true;
   };
   auto a = impl_->execute(call);
-  if (a.response.status == 404) {
-    if (storage::xml_first(a.response.body, "Code") == "NoSuchBucket") {
-      throw impl_->http_error(call, a.response, a.attempts);
-    }
-    return std::nullopt;
-  }
-  if (auto want = a.response.header("x-amz-meta-sha256")) {
-    std::string got = sha256_hex(data);
-    if (lower_hex(*want) != got) {
-      impl_->fail(ErrorCode::kStorageIntegrity,
-                  fmt::format("GET {}: content SHA-256 {} does not match the stored sha256 {}",
-                              impl_->where(full), got, *want));
-    }
-  }
+  if (!impl_->found(call, a)) return std::nullopt;
+  impl_->check_stored_sha256(full, a, sha256_hex(data), {});
   return VersionedObject{std::move(data), unquote(a.response.header("etag").value_or(""))};
 }
 
@@ -213,11 +223,7 @@ bool S3CheckpointStorage::read_file_to(std::string_view key, const std::string& 
   AtomicFile out(impl_->fs, local_path);
   HashingSink hs;
   std::optional<Error> write_error;
-  S3Call call;
-  call.op = "GET";
-  call.key = full;
-  call.method = "GET";
-  call.accept = {404};
+  S3Call call = Impl::object_call("GET", full);
   call.before_attempt = [&] {
     out.reset();
     hs.reset();
@@ -240,19 +246,8 @@ bool S3CheckpointStorage::read_file_to(std::string_view key, const std::string& 
     if (write_error) throw *write_error;  // the local file failed, not the store
     throw;
   }
-  if (a.response.status == 404) {
-    if (storage::xml_first(a.response.body, "Code") == "NoSuchBucket") {
-      throw impl_->http_error(call, a.response, a.attempts);
-    }
-    return false;
-  }
-  std::string got = to_hex(hs.hash.finish());
-  if (auto want = a.response.header("x-amz-meta-sha256"); want && lower_hex(*want) != got) {
-    impl_->fail(ErrorCode::kStorageIntegrity,
-                fmt::format("GET {}: content SHA-256 {} does not match the stored sha256 {}; "
-                            "{} left untouched",
-                            impl_->where(full), got, *want, local_path));
-  }
+  if (!impl_->found(call, a)) return false;
+  impl_->check_stored_sha256(full, a, to_hex(hs.hash.finish()), local_path);
   out.commit();
   return true;
 }
@@ -262,11 +257,7 @@ bool S3CheckpointStorage::stream_file(std::string_view key, const ByteSink& sink
   std::string full = impl_->full_key(key);
   HashingSink hs;
   std::exception_ptr sink_error;
-  S3Call call;
-  call.op = "GET";
-  call.key = full;
-  call.method = "GET";
-  call.accept = {404};
+  S3Call call = Impl::object_call("GET", full);
   call.before_attempt = [&] {
     if (hs.bytes > 0) {
       // What the sink got cannot be taken back, so a retry would repeat it.
@@ -294,32 +285,15 @@ bool S3CheckpointStorage::stream_file(std::string_view key, const ByteSink& sink
     if (sink_error) std::rethrow_exception(sink_error);
     throw;
   }
-  if (a.response.status == 404) {
-    if (storage::xml_first(a.response.body, "Code") == "NoSuchBucket") {
-      throw impl_->http_error(call, a.response, a.attempts);
-    }
-    return false;
-  }
-  std::string got = to_hex(hs.hash.finish());
-  if (auto want = a.response.header("x-amz-meta-sha256"); want && lower_hex(*want) != got) {
-    impl_->fail(ErrorCode::kStorageIntegrity,
-                fmt::format("GET {}: content SHA-256 {} does not match the stored sha256 {}",
-                            impl_->where(full), got, *want));
-  }
+  if (!impl_->found(call, a)) return false;
+  impl_->check_stored_sha256(full, a, to_hex(hs.hash.finish()), {});
   return true;
 }
 
 void S3CheckpointStorage::delete_file(std::string_view key) {
   validate_key(key);
-  S3Call call;
-  call.op = "DELETE";
-  call.key = impl_->full_key(key);
-  call.method = "DELETE";
-  call.accept = {404};
-  auto a = impl_->execute(call);
-  if (a.response.status == 404 && storage::xml_first(a.response.body, "Code") == "NoSuchBucket") {
-    throw impl_->http_error(call, a.response, a.attempts);
-  }
+  S3Call call = Impl::object_call("DELETE", impl_->full_key(key));
+  impl_->found(call, impl_->execute(call));  // deleting an absent object is no error
 }
 
 std::vector<std::string> S3CheckpointStorage::list_files(std::string_view prefix) {
@@ -367,34 +341,19 @@ std::vector<std::string> S3CheckpointStorage::list_files(std::string_view prefix
 bool S3CheckpointStorage::verify_checksum(std::string_view key, std::string_view sha256_hex) {
   validate_key(key);
   HashingSink hs;
-  S3Call call;
-  call.op = "GET";
-  call.key = impl_->full_key(key);
-  call.method = "GET";
-  call.accept = {404};
+  S3Call call = Impl::object_call("GET", impl_->full_key(key));
   call.before_attempt = [&] { hs.reset(); };
   call.sink = [&](const char* p, size_t n) {
     hs.hash.update(p, n);
     return true;
   };
-  auto a = impl_->execute(call);
-  if (a.response.status == 404) {
-    if (storage::xml_first(a.response.body, "Code") == "NoSuchBucket") {
-      throw impl_->http_error(call, a.response, a.attempts);
-    }
-    return false;
-  }
+  if (!impl_->found(call, impl_->execute(call))) return false;
   return to_hex(hs.hash.finish()) == lower_hex(sha256_hex);
 }
 
 std::optional<ObjectStat> S3CheckpointStorage::stat(std::string_view key) {
   validate_key(key);
-  S3Call call;
-  call.op = "HEAD";
-  call.key = impl_->full_key(key);
-  call.method = "HEAD";
-  call.accept = {404};
-  auto a = impl_->execute(call);
+  auto a = impl_->execute(Impl::object_call("HEAD", impl_->full_key(key)));
   const auto& r = a.response;
   if (r.status == 404) return std::nullopt;
   ObjectStat st;
@@ -415,11 +374,7 @@ std::vector<CheckResult> S3CheckpointStorage::check() {
   // One listing answers three questions: is the endpoint reachable, are the
   // credentials accepted, does the bucket exist.
   try {
-    S3Call call;
-    call.op = "LIST";
-    call.method = "GET";
-    call.query = {{"list-type", "2"}, {"max-keys", "1"}, {"prefix", impl_->cfg.prefix}};
-    impl_->execute(call);
+    impl_->list_one();
     out.push_back({"reachable", true, impl_->cfg.endpoint});
     out.push_back({"credentials", true,
                    "accepted (key id " + impl_->cfg.access_key_id.substr(0, 4) + "...)"});

@@ -76,6 +76,20 @@ struct Reader {
   std::string prefix() const { return context.empty() ? "" : context + ": "; }
 };
 
+// Calls parse(reader, element) for each element of the array field `name`,
+// refusing a non-array or a non-object element; the reader passed on names
+// "name[i]" in every refusal.
+template <class Parse>
+void for_each_object(const Reader& r, const nlohmann::json& j, const char* name, Parse parse) {
+  const auto& array = r.field(j, name);
+  if (!array.is_array()) invalid(r.where, fmt::format("\"{}\" is not an array", name));
+  for (size_t i = 0; i < array.size(); ++i) {
+    Reader e{r.where, fmt::format("{}[{}]", name, i)};
+    if (!array[i].is_object()) invalid(r.where, fmt::format("{} is not an object", e.context));
+    parse(e, array[i]);
+  }
+}
+
 SyncCompression parse_compression(std::string_view s, const Reader& r) {
   if (s == "zstd") return SyncCompression::kZstd;
   if (s == "none") return SyncCompression::kNone;
@@ -310,12 +324,7 @@ Manifest parse_manifest(std::string_view bytes, std::string_view where) {
   m.head_seq = r.u64(j, "head_seq");
   m.head_timestamp_ms = r.u64(j, "head_timestamp_ms");
   m.manifest_sha256 = std::string(stated);
-  const auto& log = r.field(j, "log");
-  if (!log.is_array()) invalid(where, "\"log\" is not an array");
-  for (size_t i = 0; i < log.size(); ++i) {
-    Reader e{where, fmt::format("log[{}]", i)};
-    const auto& v = log[i];
-    if (!v.is_object()) invalid(where, fmt::format("log[{}] is not an object", i));
+  for_each_object(r, j, "log", [&](const Reader& e, const nlohmann::json& v) {
     LogObjectInfo o;
     o.key = e.str(v, "key");
     o.first_seq = e.u64(v, "first_seq");
@@ -329,13 +338,8 @@ Manifest parse_manifest(std::string_view bytes, std::string_view where) {
     o.compression = parse_compression(e.str(v, "compression"), e);
     o.created_at_ms = e.u64(v, "created_at_ms");
     m.log.push_back(std::move(o));
-  }
-  const auto& snaps = r.field(j, "snapshots");
-  if (!snaps.is_array()) invalid(where, "\"snapshots\" is not an array");
-  for (size_t i = 0; i < snaps.size(); ++i) {
-    Reader e{where, fmt::format("snapshots[{}]", i)};
-    const auto& v = snaps[i];
-    if (!v.is_object()) invalid(where, fmt::format("snapshots[{}] is not an object", i));
+  });
+  for_each_object(r, j, "snapshots", [&](const Reader& e, const nlohmann::json& v) {
     SnapshotObjectInfo s;
     s.key = e.str(v, "key");
     s.seq = e.u64(v, "seq");
@@ -344,7 +348,7 @@ Manifest parse_manifest(std::string_view bytes, std::string_view where) {
     s.sha256 = e.sha(v, "sha256");
     s.created_at_ms = e.u64(v, "created_at_ms");
     m.snapshots.push_back(std::move(s));
-  }
+  });
   check_rules(m, where);
   return m;
 }

@@ -88,7 +88,7 @@ ObjectStoreSync::Impl::~Impl() {
 
 void ObjectStoreSync::Impl::stop_worker() {
   {
-    std::lock_guard lk(wait_mu);
+    MutexLock lk(wait_mu);
     stopping = true;
   }
   wait_cv.notify_all();
@@ -119,7 +119,7 @@ std::optional<RemoteManifest> ObjectStoreSync::Impl::read_remote() {
   r.manifest = parse_manifest(v->data, store->describe() + " " + std::string(kManifestKey));
   r.etag = std::move(v->etag);
   r.bytes = std::move(v->data);
-  std::lock_guard lk(mu);
+  MutexLock lk(mu);
   manifest_version = r.manifest.manifest_version;
   latest_snapshot.reset();
   if (const auto* s = r.manifest.latest_snapshot()) latest_snapshot = *s;
@@ -182,7 +182,7 @@ void ObjectStoreSync::Impl::save_local() {
 
 void ObjectStoreSync::Impl::note_failure(const Error& e) {
   {
-    std::lock_guard lk(mu);
+    MutexLock lk(mu);
     counters.sync_failures++;
     if (e.code() == ErrorCode::kLineageConflict) counters.lineage_conflicts++;
     last_error_ms = now_ms();
@@ -196,7 +196,7 @@ void ObjectStoreSync::Impl::note_failure(const Error& e) {
 void ObjectStoreSync::Impl::note_outcome() {
   if (!local) local = sync::LocalState{};
   {
-    std::lock_guard lk(mu);
+    MutexLock lk(mu);
     local->last_success_ms = last_success_ms;
     local->last_error_ms = last_error_ms;
     local->last_error = last_error;
@@ -406,7 +406,7 @@ SyncResult ObjectStoreSync::Impl::run_sync(const SyncRequest& req) {
   res.wrote_manifest = true;
   res.manifest_version = version;
   {
-    std::lock_guard lk(mu);
+    MutexLock lk(mu);
     manifest_version = version;
     counters.manifests_written++;
     latest_snapshot.reset();
@@ -453,7 +453,7 @@ SyncResult ObjectStoreSync::Impl::run_sync(const SyncRequest& req) {
 }
 
 SyncResult ObjectStoreSync::sync(const SyncRequest& request) {
-  std::lock_guard run(impl_->run_mu);
+  MutexLock run(impl_->run_mu);
   try {
     SyncResult r = impl_->run_sync(request);
     if (impl_->opt.prune_after_sync && r.confirmed_seq > r.previous_confirmed_seq) {
@@ -464,7 +464,7 @@ SyncResult ObjectStoreSync::sync(const SyncRequest& request) {
       }
     }
     {
-      std::lock_guard lk(impl_->mu);
+      MutexLock lk(impl_->mu);
       auto& c = impl_->counters;
       c.syncs++;
       if (!r.wrote_manifest) c.empty_syncs++;
@@ -507,7 +507,7 @@ SyncStatus ObjectStoreSync::status() {
       s.lag_seconds = age > 0 ? age : 0;
     }
   }
-  std::lock_guard lk(impl_->mu);
+  MutexLock lk(impl_->mu);
   s.manifest_version = impl_->manifest_version;
   s.last_success_ms = impl_->last_success_ms;
   s.last_error_ms = impl_->last_error_ms;
@@ -518,7 +518,7 @@ SyncStatus ObjectStoreSync::status() {
 }
 
 SyncMetrics ObjectStoreSync::metrics() {
-  std::lock_guard lk(impl_->mu);
+  MutexLock lk(impl_->mu);
   SyncMetrics m = impl_->counters;
   if (auto* s3 = dynamic_cast<S3CheckpointStorage*>(&impl_->base_store)) {
     m.storage_retries = s3->stats().retries;

@@ -11,7 +11,7 @@ namespace strata {
 
 PruneResult ObjectStoreSync::prune(bool dry_run) {
   Impl& im = *impl_;
-  std::lock_guard lk(im.prune_mu);
+  MutexLock lk(im.prune_mu);
   PruneResult r;
   r.dry_run = dry_run;
   r.object_confirmed = im.confirmed.load();
@@ -42,7 +42,7 @@ PruneResult ObjectStoreSync::prune(bool dry_run) {
     r.bytes += s.bytes;
   }
   if (!dry_run) {
-    std::lock_guard m(im.mu);
+    MutexLock m(im.mu);
     im.counters.segments_pruned += r.deleted.size();
     im.counters.bytes_pruned += r.bytes;
   }

@@ -18,7 +18,7 @@ std::optional<Manifest> read_remote_manifest(CheckpointStorage& base, std::strin
 }
 
 RemoteVerifyResult ObjectStoreSync::verify_remote(const ProgressFn& progress) {
-  std::lock_guard run(impl_->run_mu);
+  MutexLock run(impl_->run_mu);
   return verify_remote_prefix(*impl_->store, "", impl_->opt.parallelism, progress);
 }
 

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/thread_annotations.h"
 #include "strata/error.h"
 #include "strata/object_sync.h"
 #include "sync/local_state.h"
@@ -56,48 +57,52 @@ struct ObjectStoreSync::Impl {
   Clock clock;
   FileSystem& fs;
 
-  std::mutex run_mu;    // one sync or verify at a time
-  std::mutex prune_mu;  // one prune at a time
+  // Taken in this order: a sync prunes after it; both count under mu.
+  Mutex run_mu ACQUIRED_BEFORE(prune_mu);  // one sync or verify at a time
+  Mutex prune_mu ACQUIRED_BEFORE(mu);      // one prune at a time
 
-  // Guarded by run_mu (loaded by the constructor).
-  std::optional<sync::LocalState> local;
-  bool sweep_due = true;  // first sync of the process, after a failure, every orphan_ms
-  std::chrono::steady_clock::time_point last_sweep{};
-  std::chrono::steady_clock::time_point last_manifest_write{};
+  // Loaded by the constructor.
+  std::optional<sync::LocalState> local GUARDED_BY(run_mu);
+  // First sync of the process, after a failure, every orphan_ms.
+  bool sweep_due GUARDED_BY(run_mu) = true;
+  std::chrono::steady_clock::time_point last_sweep GUARDED_BY(run_mu){};
+  std::chrono::steady_clock::time_point last_manifest_write GUARDED_BY(run_mu){};
 
   std::atomic<uint64_t> confirmed{0};  // the mark, readable without run_mu
 
-  // Guarded by mu.
-  mutable std::mutex mu;
-  SyncMetrics counters;
-  uint64_t manifest_version = 0;
-  std::optional<int64_t> last_success_ms;
-  std::optional<int64_t> last_error_ms;
-  std::string last_error;
-  bool last_failed = false;
-  std::optional<SnapshotObjectInfo> latest_snapshot;
+  // For status and metrics, which must not wait for a sync.
+  mutable Mutex mu;
+  SyncMetrics counters GUARDED_BY(mu);
+  uint64_t manifest_version GUARDED_BY(mu) = 0;
+  std::optional<int64_t> last_success_ms GUARDED_BY(mu);
+  std::optional<int64_t> last_error_ms GUARDED_BY(mu);
+  std::string last_error GUARDED_BY(mu);
+  bool last_failed GUARDED_BY(mu) = false;
+  std::optional<SnapshotObjectInfo> latest_snapshot GUARDED_BY(mu);
 
   // Waiters (waiter.cpp).
-  std::mutex wait_mu;
+  Mutex wait_mu;
   std::condition_variable wait_cv;
-  uint64_t wanted_seq = 0;
-  uint64_t sync_rounds = 0;  // finished syncs of the worker, for waiters
-  std::string wait_error;
-  bool stopping = false;
+  uint64_t wanted_seq GUARDED_BY(wait_mu) = 0;
+  uint64_t sync_rounds GUARDED_BY(wait_mu) = 0;  // finished syncs of the worker, for waiters
+  std::string wait_error GUARDED_BY(wait_mu);
+  bool stopping GUARDED_BY(wait_mu) = false;
+  // Started under wait_mu by the first waiter; joined by stop_worker.
   std::thread worker;
   ObjectStoreSync* self = nullptr;  // the worker runs syncs through the public call
 
   int64_t now_ms() const;
 
   // object_store_sync.cpp
-  SyncResult run_sync(const SyncRequest& req);
-  std::optional<RemoteManifest> read_remote();
-  void check_fence(const std::optional<RemoteManifest>& remote, bool adopt);
+  SyncResult run_sync(const SyncRequest& req) REQUIRES(run_mu);
+  std::optional<RemoteManifest> read_remote() EXCLUDES(mu);
+  void check_fence(const std::optional<RemoteManifest>& remote, bool adopt) REQUIRES(run_mu);
   uint64_t confirmed_mark();
-  void set_confirmed_mark(uint64_t seq, const std::string& history);
-  void save_local();
-  void note_failure(const Error& e);
-  void note_outcome();  // records the last success/error in DATA_DIR/sync
+  void set_confirmed_mark(uint64_t seq, const std::string& history) REQUIRES(run_mu);
+  void save_local() REQUIRES(run_mu);
+  void note_failure(const Error& e) REQUIRES(run_mu) EXCLUDES(mu);
+  // Records the last success/error in DATA_DIR/sync.
+  void note_outcome() REQUIRES(run_mu) EXCLUDES(mu);
 
   // shipper.cpp: ships (after, up_to] as log objects starting at range_start,
   // uploading `parallelism` at a time; returns them in seq order, verified.
@@ -113,8 +118,8 @@ struct ObjectStoreSync::Impl {
   // orphans.cpp
   SweepResult sweep(const std::optional<RemoteManifest>& remote);
 
-  void run_worker();  // waiter.cpp
-  void stop_worker();
+  void run_worker() EXCLUDES(wait_mu);  // waiter.cpp
+  void stop_worker() EXCLUDES(wait_mu);
 };
 
 }  // namespace strata

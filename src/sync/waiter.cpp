@@ -10,9 +10,9 @@ namespace strata {
 
 void ObjectStoreSync::Impl::run_worker() {
   // Set by wait_confirmed before the thread starts.
-  std::unique_lock lk(wait_mu);
+  MutexLock lk(wait_mu);
   while (!stopping) {
-    wait_cv.wait(lk, [&] { return stopping || wanted_seq > confirmed.load(); });
+    wait_cv.wait(lk, [&]() REQUIRES(wait_mu) { return stopping || wanted_seq > confirmed.load(); });
     if (stopping) break;
     const uint64_t before = confirmed.load();
     lk.unlock();
@@ -30,7 +30,7 @@ void ObjectStoreSync::Impl::run_worker() {
     // the next round rather than hammer the store.
     if (confirmed.load() == before) {
       wait_cv.wait_for(lk, std::chrono::milliseconds(std::min<uint64_t>(opt.interval_ms, 1000)),
-                       [&] { return stopping; });
+                       [&]() REQUIRES(wait_mu) { return stopping; });
     }
   }
 }
@@ -38,7 +38,7 @@ void ObjectStoreSync::Impl::run_worker() {
 WaitResult ObjectStoreSync::wait_confirmed(uint64_t seq, std::chrono::milliseconds timeout) {
   Impl& im = *impl_;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::unique_lock lk(im.wait_mu);
+  MutexLock lk(im.wait_mu);
   if (im.confirmed.load() < seq) {
     im.wanted_seq = std::max(im.wanted_seq, seq);
     if (!im.worker.joinable()) {
@@ -46,7 +46,9 @@ WaitResult ObjectStoreSync::wait_confirmed(uint64_t seq, std::chrono::millisecon
       im.worker = std::thread([&im] { im.run_worker(); });
     }
     im.wait_cv.notify_all();
-    im.wait_cv.wait_until(lk, deadline, [&] { return im.stopping || im.confirmed.load() >= seq; });
+    im.wait_cv.wait_until(lk, deadline, [&]() REQUIRES(im.wait_mu) {
+      return im.stopping || im.confirmed.load() >= seq;
+    });
   }
   WaitResult r;
   r.confirmed_seq = im.confirmed.load();

@@ -288,7 +288,7 @@ void WalImpl::make_readable_locked() {
 }
 
 std::optional<Entry> WalImpl::read_entry(uint64_t seq) {
-  std::shared_lock history(history_mu_);
+  ReaderLock history(history_mu_);
   std::vector<ReadPlan> plans;
   {
     MutexLock lk(mu_);
@@ -303,7 +303,7 @@ std::optional<Entry> WalImpl::read_entry(uint64_t seq) {
 
 uint64_t WalImpl::replay_view(uint64_t since_seq, uint64_t limit,
                               const std::function<bool(const EntryView&)>& fn) {
-  std::shared_lock history(history_mu_);
+  ReaderLock history(history_mu_);
   std::vector<ReadPlan> plans;
   uint64_t upto;
   {
@@ -324,7 +324,7 @@ uint64_t WalImpl::replay_view(uint64_t since_seq, uint64_t limit,
 }
 
 FramedRecords WalImpl::read_framed(uint64_t after_seq, uint64_t max_bytes) {
-  std::shared_lock history(history_mu_);
+  ReaderLock history(history_mu_);
   std::vector<ReadPlan> plans;
   uint64_t upto;
   {
@@ -430,9 +430,13 @@ WalStatus WalImpl::status_without_free_space() {
 
 // ------------------------------------------------------------------ tiers
 
+void WalImpl::store_marks(const Marks& marks) {
+  write_marks(fs_, opt_.dir, marks);
+}
+
 void WalImpl::confirm(std::string_view tier, uint64_t seq) {
   validate_tier_name(tier);
-  std::lock_guard marks_lock(marks_mu_);
+  MutexLock marks_lock(marks_mu_);
   Marks next;
   {
     MutexLock lk(mu_);
@@ -449,7 +453,7 @@ void WalImpl::confirm(std::string_view tier, uint64_t seq) {
     next = Marks{history_id_, std::move(*raised)};
   }
   // Written without mu_ (appends go on); marks_mu_ keeps writers in order.
-  write_marks(fs_, opt_.dir, next);
+  store_marks(next);
   MutexLock lk(mu_);
   marks_.set(std::move(next.seqs));
   // A higher floor may let compaction relieve the pressure now.

@@ -16,8 +16,11 @@
 //   mu_          every member marked GUARDED_BY(mu_); held only briefly:
 //                file I/O runs without it (the commit pipeline's leaders,
 //                preallocation, compaction, the read loops).
-// clang checks the mu_ annotations (-Wthread-safety, src/CMakeLists.txt);
-// a function given the lock (std::unique_lock&) may release it while it
+// clang checks the annotations (-Wthread-safety, src/CMakeLists.txt): what
+// mu_ guards, which function needs which lock held (REQUIRES) and which
+// takes it itself (EXCLUDES: none of these locks is recursive); the order
+// above is declared with ACQUIRED_BEFORE (checked with -Wthread-safety-beta).
+// A function given the lock (std::unique_lock&) may release it while it
 // waits or does I/O, and holds it again when it returns.
 //
 // wal.cpp: opening, appends, reads, status, confirm and the threads;
@@ -29,7 +32,6 @@
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <shared_mutex>
 #include <string>
 #include <thread>
 #include <utility>
@@ -47,6 +49,8 @@
 
 namespace strata::wal {
 
+struct Marks;
+
 class WalImpl final : public Wal {
  public:
   WalImpl(const WalOptions& options, OpenReport* report);
@@ -54,39 +58,45 @@ class WalImpl final : public Wal {
 
   uint64_t append(const Entry& entry) override { return append_entries(&entry, 1); }
   uint64_t append_batch(const std::vector<Entry>& entries) override;
-  void truncate_after(uint64_t seq) override;
-  std::optional<Entry> read_entry(uint64_t seq) override;
+  void truncate_after(uint64_t seq) override
+      EXCLUDES(history_mu_, admin_mu_, marks_mu_, pin_mu_, mu_);
+  std::optional<Entry> read_entry(uint64_t seq) override EXCLUDES(history_mu_, mu_);
   uint64_t replay(uint64_t since_seq, uint64_t limit,
                   const std::function<bool(const Entry&)>& fn) override {
     return replay_view(since_seq, limit, [&](const EntryView& v) { return fn(v.to_entry()); });
   }
   uint64_t replay_view(uint64_t since_seq, uint64_t limit,
-                       const std::function<bool(const EntryView&)>& fn) override;
-  WalSnapshot snapshot() override;
-  WalStatus status() override;
-  WalMetrics metrics() override;
-  void flush() override;
-  void confirm(std::string_view tier, uint64_t seq) override;
-  uint64_t confirmed(std::string_view tier) override {
+                       const std::function<bool(const EntryView&)>& fn) override
+      EXCLUDES(history_mu_, mu_);
+  WalSnapshot snapshot() override EXCLUDES(mu_);
+  WalStatus status() override EXCLUDES(mu_);
+  WalMetrics metrics() override EXCLUDES(mu_);
+  void flush() override EXCLUDES(mu_);
+  void confirm(std::string_view tier, uint64_t seq) override EXCLUDES(marks_mu_, mu_);
+  uint64_t confirmed(std::string_view tier) override EXCLUDES(mu_) {
     MutexLock lk(mu_);
     return marks_.confirmed(tier);
   }
-  uint64_t retention_floor() override {
+  uint64_t retention_floor() override EXCLUDES(mu_) {
     MutexLock lk(mu_);
     return marks_.floor();
   }
-  FramedRecords read_framed(uint64_t after_seq, uint64_t max_bytes) override;
-  SegmentPin pin_sealed_since(uint64_t since_seq) override;
-  std::vector<SegmentInfo> delete_sealed_through(uint64_t seq) override;
-  ImportResult import_framed(std::string_view framed) override;
-  void start_after(uint64_t seq) override;
-  CompactResult compact(bool force) override;
-  void rotate() override;
-  void close() override;
+  FramedRecords read_framed(uint64_t after_seq, uint64_t max_bytes) override
+      EXCLUDES(history_mu_, mu_);
+  SegmentPin pin_sealed_since(uint64_t since_seq) override EXCLUDES(pin_mu_, mu_);
+  std::vector<SegmentInfo> delete_sealed_through(uint64_t seq) override
+      EXCLUDES(admin_mu_, pin_mu_, mu_);
+  ImportResult import_framed(std::string_view framed) override EXCLUDES(admin_mu_, mu_);
+  void start_after(uint64_t seq) override EXCLUDES(admin_mu_, mu_);
+  CompactResult compact(bool force) override EXCLUDES(admin_mu_, pin_mu_, mu_);
+  void rotate() override EXCLUDES(mu_);
+  void close() override EXCLUDES(mu_);
 
  private:
   void open_dir(OpenReport* report);
-  WalStatus status_without_free_space();
+  WalStatus status_without_free_space() EXCLUDES(mu_);
+  // The only writer of wal/MARKS: marks_mu_ keeps the writers in order.
+  void store_marks(const Marks& marks) REQUIRES(marks_mu_);
 
   // ---- writing (all *_locked run with mu_ held) ----
   uint64_t append_entries(const Entry* entries, size_t n) EXCLUDES(mu_);
@@ -102,8 +112,9 @@ class WalImpl final : public Wal {
   // with the same floor and sealed segments (it would drop nothing new).
   void request_compaction_locked() REQUIRES(mu_);
   // Replaces the empty active segment of a log without entries by one whose
-  // base seq is `base` (nothing in flight).
-  void restart_empty_locked(uint64_t base) REQUIRES(mu_);
+  // base seq is `base` (nothing in flight). Like every replacement of a
+  // segment it runs under admin_mu_.
+  void restart_empty_locked(uint64_t base) REQUIRES(admin_mu_, mu_);
   // A leader, the interval sync or the preallocation is doing I/O without mu_.
   bool io_in_flight_locked() const REQUIRES(mu_) {
     return pipe_.io_running() || active_.prealloc_running();
@@ -125,8 +136,8 @@ class WalImpl final : public Wal {
                       from_seq, handles_, max_plans);
   }
 
-  void background_loop();  // interval syncs, preallocation
-  void compaction_loop();  // compactions requested by pressure
+  void background_loop() EXCLUDES(mu_);  // interval syncs, preallocation
+  void compaction_loop() EXCLUDES(mu_);  // compactions requested by pressure
 
   std::string seg_path(const std::string& name) const { return segment_path(opt_.dir, name); }
 
@@ -134,10 +145,10 @@ class WalImpl final : public Wal {
   FileSystem& fs_;
   std::unique_ptr<FileLock> lock_;
 
-  std::shared_mutex history_mu_;
-  std::mutex admin_mu_;
-  std::mutex marks_mu_;
-  std::mutex pin_mu_;
+  SharedMutex history_mu_ ACQUIRED_BEFORE(admin_mu_);
+  Mutex admin_mu_ ACQUIRED_BEFORE(marks_mu_);
+  Mutex marks_mu_ ACQUIRED_BEFORE(pin_mu_);
+  Mutex pin_mu_ ACQUIRED_BEFORE(mu_);
   mutable Mutex mu_;
   std::condition_variable cv_;          // durable progress, leader hand-off
   std::condition_variable bg_cv_;       // wakes the background thread

@@ -22,9 +22,9 @@ namespace strata::wal {
 void WalImpl::truncate_after(uint64_t seq) {
   // Readers work on the files without mu_; cutting a file under one of them
   // would show it a torn record or entries of the new history.
-  std::unique_lock readers(history_mu_);
-  std::lock_guard admin(admin_mu_);
-  std::lock_guard marks_lock(marks_mu_);
+  WriterLock readers(history_mu_);
+  MutexLock admin(admin_mu_);
+  MutexLock marks_lock(marks_mu_);
   MutexLock lk(mu_);
   check_open_locked();
   drain_locked(lk);
@@ -35,7 +35,7 @@ void WalImpl::truncate_after(uint64_t seq) {
   history_id_ = new_history_id();
   write_history_id(fs_, opt_.dir, history_id_);
   marks_.clamp(seq);
-  write_marks(fs_, opt_.dir, Marks{history_id_, marks_.marks()});
+  store_marks(Marks{history_id_, marks_.marks()});
   try {
     // Newest first, so a crash part-way leaves a shorter but consistent log.
     std::vector<std::shared_ptr<Segment>> all = sealed_;
@@ -106,7 +106,7 @@ void WalImpl::truncate_after(uint64_t seq) {
 CompactResult WalImpl::compact(bool force) {
   // admin_mu_ keeps delete_sealed_through and truncate_after away from the
   // inputs while they are read.
-  std::lock_guard admin(admin_mu_);
+  MutexLock admin(admin_mu_);
   std::vector<CompactionInput> inputs;
   uint64_t floor;
   {
@@ -119,7 +119,7 @@ CompactResult WalImpl::compact(bool force) {
   auto install = [&](const CompactionOutput& out) {
     {
       // No pin may be taken on the inputs from here until they are replaced.
-      std::lock_guard pins(pin_mu_);
+      MutexLock pins(pin_mu_);
       for (size_t k = out.first; k <= out.last; ++k) {
         if (pinned(k)) return false;
       }
@@ -158,7 +158,7 @@ CompactResult WalImpl::compact(bool force) {
 }
 
 SegmentPin WalImpl::pin_sealed_since(uint64_t since_seq) {
-  std::lock_guard pins(pin_mu_);
+  MutexLock pins(pin_mu_);
   MutexLock lk(mu_);
   check_open_locked();
   std::vector<PinnedSegment> segments;
@@ -177,10 +177,10 @@ SegmentPin WalImpl::pin_sealed_since(uint64_t since_seq) {
 }
 
 std::vector<SegmentInfo> WalImpl::delete_sealed_through(uint64_t seq) {
-  std::lock_guard admin(admin_mu_);
+  MutexLock admin(admin_mu_);
   std::vector<std::shared_ptr<Segment>> victims;
   {
-    std::lock_guard pins(pin_mu_);
+    MutexLock pins(pin_mu_);
     MutexLock lk(mu_);
     check_open_locked();
     const uint64_t bound = std::min(seq, marks_.floor());
@@ -208,7 +208,7 @@ std::vector<SegmentInfo> WalImpl::delete_sealed_through(uint64_t seq) {
 }
 
 void WalImpl::start_after(uint64_t seq) {
-  std::lock_guard admin(admin_mu_);
+  MutexLock admin(admin_mu_);
   MutexLock lk(mu_);
   check_open_locked();
   cv_.wait(lk, [&]() REQUIRES(mu_) { return !importing_; });
@@ -271,7 +271,7 @@ ImportResult WalImpl::import_framed(std::string_view framed) {
   }
   if (recs.empty()) throw Error(ErrorCode::kInvalidArgument, "import: no records");
 
-  std::lock_guard admin(admin_mu_);
+  MutexLock admin(admin_mu_);
   MutexLock lk(mu_);
   check_open_locked();
   cv_.wait(lk, [&]() REQUIRES(mu_) { return !importing_; });

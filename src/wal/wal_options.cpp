@@ -50,12 +50,8 @@ WalOptions WalOptions::from_env(std::string dir) {
   o.stop_free_bytes = config::env_bytes("WAL_MIN_FREE_BYTES", o.stop_free_bytes);
   o.resume_free_bytes = config::env_bytes("WAL_RESUME_FREE_BYTES", o.resume_free_bytes);
   o.lock_timeout_ms = config::env_u64("WAL_LOCK_TIMEOUT_MS", o.lock_timeout_ms);
-  const uint64_t syncs = config::env_u64("WAL_SYNCS_IN_FLIGHT", o.syncs_in_flight);
-  if (syncs < 1 || syncs > 16) {
-    throw Error(ErrorCode::kConfigInvalid,
-                fmt::format("WAL_SYNCS_IN_FLIGHT: must be between 1 and 16, got {}", syncs));
-  }
-  o.syncs_in_flight = static_cast<uint32_t>(syncs);
+  o.syncs_in_flight =
+      static_cast<uint32_t>(config::env_u64_in("WAL_SYNCS_IN_FLIGHT", o.syncs_in_flight, 1, 16));
   if (o.sync_interval_ms == 0) {
     throw Error(ErrorCode::kConfigInvalid, "WAL_SYNC_INTERVAL_MS: must be at least 1");
   }

@@ -8,11 +8,11 @@
 
 #include <algorithm>
 #include <chrono>
-#include <mutex>
 #include <thread>
 
 #include <fmt/format.h>
 
+#include "common/thread_annotations.h"
 #include "strata/error.h"
 #include "strata/hash.h"
 #include "wal/dir_state.h"
@@ -135,7 +135,7 @@ class WalReaderImpl final : public WalReader {
       try {
         auto v =
             std::make_shared<const View>(take_view(fs_, opt_.dir, attempt + 1 == kListAttempts));
-        std::lock_guard lk(mu_);
+        MutexLock lk(mu_);
         view_ = std::move(v);
         return;
       } catch (const Inconsistent& e) {
@@ -247,13 +247,13 @@ class WalReaderImpl final : public WalReader {
   }
 
   WalMetrics metrics() override {
-    std::lock_guard lk(mu_);
+    MutexLock lk(mu_);
     return metrics_;
   }
 
  private:
   std::shared_ptr<const View> view() {
-    std::lock_guard lk(mu_);
+    MutexLock lk(mu_);
     return view_;
   }
 
@@ -274,15 +274,15 @@ class WalReaderImpl final : public WalReader {
   }
 
   void count_replayed(uint64_t n) {
-    std::lock_guard lk(mu_);
+    MutexLock lk(mu_);
     metrics_.replayed_entries += n;
   }
 
   WalOptions opt_;
   FileSystem& fs_;
-  std::mutex mu_;
-  std::shared_ptr<const View> view_;
-  WalMetrics metrics_;
+  Mutex mu_;
+  std::shared_ptr<const View> view_ GUARDED_BY(mu_);
+  WalMetrics metrics_ GUARDED_BY(mu_);
 };
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "strata/hash.h"
 #include "strata/storage.h"
 #include "strata/testing/fault_injection_file_system.h"
+#include "support/error_helpers.h"
 #include "support/temp_dir.h"
 
 namespace strata {
@@ -39,15 +40,7 @@ WriteOptions meta(std::map<std::string, std::string> m) {
   return o;
 }
 
-ErrorCode code_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.code();
-  }
-  ADD_FAILURE() << "no error thrown";
-  return ErrorCode::kInternal;
-}
+using testing::code_of;
 
 std::vector<std::string> all_files(const std::string& root) {
   std::vector<std::string> out;

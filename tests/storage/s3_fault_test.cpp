@@ -11,6 +11,7 @@
 #include "strata/hash.h"
 #include "strata/storage.h"
 #include "strata/testing/fault_injection_file_system.h"
+#include "support/error_helpers.h"
 
 namespace strata {
 namespace {
@@ -18,16 +19,7 @@ namespace {
 using testing::S3Servers;
 using Clock = std::chrono::steady_clock;
 
-ErrorCode code_of(const std::function<void()>& fn, std::string* message = nullptr) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    if (message) *message = e.what();
-    return e.code();
-  }
-  ADD_FAILURE() << "no error thrown";
-  return ErrorCode::kInternal;
-}
+using testing::code_of;
 
 TEST(S3Faults, ServerErrorsAreRetriedWithBackoffThenSucceed) {
   S3Servers servers;

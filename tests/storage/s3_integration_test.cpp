@@ -14,22 +14,14 @@
 #include "strata/error.h"
 #include "strata/hash.h"
 #include "strata/storage.h"
+#include "support/error_helpers.h"
 
 namespace strata {
 namespace {
 
 using testing::S3Servers;
 
-ErrorCode code_of(const std::function<void()>& fn, std::string* message = nullptr) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    if (message) *message = e.what();
-    return e.code();
-  }
-  ADD_FAILURE() << "no error thrown";
-  return ErrorCode::kInternal;
-}
+using testing::code_of;
 
 std::string pattern(size_t n, uint32_t seed) {
   std::string s(n, '\0');

@@ -19,6 +19,7 @@
 #include "strata/error.h"
 #include "strata/testing/fault_injection_file_system.h"
 #include "strata/wal.h"
+#include "support/error_helpers.h"
 #include "support/temp_dir.h"
 
 namespace strata::testing {
@@ -140,19 +141,6 @@ inline std::string shell_quote(const std::string& s) {
   return out + "'";
 }
 
-// The code of the strata::Error f throws (a test failure if it throws none).
-template <typename F>
-ErrorCode code_of(F f, std::string* message = nullptr) {
-  try {
-    f();
-  } catch (const Error& e) {
-    if (message) *message = e.what();
-    return e.code();
-  }
-  ADD_FAILURE() << "no strata::Error thrown";
-  return ErrorCode::kInternal;
-}
-
 // Format constants from docs/format.md (duplicated on purpose: the tests
 // check the documented layout, not the implementation's constants).
 constexpr uint64_t kSegHeaderBytes = 32;
@@ -163,5 +151,30 @@ constexpr uint64_t kTrailerShaOffset = 48;  // the SHA-256 covers every byte bef
 inline uint64_t record_bytes(const Entry& e) {
   return kRecordOverheadBytes + e.path.size() + e.data.size();
 }
+
+// A fixture for tests that write a small log, close it and then work on its
+// bytes: entry(i) is "k/<i>" with 100 bytes of data.
+class SmallLogTest : public ::testing::Test {
+ protected:
+  WalOptions opts() { return test_options(dir_); }
+  Entry entry(uint64_t i) { return make_entry("k/" + std::to_string(i), std::string(100, 'x')); }
+  // Appends n entries (seq 1..n) and closes; returns the active segment's
+  // path and the offset just past the last record.
+  std::pair<std::string, uint64_t> write_and_close(uint64_t n) {
+    auto wal = Wal::open(opts());
+    for (uint64_t i = 1; i <= n; ++i) EXPECT_EQ(wal->append(entry(i)), i);
+    auto snap = wal->snapshot();
+    wal->close();
+    return {dir_ + "/" + snap.active.file, snap.active.bytes};
+  }
+  // Offset of record `seq` (1-based) in a fresh single-segment log of entry(i).
+  uint64_t offset_of(uint64_t seq) {
+    uint64_t off = kSegHeaderBytes;
+    for (uint64_t i = 1; i < seq; ++i) off += record_bytes(entry(i));
+    return off;
+  }
+  TempDir tmp_;
+  std::string dir_ = tmp_ / "wal";
+};
 
 }  // namespace strata::testing

@@ -1,8 +1,6 @@
 // Appending, reading, replaying, rotation and snapshots, reopening, and
 // truncate_after, checked against the contract in strata/wal.h and the
 // byte layout in docs/format.md.
-#include <openssl/evp.h>
-
 #include <gtest/gtest.h>
 
 #include <fmt/format.h>
@@ -16,6 +14,7 @@
 #include "strata/error.h"
 #include "strata/hash.h"
 #include "strata/wal.h"
+#include "support/openssl_sha256.h"
 #include "support/temp_dir.h"
 #include "support/wal_helpers.h"
 
@@ -30,15 +29,7 @@ using testing::read_file;
 using testing::segment_files;
 using testing::TempDir;
 
-// SHA-256 through OpenSSL directly, independent of strata's wrapper.
-std::string openssl_sha256_hex(const std::string& bytes) {
-  unsigned char md[32];
-  unsigned int n = 0;
-  EVP_Digest(bytes.data(), bytes.size(), md, &n, EVP_sha256(), nullptr);
-  std::string hex;
-  for (unsigned i = 0; i < n; ++i) hex += fmt::format("{:02x}", md[i]);
-  return hex;
-}
+using testing::openssl_sha256_hex;
 
 std::string data_for(uint64_t i) {
   return fmt::format("data-{}-{}", i, std::string(100 + i % 37, 'z'));

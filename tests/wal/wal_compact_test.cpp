@@ -1,8 +1,6 @@
 // compact(): keeps the latest entry per path among sealed segments with the
 // original seqs, drops only confirmed entries unless forced, survives reopen
 // and verify, and leftovers of an interrupted compaction are repaired.
-#include <openssl/evp.h>
-
 #include <gtest/gtest.h>
 
 #include <fmt/format.h>
@@ -15,6 +13,7 @@
 
 #include "strata/error.h"
 #include "strata/wal.h"
+#include "support/openssl_sha256.h"
 #include "support/temp_dir.h"
 #include "support/wal_helpers.h"
 
@@ -25,14 +24,7 @@ using testing::make_entry;
 using testing::read_file;
 using testing::TempDir;
 
-std::string sha_hex(const std::string& bytes) {
-  unsigned char md[32];
-  unsigned int n = 0;
-  EVP_Digest(bytes.data(), bytes.size(), md, &n, EVP_sha256(), nullptr);
-  std::string hex;
-  for (unsigned i = 0; i < n; ++i) hex += fmt::format("{:02x}", md[i]);
-  return hex;
-}
+using testing::openssl_sha256_hex;
 
 constexpr uint64_t kN = 300;
 std::string path_of(uint64_t i) {
@@ -90,7 +82,7 @@ class WalCompact : public ::testing::Test {
     for (const auto& s : wal.snapshot().sealed) {
       const std::string bytes = read_file(dir_ + "/" + s.file);
       EXPECT_EQ(bytes.size(), s.bytes) << s.file;
-      EXPECT_EQ(s.sha256, sha_hex(bytes.substr(0, bytes.size() - 88 + 48))) << s.file;
+      EXPECT_EQ(s.sha256, openssl_sha256_hex(bytes.substr(0, bytes.size() - 88 + 48))) << s.file;
     }
   }
 

@@ -16,31 +16,9 @@
 namespace strata {
 namespace {
 
-using testing::make_entry;
 using testing::patch_file;
-using testing::TempDir;
 
-class Issue10 : public ::testing::Test {
- protected:
-  WalOptions opts() { return testing::test_options(dir_); }
-  Entry entry(uint64_t i) { return make_entry(fmt::format("k/{}", i), std::string(100, 'x')); }
-  // Appends n entries and closes; returns the active segment and the
-  // offset just past its last record.
-  std::pair<std::string, uint64_t> write_and_close(uint64_t n) {
-    auto wal = Wal::open(opts());
-    for (uint64_t i = 1; i <= n; ++i) EXPECT_EQ(wal->append(entry(i)), i);
-    auto snap = wal->snapshot();
-    wal->close();
-    return {dir_ + "/" + snap.active.file, snap.active.bytes};
-  }
-  uint64_t offset_of(uint64_t seq) {
-    uint64_t off = testing::kSegHeaderBytes;
-    for (uint64_t i = 1; i < seq; ++i) off += testing::record_bytes(entry(i));
-    return off;
-  }
-  TempDir tmp_;
-  std::string dir_ = tmp_ / "wal";
-};
+class Issue10 : public testing::SmallLogTest {};
 
 // ---- defect 7: status said "normal" while appends were refused
 

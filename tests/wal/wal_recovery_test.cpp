@@ -22,32 +22,13 @@ namespace {
 
 using testing::file_size;
 using testing::flip_byte;
-using testing::make_entry;
 using testing::patch_file;
 using testing::read_file;
 using testing::record_bytes;
 using testing::segment_files;
-using testing::TempDir;
 
-class WalRecovery : public ::testing::Test {
+class WalRecovery : public testing::SmallLogTest {
  protected:
-  WalOptions opts() { return testing::test_options(dir_); }
-  Entry entry(uint64_t i) { return make_entry(fmt::format("k/{}", i), std::string(100, 'x')); }
-  // Appends n entries (seq 1..n) and closes; returns the active segment's
-  // path and the offset just past the last record.
-  std::pair<std::string, uint64_t> write_and_close(uint64_t n) {
-    auto wal = Wal::open(opts());
-    for (uint64_t i = 1; i <= n; ++i) EXPECT_EQ(wal->append(entry(i)), i);
-    auto snap = wal->snapshot();
-    wal->close();
-    return {dir_ + "/" + snap.active.file, snap.active.bytes};
-  }
-  // Offset of record `seq` (1-based) in a fresh single-segment log of entry(i).
-  uint64_t offset_of(uint64_t seq) {
-    uint64_t off = testing::kSegHeaderBytes;
-    for (uint64_t i = 1; i < seq; ++i) off += record_bytes(entry(i));
-    return off;
-  }
   void expect_intact(Wal& wal, uint64_t from, uint64_t to) {
     for (uint64_t i = from; i <= to; ++i) {
       auto e = wal.read_entry(i);
@@ -60,8 +41,6 @@ class WalRecovery : public ::testing::Test {
       })());
     }
   }
-  TempDir tmp_;
-  std::string dir_ = tmp_ / "wal";
 };
 
 TEST_F(WalRecovery, ActiveSizeMatchesDocumentedRecordLayout) {
