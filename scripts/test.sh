@@ -45,18 +45,21 @@ phase "setup and build ($root/${STRATA_BUILD_DIR:-build})"
 ctest --test-dir "${STRATA_BUILD_DIR:-build}" --output-on-failure -j"$jobs" "$@"
 phase "tests"
 
-# --- seam: the layer order (src/layers.txt) and the formatting of every
-# tracked .cpp/.h; then packaging: a user's Release build (STRATA_WERROR=OFF)
+# --- seam: the layer order (src/layers.txt), the formatting of every
+# tracked .cpp/.h, clang's -Wthread-safety over src/; then packaging: a user's Release build (STRATA_WERROR=OFF)
 # without a warning, installed into a fresh prefix, serving a program built
 # with find_package(strata) and one built with pkg-config
 # (tests/packaging/run.sh). STRATA_SKIP_PACKAGING=1 skips that part.
 bash scripts/check-layers.sh
 bash scripts/check-format.sh
+# clang's analysis of the lock annotations (and its warnings) over src/, from
+# the normal build's compile commands: minutes, not a second build.
+bash scripts/check-clang.sh "${STRATA_BUILD_DIR:-build}"
 if [[ -z "${STRATA_SKIP_PACKAGING:-}" ]]; then
   bash tests/packaging/run.sh "${STRATA_PACKAGING_BUILD_DIR:-build-release}"
 fi
 # --- end seam ---------------------------------------------------------------
-phase "layers, format and packaging"
+phase "layers, format, clang analysis and packaging"
 
 # Configures (once: the directory is reused) and builds a sanitized tree:
 # every target, or only those named in $targets (space-separated).
