@@ -52,8 +52,8 @@ phase "tests"
 # (tests/packaging/run.sh). STRATA_SKIP_PACKAGING=1 skips that part.
 bash scripts/check-layers.sh
 bash scripts/check-format.sh
-# clang's analysis of the lock annotations (and its warnings) over src/, from
-# the normal build's compile commands: minutes, not a second build.
+# clang's analysis of the lock annotations over the sources that use them,
+# from the normal build's compile commands: a minute, not a second build.
 bash scripts/check-clang.sh "${STRATA_BUILD_DIR:-build}"
 if [[ -z "${STRATA_SKIP_PACKAGING:-}" ]]; then
   bash tests/packaging/run.sh "${STRATA_PACKAGING_BUILD_DIR:-build-release}"
