@@ -30,8 +30,8 @@ if [[ -z "$clang" ]]; then
   exit 2
 fi
 
-# Every source of src/ (tests and benchmarks are the normal build's), its
-# compile command with the compiler, the outputs and gcc-only flags
+# The chosen sources of src/ (tests and benchmarks are the normal build's),
+# each compile command with the compiler, the outputs and gcc-only flags
 # replaced, run nproc at a time; each failure prints clang's diagnostics.
 exec python3 - "$db" "$root/src/" "$clang" "$(nproc)" "$all" <<'EOF'
 import concurrent.futures, json, os, shlex, subprocess, sys
@@ -41,7 +41,7 @@ gcc_only = {"-Wno-maybe-uninitialized"}
 extra = ["-fsyntax-only", "-Wall", "-Wextra", "-Wthread-safety", "-Wthread-safety-beta", "-Werror"]
 
 def command(entry):
-    args = shlex.split(entry["command"])
+    args = entry["args"]
     # the compiler, after a launcher such as ccache if there is one, becomes clang++
     first = 2 if args[0].endswith("ccache") else 1
     out, skip = [clang], False
@@ -54,20 +54,20 @@ def command(entry):
             out.append(a)
     return out + extra + [entry["file"]]
 
-def output_of(entry):
-    args = shlex.split(entry["command"])
-    return os.path.join(entry["directory"], args[args.index("-o") + 1])
-
 def uses_annotations(entry):
     # The compiler's dependency file beside the object (-MD); a source not
     # built yet, or without one, is checked rather than skipped.
     try:
-        with open(output_of(entry) + ".d") as deps:
+        args = entry["args"]
+        obj = os.path.join(entry["directory"], args[args.index("-o") + 1])
+        with open(obj + ".d") as deps:
             return "thread_annotations.h" in deps.read()
-    except (OSError, ValueError):
+    except (OSError, ValueError, IndexError):
         return True
 
 entries = [e for e in json.load(open(db)) if e["file"].startswith(src)]
+for e in entries:
+    e["args"] = shlex.split(e["command"])
 if not entries:
     sys.exit(f"check-clang: {db} lists no source under {src}")
 total = len(entries)

@@ -31,12 +31,10 @@ phase_start=$SECONDS
 children_cpu
 phase_cpu=$cpu_now
 phase() {
-  local cpu
   children_cpu
-  cpu=$cpu_now
-  echo "test.sh: $1 took $((SECONDS - phase_start)) s (CPU $((cpu - phase_cpu)) s)" >&2
+  echo "test.sh: $1 took $((SECONDS - phase_start)) s (CPU $((cpu_now - phase_cpu)) s)" >&2
   phase_start=$SECONDS
-  phase_cpu=$cpu
+  phase_cpu=$cpu_now
 }
 
 export STRATA_WERROR=ON  # seam: the test command (and so CI) builds with -Werror
@@ -46,9 +44,9 @@ ctest --test-dir "${STRATA_BUILD_DIR:-build}" --output-on-failure -j"$jobs" "$@"
 phase "tests"
 
 # --- seam: the layer order (src/layers.txt), the formatting of every
-# tracked .cpp/.h, clang's -Wthread-safety over src/; then packaging: a user's Release build (STRATA_WERROR=OFF)
-# without a warning, installed into a fresh prefix, serving a program built
-# with find_package(strata) and one built with pkg-config
+# tracked .cpp/.h, clang's lock analysis; then packaging: a user's Release
+# build (STRATA_WERROR=OFF) without a warning, installed into a fresh prefix,
+# serving a program built with find_package(strata) and one built with pkg-config
 # (tests/packaging/run.sh). STRATA_SKIP_PACKAGING=1 skips that part.
 bash scripts/check-layers.sh
 bash scripts/check-format.sh
