@@ -66,6 +66,13 @@ class Materializer {
   std::string applied_history() const;
   // The last applied entry recorded with the seq (seq 0 if none).
   AppliedEntry applied_entry() const;
+  // For a state directory nobody reads until the caller is done with it
+  // (recovery's staging directory, an empty state/ rebuilt before anything
+  // serves it): files are written at their own names instead of through a
+  // temporary file and a rename, so a crash may leave a file half-written;
+  // applying again from state.seq rewrites it whole, as before. Off by
+  // default: a reader of a live state/ sees whole files only.
+  void set_write_in_place(bool on) { in_place_ = on; }
   // Records seq after making the state directory durable.
   void commit(uint64_t seq, const std::string& history_id = "", const AppliedEntry& last = {});
   // Empties the state directory and records seq 0.
@@ -86,6 +93,7 @@ class Materializer {
   std::string seq_file_;
   std::string tmp_dir_;
   FileSystem& fs_;
+  bool in_place_ = false;
 };
 
 }  // namespace strata

@@ -56,6 +56,8 @@ void StagedBuild::finish(Built& built) {
   Wal& wal = log_->wal();
   for (const auto& [tier, seq] : marks_) wal.confirm(tier, std::min(seq, log_->head_seq()));
   Materializer m(staging_.dir(), &ctx_.fs);
+  // Nobody reads the staging directory; the commit moves it into place whole.
+  m.set_write_in_place(true);
   m.commit(base_seq_, log_->history_id());
   const MaterializeResult r = m.run(wal);
   if (r.rebuilt)

@@ -8,6 +8,7 @@
 #include "strata/error.h"
 #include "strata/lineage.h"
 #include "strata/materializer.h"
+#include "strata/wal_reader.h"
 #include "wal/record_format.h"
 #include "wal/segment_reader.h"
 
@@ -118,26 +119,43 @@ LocalWal probe_local(RunContext& ctx) {
   }
   l.exists = true;
   l.state_seq = Materializer(ctx.dest, &ctx.fs).applied_seq();
+  // The probe only reads: a run that fails (strict, a remote down) must
+  // leave every segment as it was, so the log is looked at through a reader
+  // under the WAL lock, and opened for writing only when it is used in
+  // place. Wal::open would cut a torn tail and re-extend the active
+  // segment's preallocation here.
+  pid_t holder = 0;
+  l.lock = ctx.fs.try_lock(wal_dir + "/LOCK", &holder);
+  if (!l.lock)
+    throw Error(ErrorCode::kWalLockFailed,
+                fmt::format("WAL {} is locked by another process (pid {})", wal_dir, holder));
   WalOptions o = ctx.config.wal;
   o.dir = wal_dir;
   o.fs = &ctx.fs;
   o.skip_corrupt = false;
-  try {
-    l.wal = Wal::open(o);
-  } catch (const Error& e) {
-    if (e.code() != ErrorCode::kWalCorrupt) throw;
-    l.damage = e.what();
+  std::unique_ptr<WalReader> reader;
+  const VerifyResult v = Wal::verify(wal_dir, &ctx.fs);
+  // A torn tail is what opening for writing cuts (nothing acknowledged is
+  // in it); anything else is damage.
+  const bool torn_only = !v.ok && !v.dropped.empty() &&
+                         std::all_of(v.dropped.begin(), v.dropped.end(),
+                                     [](const DroppedRange& d) { return d.torn_tail; }) &&
+                         v.problem.starts_with("torn tail");
+  if (v.ok || torn_only) {
+    try {
+      reader = WalReader::open(o);
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kWalCorrupt) throw;
+      l.damage = e.what();
+    }
+  } else {
+    l.damage = fmt::format("{} at offset {}: {}", v.bad_file, v.bad_offset, v.problem);
   }
-  if (l.wal) {
-    // Opening reads only the unsealed tail; every sealed segment's SHA-256
-    // and every record is checked before the log is trusted as a source.
-    const VerifyResult v = Wal::verify(wal_dir, &ctx.fs);
-    if (!v.ok) l.damage = fmt::format("{} at offset {}: {}", v.bad_file, v.bad_offset, v.problem);
-  }
-  if (l.wal && l.damage.empty()) {
+  if (reader) {
     l.intact = true;
-    const WalStatus st = l.wal->status();
-    const WalSnapshot snap = l.wal->snapshot();
+    l.options = o;
+    const WalStatus st = reader->status();
+    const WalSnapshot snap = reader->snapshot();
     for (const auto& s : snap.sealed) l.entries += s.entries;
     l.entries += snap.active.entries;
     l.head_seq = st.head_seq;
@@ -145,8 +163,8 @@ LocalWal probe_local(RunContext& ctx) {
     l.history = st.history_id;
     l.complete_from_one = l.head_seq == 0 || (l.first_seq == 1 && l.entries == l.head_seq);
     if (l.first_seq > 0) {
-      if (auto e = l.wal->read_entry(l.first_seq)) l.first_time_ms = e->timestamp_ms;
-      if (auto e = l.wal->read_entry(l.head_seq)) l.head_time_ms = e->timestamp_ms;
+      if (auto e = reader->read_entry(l.first_seq)) l.first_time_ms = e->timestamp_ms;
+      if (auto e = reader->read_entry(l.head_seq)) l.head_time_ms = e->timestamp_ms;
     }
     l.offer.has_data = l.entries > 0;
     l.offer.head_seq = l.head_seq;
@@ -155,11 +173,6 @@ LocalWal probe_local(RunContext& ctx) {
                     l.complete_from_one ? "" : " (older entries pruned or compacted)");
     return l;
   }
-  pid_t holder = 0;
-  if (!l.wal) l.lock = ctx.fs.try_lock(wal_dir + "/LOCK", &holder);  // else the open WAL holds it
-  if (!l.wal && !l.lock)
-    throw Error(ErrorCode::kWalLockFailed,
-                fmt::format("WAL {} is locked by another process (pid {})", wal_dir, holder));
   std::string stopped;
   uint64_t count = 0;
   l.head_seq = read_local_records(
@@ -187,6 +200,18 @@ LocalWal probe_local(RunContext& ctx) {
   l.offer.line = fmt::format("damaged WAL: {} entries readable ({}-{}), then {}", count,
                              l.first_seq, l.head_seq, l.damage);
   return l;
+}
+
+}  // namespace strata::recovery
+
+namespace strata::recovery {
+
+Wal& LocalWal::open_for_writing() {
+  if (wal) return *wal;
+  // Wal::open takes the lock itself (waiting WAL_LOCK_TIMEOUT_MS for it).
+  lock.reset();
+  wal = Wal::open(options);
+  return *wal;
 }
 
 }  // namespace strata::recovery

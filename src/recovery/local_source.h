@@ -19,23 +19,30 @@ namespace strata::recovery {
 struct LocalWal {
   Offer offer;
   bool exists = false;  // there is a WAL directory with a segment in it
-  // Wal::open accepted it (a torn tail cut is normal) and Wal::verify found
-  // every record and every sealed segment's SHA-256 right.
+  // Wal::verify found every record and every sealed segment's SHA-256
+  // right (a torn tail, which opening cuts, is normal).
   bool intact = false;
-  std::unique_ptr<Wal> wal;        // whenever Wal::open accepted it: holds the WAL lock
-  std::unique_ptr<FileLock> lock;  // else the WAL lock, held while reading the log
-  uint64_t base_seq = 0;           // the lowest seq the oldest segment may hold
-  uint64_t first_seq = 0;          // oldest entry present (0: none)
-  uint64_t head_seq = 0;           // intact: the head; damaged: the last readable seq
-  uint64_t entries = 0;            // entries present (readable)
-  uint64_t first_time_ms = 0;      // timestamp of the oldest entry present
-  uint64_t head_time_ms = 0;       // of the newest (readable) entry
-  uint64_t state_seq = 0;          // DATA_DIR/state.seq
-  std::string damage;              // damaged: where reading stopped and why
-  std::string history;             // WAL history id
+  // The WAL lock, held from the probe on; nothing under wal/ is written
+  // until open_for_writing().
+  std::unique_ptr<FileLock> lock;
+  std::unique_ptr<Wal> wal;    // open_for_writing(): then it holds the lock instead
+  WalOptions options;          // intact: how to open it
+  uint64_t base_seq = 0;       // the lowest seq the oldest segment may hold
+  uint64_t first_seq = 0;      // oldest entry present (0: none)
+  uint64_t head_seq = 0;       // intact: the head; damaged: the last readable seq
+  uint64_t entries = 0;        // entries present (readable)
+  uint64_t first_time_ms = 0;  // timestamp of the oldest entry present
+  uint64_t head_time_ms = 0;   // of the newest (readable) entry
+  uint64_t state_seq = 0;      // DATA_DIR/state.seq
+  std::string damage;          // damaged: where reading stopped and why
+  std::string history;         // WAL history id
   // Every entry from seq 1 to head is present (no pruning, no compaction
   // gap), so any seq up to head can be rebuilt from the log alone.
   bool complete_from_one = false;
+
+  // The intact log opened for writing (cutting a torn tail), for use in
+  // place; the probe's lock is handed over to it.
+  Wal& open_for_writing();
 };
 
 // The lineage id in data_dir/lineage-id ("" when there is none).

@@ -112,8 +112,8 @@ void ApplyBatch::clear() {
   pending_bytes_ = 0;
 }
 
-void ApplyBatch::apply(FileSystem& fs, const std::string& state_dir,
-                       const std::string& tmp_dir) const {
+void ApplyBatch::apply(FileSystem& fs, const std::string& state_dir, const std::string& tmp_dir,
+                       Writes writes) const {
   if (items_.empty()) return;
   auto root = fs.open_dir(state_dir);
   if (!root) {
@@ -140,6 +140,19 @@ void ApplyBatch::apply(FileSystem& fs, const std::string& state_dir,
       Dir* dir = chain.parent_of(path, true);
       const auto info = dir->stat(name);
       if (info && info->kind == FileKind::kDirectory) remove_tree(*dir, name);
+      if (writes == Writes::kInPlace) {
+        // A symlink or special file in the way is replaced, never followed.
+        if (info && info->kind != FileKind::kDirectory && info->kind != FileKind::kRegular)
+          dir->remove_file(name);
+        const bool existed = info && info->kind == FileKind::kRegular;
+        auto f = dir->open_file(name, OpenMode::kCreateOrOpen);
+        if (!item.data->empty()) f->pwrite(item.data->data(), item.data->size(), 0);
+        // Cut only what is left of an older, longer content: truncating a
+        // file to zero before rewriting it makes ext4 start writing it back
+        // at close (auto_da_alloc).
+        if (existed && info->size > item.data->size()) f->truncate(item.data->size());
+        continue;
+      }
       if (!tmp) {
         fs.make_dirs(tmp_dir);
         tmp = fs.open_dir(tmp_dir);

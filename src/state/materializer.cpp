@@ -190,6 +190,8 @@ MaterializeResult Materializer::run(Wal& wal) {
   fs_.make_dirs(state_dir_);
   uint64_t last = since;
   state_detail::ApplyBatch batch;
+  const auto writes = in_place_ ? state_detail::ApplyBatch::Writes::kInPlace
+                                : state_detail::ApplyBatch::Writes::kStaged;
   wal.replay_view(since, 0, [&](const EntryView& e) {
     batch.add(e);
     last = e.seq;
@@ -200,13 +202,13 @@ MaterializeResult Materializer::run(Wal& wal) {
     const bool batch_full = batch.entries() >= kCommitEvery || batch.pending_bytes() >= kBatchBytes;
     if (batch_full || e.seq >= st.head_seq) last_entry = {e.seq, entry_fingerprint(e)};
     if (batch_full) {
-      batch.apply(fs_, state_dir_, tmp_dir_);
+      batch.apply(fs_, state_dir_, tmp_dir_, writes);
       batch.clear();
       commit(last, st.history_id, last_entry);
     }
     return true;
   });
-  batch.apply(fs_, state_dir_, tmp_dir_);
+  batch.apply(fs_, state_dir_, tmp_dir_, writes);
   if (last_entry.seq != last && last > since) {
     // The replay went past the head seen at the start (another thread
     // appended meanwhile): fingerprint the entry it ended on.

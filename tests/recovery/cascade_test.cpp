@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "git/git_test_support.h"
 #include "recovery/recovery_test_support.h"
@@ -167,6 +168,45 @@ TEST_F(CascadeTest, ADamagedLocalWalIsReadToItsDamageAndStrictRefusesIt) {
   expect_restored(data, r.seq_reached);
   // The damaged log is kept, not deleted.
   EXPECT_TRUE(kept_aside(r));
+}
+
+// Regression test (session 5 saw it at a refused strict boot): the probe of
+// the local log opened it for writing, which cuts a torn tail and re-extends
+// the active segment, so a run that then failed had changed the WAL. A
+// failed run writes nothing but its failure record.
+TEST_F(CascadeTest, AStrictRunThatFailsLeavesAnIntactWalWithATornTailByteIdentical) {
+  write_lineage("0123456789abcdef0123456789abcdef");
+  append(300, 8);
+  // Bytes after the last record of the active segment, as a crash in the
+  // middle of a write leaves them: opening for writing cuts them.
+  const auto segments = segment_files(data + "/wal");
+  ASSERT_FALSE(segments.empty());
+  {
+    std::ofstream tail(data + "/wal/" + segments.back(), std::ios::binary | std::ios::app);
+    tail << std::string(37, '\x5a');
+  }
+  const auto before = data_bytes(data);
+  RecoveryConfig strict = recovery_config(data);
+  strict.mode = RecoveryMode::kStrict;
+  // A Git remote that does not exist: strict refuses to go on without it.
+  std::unique_ptr<GitSync> git =
+      std::make_unique<GitSync>(test_config(data, "file://" + (tmp / "srv/missing.git")));
+  RecoveryTiers t;
+  t.git = git.get();
+  const RecoveryResult s = run_recovery(strict, t);
+  ASSERT_EQ(s.state, RecoveryState::kFailed);
+  EXPECT_NE(s.error.find("strict: git"), std::string::npos) << s.error;
+  auto after = data_bytes(data);
+  after.erase(".recovery/");
+  after.erase(".recovery/failures.json");
+  EXPECT_EQ(after, before) << "a failed strict run changed the data directory";
+
+  // Degraded goes on with the local log in place, which cuts the tail.
+  const RecoveryResult r = run_recovery(recovery_config(data), t);
+  ASSERT_EQ(r.state, RecoveryState::kDegraded) << r.error;
+  EXPECT_EQ(r.source, RecoverySource::kLocal);
+  EXPECT_EQ(r.seq_reached, 300u);
+  expect_restored(data, 300);
 }
 
 TEST_F(CascadeTest, DamageBeforeTheGitSnapshotCostsNothing) {

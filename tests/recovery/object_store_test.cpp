@@ -9,6 +9,8 @@
 
 #include <filesystem>
 #include <memory>
+#include <set>
+#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -22,6 +24,7 @@
 #include "strata/object_sync.h"
 #include "strata/recovery.h"
 #include "strata/storage.h"
+#include "sync/sync_test_support.h"
 
 namespace strata::testing {
 namespace {
@@ -385,6 +388,69 @@ TEST_F(ObjectStoreTest, PointInTimeFromSnapshotsAndLogMatchesTheStatesSeenWhileA
   EXPECT_EQ(r.error_code, "RECOVERY_OUT_OF_RANGE") << r.error;
   EXPECT_NE(r.error.find(range), std::string::npos) << r.error;
   EXPECT_EQ(data_bytes(data), live) << "--target touched the live directory";
+}
+
+// Holds back the GETs of the chosen keys for up to `hold` (never answering
+// within a short stall timeout), so a recovery sees a store that stops
+// sending; every other call goes through to s3rver.
+struct HeldBackStore {
+  HeldBackStore(CheckpointStorage& inner, std::set<std::string> keys,
+                std::chrono::milliseconds hold)
+      : store(inner), keys(std::move(keys)) {
+    store.before = [this, hold](const std::string& op, std::string_view key) {
+      if (op != "get" || !this->keys.contains(std::string(key))) return;
+      held++;
+      const auto until = std::chrono::steady_clock::now() + hold;
+      while (std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    };
+  }
+  CountingStore store;
+  std::set<std::string> keys;
+  std::atomic<int> held{0};
+};
+
+// One history for both timeouts (building it is most of the time).
+TEST_F(ObjectStoreTest, AStalledDownloadIsAbandonedForTheNextSourceAndTheDeadlineEndsARun) {
+  build_history();
+  sfs::remove_all(data);
+  {
+    // The newest log object never arrives within the stall timeout.
+    HeldBackStore held(*store, {manifest.log.back().key}, std::chrono::milliseconds(2000));
+    RecoveryConfig c = recovery_config(data);
+    c.stall_timeout = std::chrono::milliseconds(300);
+    const RecoveryResult r = recover_with(c, url(), true, &held.store);
+    ASSERT_EQ(r.state, RecoveryState::kDegraded) << r.error;
+    EXPECT_GE(held.held, 1);
+    EXPECT_EQ(r.source, RecoverySource::kGit);
+    EXPECT_EQ(r.seq_reached, git_seq);
+    expect_state(data, git_seq);
+    const std::string missing = nlohmann::json(r.missing).dump();
+    EXPECT_NE(missing.find("RECOVERY_STALL_TIMEOUT_MS"), std::string::npos) << missing;
+    EXPECT_NE(missing.find(manifest.log.back().key), std::string::npos) << missing;
+  }
+  sfs::remove_all(data);
+  {
+    std::set<std::string> logs;
+    for (const auto& l : manifest.log) logs.insert(l.key);
+    // Slower than the deadline, never long enough for the stall timeout.
+    HeldBackStore held(*store, logs, std::chrono::milliseconds(2000));
+    RecoveryConfig c = recovery_config(data);
+    c.stall_timeout = std::chrono::milliseconds(30000);
+    c.deadline = std::chrono::milliseconds(1000);
+    const RecoveryResult r = recover_with(c, url(), true, &held.store);
+    ASSERT_EQ(r.state, RecoveryState::kFailed);
+    EXPECT_EQ(r.error_code, "TIMEOUT") << r.error;
+    EXPECT_NE(r.error.find("RECOVERY_DEADLINE_MS"), std::string::npos) << r.error;
+    EXPECT_FALSE(sfs::exists(data + "/wal"));
+    EXPECT_FALSE(sfs::exists(data + "/state"));
+    EXPECT_FALSE(sfs::exists(data + "/.recovery/staging"));
+  }
+  // The same run without the holdup completes from the object store.
+  const RecoveryResult r = recover_with(recovery_config(data), url(), true, store.get());
+  ASSERT_EQ(r.state, RecoveryState::kRunning) << r.error;
+  EXPECT_EQ(r.source, RecoverySource::kObjectStore);
+  expect_state(data, 3000);
 }
 
 TEST_F(ObjectStoreTest, ADryRunListsTheObjectsAndBytesAndDownloadsNothing) {
