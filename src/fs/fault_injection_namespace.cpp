@@ -5,7 +5,6 @@
 // leaves undurable: an entry is on disk once its directory was fsynced.
 #include <algorithm>
 #include <random>
-#include <set>
 
 #include "strata/error.h"
 #include "strata/testing/fault_injection_file_system.h"
@@ -211,22 +210,12 @@ void FaultInjectionFileSystem::undo(Change& c) {
 }
 
 size_t FaultInjectionFileSystem::undo_unsynced_changes(uint64_t seed) {
-  // Which directories lost their unsynced entries: each with probability
-  // 1/2, as one directory block is written before the power goes or not.
-  std::set<std::string> dirs;
-  for (const auto& c : changes_) {
-    if (uncovered(c, parent_path(c.path))) dirs.insert(parent_path(c.path));
-    if (c.kind == ChangeKind::kRename && uncovered(c, parent_path(c.to))) {
-      dirs.insert(parent_path(c.to));
-    }
-  }
+  // Each change no directory sync covers is lost with probability 1/2, in
+  // no particular order (POSIX does not order them: a later unlink may be
+  // on disk while the rename before it in the same directory is not). A
+  // change to an entry an undone change touched is undone too: what the
+  // earlier change made is not there for the later one to have changed.
   std::mt19937_64 rng(seed ^ 0x9e3779b97f4a7c15ULL);
-  std::set<std::string> lost;
-  for (const auto& d : dirs) {
-    if (rng() % 2 == 0) lost.insert(d);
-  }
-  // A change to an entry an undone change touched is undone too: what the
-  // earlier change made is no longer there for the later one to have changed.
   std::vector<bool> undone(changes_.size(), false);
   std::vector<std::string> tainted;
   auto is_tainted = [&](const std::string& p) {
@@ -236,10 +225,10 @@ size_t FaultInjectionFileSystem::undo_unsynced_changes(uint64_t seed) {
   for (size_t i = 0; i < changes_.size(); ++i) {
     const Change& c = changes_[i];
     const bool is_rename = c.kind == ChangeKind::kRename;
-    bool u = (uncovered(c, parent_path(c.path)) && lost.count(parent_path(c.path)) > 0) ||
-             (is_rename && uncovered(c, parent_path(c.to)) && lost.count(parent_path(c.to)) > 0) ||
-             is_tainted(c.path) || (is_rename && is_tainted(c.to));
-    if (!u) continue;
+    const bool open =
+        uncovered(c, parent_path(c.path)) || (is_rename && uncovered(c, parent_path(c.to)));
+    const bool lost = open && rng() % 2 == 0;
+    if (!lost && !is_tainted(c.path) && !(is_rename && is_tainted(c.to))) continue;
     undone[i] = true;
     tainted.push_back(c.path);
     if (is_rename) tainted.push_back(c.to);

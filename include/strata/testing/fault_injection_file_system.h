@@ -84,11 +84,11 @@ class FaultInjectionFileSystem : public FileSystem {
   // synced). Lock files (try_lock, Dir::lock) are not tracked.
   // cut_power() makes every later call fail with EIO, as if the machine had
   // died; lose_unsynced_writes() then, seeded:
-  //  - picks each directory holding uncovered changes with probability 1/2
-  //    and undoes, newest first, every change not covered in a picked
-  //    directory, and every later change of an entry such an undone change
-  //    touched (so what is left is a state the disk could hold). A rename is
-  //    undone whole (moved back), never half; a file or symlink that comes
+  //  - undoes, newest first, each change no sync covers with probability
+  //    1/2, in no order (a later unlink may survive an earlier rename in the
+  //    same directory), and every later change of an entry an undone change
+  //    touched (so what is left is a state the disk could hold). A rename
+  //    is undone whole (moved back), never half; a file or symlink that comes
   //    back under its old name has the content, permission bits and extended
   //    attributes it had when it left the name (writes made to it later
   //    through another name are not seen); a removed directory comes back
