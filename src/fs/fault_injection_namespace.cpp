@@ -96,25 +96,25 @@ void FaultInjectionFileSystem::dir_synced(const std::string& dir, uint64_t versi
   // Forget the oldest changes while every directory they touch made them
   // durable. Not a covered change after an uncovered one: undoing the
   // earlier one may yet undo it (undo_unsynced_changes).
-  auto first_open = std::find_if(changes_.begin(), changes_.end(), [&](const Change& c) {
-    return uncovered(c, parent_path(c.path)) ||
-           (c.kind == ChangeKind::kRename && uncovered(c, parent_path(c.to)));
-  });
+  auto first_open =
+      std::find_if(changes_.begin(), changes_.end(), [&](const Change& c) { return uncovered(c); });
   changes_.erase(changes_.begin(), first_open);
 }
 
-bool FaultInjectionFileSystem::uncovered(const Change& c, const std::string& dir) const {
+bool FaultInjectionFileSystem::uncovered(const Change& c) const {
   if (fs_synced_ >= c.version) return false;
+  // A rename is durable once its destination's directory is: the new name
+  // is then on disk (the old one may come back beside it on a real file
+  // system, which leaves a spare name, never a loss; that is not simulated).
+  const std::string dir = parent_path(c.kind == ChangeKind::kRename ? c.to : c.path);
   auto it = dir_synced_.find(dir);
   return it == dir_synced_.end() || it->second < c.version;
 }
 
 size_t FaultInjectionFileSystem::unsynced_changes() {
   std::lock_guard lock(ns_mu_);
-  return static_cast<size_t>(std::count_if(changes_.begin(), changes_.end(), [&](const Change& c) {
-    return uncovered(c, parent_path(c.path)) ||
-           (c.kind == ChangeKind::kRename && uncovered(c, parent_path(c.to)));
-  }));
+  return static_cast<size_t>(std::count_if(changes_.begin(), changes_.end(),
+                                           [&](const Change& c) { return uncovered(c); }));
 }
 
 void FaultInjectionFileSystem::moved(const std::string& from, const std::string& to) {
@@ -212,9 +212,12 @@ void FaultInjectionFileSystem::undo(Change& c) {
 size_t FaultInjectionFileSystem::undo_unsynced_changes(uint64_t seed) {
   // Each change no directory sync covers is lost with probability 1/2, in
   // no particular order (POSIX does not order them: a later unlink may be
-  // on disk while the rename before it in the same directory is not). A
-  // change to an entry an undone change touched is undone too: what the
-  // earlier change made is not there for the later one to have changed.
+  // on disk while the rename before it in the same directory is not). An
+  // uncovered change to an entry an undone change touched is undone too:
+  // what the earlier change made is not there for it to have changed. A
+  // covered change stays even then (a rename into a synced directory keeps
+  // the file there, whether or not its creation elsewhere was synced); the
+  // undoing of the earlier one finds its entry gone and does nothing.
   std::mt19937_64 rng(seed ^ 0x9e3779b97f4a7c15ULL);
   std::vector<bool> undone(changes_.size(), false);
   std::vector<std::string> tainted;
@@ -225,9 +228,8 @@ size_t FaultInjectionFileSystem::undo_unsynced_changes(uint64_t seed) {
   for (size_t i = 0; i < changes_.size(); ++i) {
     const Change& c = changes_[i];
     const bool is_rename = c.kind == ChangeKind::kRename;
-    const bool open =
-        uncovered(c, parent_path(c.path)) || (is_rename && uncovered(c, parent_path(c.to)));
-    const bool lost = open && rng() % 2 == 0;
+    if (!uncovered(c)) continue;
+    const bool lost = rng() % 2 == 0;
     if (!lost && !is_tainted(c.path) && !(is_rename && is_tainted(c.to))) continue;
     undone[i] = true;
     tainted.push_back(c.path);

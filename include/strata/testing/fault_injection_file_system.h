@@ -80,8 +80,8 @@ class FaultInjectionFileSystem : public FileSystem {
   // directory, symlink or link created, a rename, an unlink, an rmdir, made
   // through this file system) stays undoable until a completed fsync of its
   // directory or a syncfs covers it, as a directory entry is durable only
-  // once its directory is (a rename touches two directories: both must be
-  // synced). Lock files (try_lock, Dir::lock) are not tracked.
+  // once its directory is (a rename, once its destination's directory is).
+  // Lock files (try_lock, Dir::lock) are not tracked.
   // cut_power() makes every later call fail with EIO, as if the machine had
   // died; lose_unsynced_writes() then, seeded:
   //  - undoes, newest first, each change no sync covers with probability
@@ -191,7 +191,7 @@ class FaultInjectionFileSystem : public FileSystem {
     std::optional<SavedEntry> replaced;  // what path (kRemove) or to (kRename) held
   };
   static std::string normal_path(const std::string& path);
-  bool uncovered(const Change& c, const std::string& dir) const;
+  bool uncovered(const Change& c) const;
   void moved(const std::string& from, const std::string& to);  // tracked blocks follow a rename
   std::optional<SavedEntry> take_entry(const std::string& path);
   void restore_entry(const std::string& path, SavedEntry saved);
