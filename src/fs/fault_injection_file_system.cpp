@@ -134,6 +134,8 @@ class FaultFile final : public File {
   FaultInjectionFileSystem& fs_;
 };
 
+using Change = FaultInjectionFileSystem::ChangeKind;
+
 class FaultDir final : public Dir {
  public:
   FaultDir(std::unique_ptr<Dir> base, FaultInjectionFileSystem& fs)
@@ -156,37 +158,58 @@ class FaultDir final : public Dir {
   }
   bool make_dir(const std::string& name, uint32_t mode) override {
     fs_.check(FsOp::kMakeDirs, child(name));
-    return base_->make_dir(name, mode);
+    auto scope = fs_.begin_change();
+    const bool made = base_->make_dir(name, mode);
+    if (made) fs_.end_change(scope, Change::kMakeDir, child(name));
+    return made;
   }
   std::unique_ptr<File> open_file(const std::string& name, OpenMode mode, uint32_t perm) override {
     fs_.check(FsOp::kOpen, child(name));
+    auto scope = fs_.begin_change();
+    const bool creates = mode != OpenMode::kRead && mode != OpenMode::kReadWrite &&
+                         scope.lock.owns_lock() && !base_->stat(name);
     auto f = base_->open_file(name, mode, perm);
+    if (f && creates) fs_.end_change(scope, Change::kCreate, child(name));
     return f ? std::make_unique<FaultFile>(std::move(f), fs_) : nullptr;
   }
   void rename(const std::string& from, Dir& to_dir, const std::string& to) override {
     FaultDir& other = unwrap(to_dir);
     fs_.check(FsOp::kRename, other.child(to));
+    auto scope = fs_.begin_change();
+    fs_.save_entry(scope, other.child(to));
     base_->rename(from, *other.base_, to);
-    fs_.moved(child(from), other.child(to));
+    fs_.end_change(scope, Change::kRename, child(from), other.child(to));
   }
   bool link(const std::string& from, Dir& to_dir, const std::string& to) override {
     FaultDir& other = unwrap(to_dir);
     fs_.check(FsOp::kLink, other.child(to));
-    return base_->link(from, *other.base_, to);
+    auto scope = fs_.begin_change();
+    const bool linked = base_->link(from, *other.base_, to);
+    if (linked) fs_.end_change(scope, Change::kCreate, other.child(to));
+    return linked;
   }
   bool remove_file(const std::string& name) override {
     fs_.check(FsOp::kRemove, child(name));
+    auto scope = fs_.begin_change();
+    fs_.save_entry(scope, child(name));
     const bool removed = base_->remove_file(name);
-    fs_.removed(child(name));
+    if (removed) fs_.end_change(scope, Change::kRemove, child(name));
     return removed;
   }
   bool remove_dir(const std::string& name) override {
     fs_.check(FsOp::kRemove, child(name));
-    return base_->remove_dir(name);
+    auto scope = fs_.begin_change();
+    fs_.save_entry(scope, child(name));
+    const bool removed = base_->remove_dir(name);
+    if (removed) fs_.end_change(scope, Change::kRemove, child(name));
+    return removed;
   }
   bool make_symlink(const std::string& target, const std::string& name) override {
     fs_.check(FsOp::kSymlink, child(name));
-    return base_->make_symlink(target, name);
+    auto scope = fs_.begin_change();
+    const bool made = base_->make_symlink(target, name);
+    if (made) fs_.end_change(scope, Change::kCreate, child(name));
+    return made;
   }
   std::optional<std::string> read_symlink(const std::string& name) override {
     fs_.check(FsOp::kReadLink, child(name));
@@ -198,7 +221,9 @@ class FaultDir final : public Dir {
   }
   void sync() override {
     fs_.check(FsOp::kSyncDir, path());
+    const uint64_t v = fs_.dir_sync_started();
     base_->sync();
+    fs_.dir_synced(path(), v);
   }
   void set_mode(uint32_t mode) override {
     fs_.check(FsOp::kChmod, path());
@@ -218,9 +243,10 @@ class FaultDir final : public Dir {
   }
   void sync_filesystem() override {
     fs_.check(FsOp::kSyncFilesystem, path());
-    const uint64_t v = fs_.sync_started();
+    const uint64_t v = fs_.sync_started(), nv = fs_.dir_sync_started();
     base_->sync_filesystem();
     fs_.filesystem_synced(v);
+    fs_.dir_synced("", nv);
   }
 
  private:
@@ -264,9 +290,14 @@ uint64_t FaultInjectionFileSystem::count(FsOp op) const {
 }
 
 void FaultInjectionFileSystem::track_unsynced_writes(bool on) {
+  std::lock_guard ns_lock(ns_mu_);
   std::lock_guard lock(track_mu_);
   tracking_ = on;
-  if (!on) unsynced_.clear();
+  if (!on) {
+    unsynced_.clear();
+    changes_.clear();
+    dir_synced_.clear();
+  }
 }
 
 void FaultInjectionFileSystem::cut_power() {
@@ -280,7 +311,7 @@ void FaultInjectionFileSystem::tracked_write(File& base, const void* buf, size_t
     base.pwrite(buf, n, off);
     return;
   }
-  auto& blocks = unsynced_[base.path()];
+  auto& blocks = unsynced_[normal_path(base.path())];
   const uint64_t first = off / kBlock, last = (off + n - 1) / kBlock;
   for (uint64_t b = first; b <= last; ++b) {
     auto [it, fresh] = blocks.try_emplace(b);
@@ -317,7 +348,7 @@ uint64_t FaultInjectionFileSystem::sync_started() {
 
 void FaultInjectionFileSystem::sync_finished(const std::string& path, uint64_t version) {
   std::lock_guard lock(track_mu_);
-  auto it = unsynced_.find(path);
+  auto it = unsynced_.find(normal_path(path));
   if (it == unsynced_.end()) return;
   for (auto b = it->second.begin(); b != it->second.end();) {
     auto& w = b->second.writes;
@@ -348,7 +379,10 @@ size_t FaultInjectionFileSystem::unsynced_blocks() {
 }
 
 size_t FaultInjectionFileSystem::lose_unsynced_writes(uint64_t seed) {
+  std::lock_guard ns_lock(ns_mu_);
   std::lock_guard lock(track_mu_);
+  // The namespace first: a file that comes back brings its unsynced blocks.
+  changes_undone_ = undo_unsynced_changes(seed);
   std::mt19937_64 rng(seed);
   size_t reverted = 0;
   for (auto& [path, blocks] : unsynced_) {
@@ -390,7 +424,12 @@ void FaultInjectionFileSystem::check(FsOp op, const std::string& path, size_t* t
 
 std::unique_ptr<File> FaultInjectionFileSystem::open(const std::string& path, OpenMode mode) {
   check(FsOp::kOpen, path);
-  return std::make_unique<FaultFile>(base_.open(path, mode), *this);
+  auto scope = begin_change();
+  const bool creates = mode != OpenMode::kRead && mode != OpenMode::kReadWrite &&
+                       scope.lock.owns_lock() && !base_.exists(path);
+  auto f = std::make_unique<FaultFile>(base_.open(path, mode), *this);
+  if (creates) end_change(scope, ChangeKind::kCreate, path);
+  return f;
 }
 bool FaultInjectionFileSystem::exists(const std::string& path) {
   return base_.exists(path);
@@ -398,35 +437,40 @@ bool FaultInjectionFileSystem::exists(const std::string& path) {
 bool FaultInjectionFileSystem::is_directory(const std::string& path) {
   return base_.is_directory(path);
 }
-void FaultInjectionFileSystem::moved(const std::string& from, const std::string& to) {
-  std::lock_guard lock(track_mu_);
-  unsynced_.erase(to);
-  if (auto it = unsynced_.find(from); it != unsynced_.end()) {
-    unsynced_[to] = std::move(it->second);
-    unsynced_.erase(from);
-  }
-}
-void FaultInjectionFileSystem::removed(const std::string& path) {
-  std::lock_guard lock(track_mu_);
-  unsynced_.erase(path);
-}
 void FaultInjectionFileSystem::rename(const std::string& from, const std::string& to) {
   check(FsOp::kRename, to);
+  auto scope = begin_change();
+  save_entry(scope, to);
   base_.rename(from, to);
-  moved(from, to);
+  end_change(scope, ChangeKind::kRename, from, to);
 }
 void FaultInjectionFileSystem::remove(const std::string& path) {
   check(FsOp::kRemove, path);
+  auto scope = begin_change();
+  save_entry(scope, path);
   base_.remove(path);
-  removed(path);
+  end_change(scope, ChangeKind::kRemove, path);
 }
 void FaultInjectionFileSystem::make_dirs(const std::string& path) {
   check(FsOp::kMakeDirs, path);
+  auto scope = begin_change();
+  std::vector<std::string> missing;  // outermost last
+  if (scope.lock.owns_lock()) {
+    for (std::string p = normal_path(path); p != "." && p != "/" && !base_.exists(p);
+         p = parent_path(p)) {
+      missing.push_back(p);
+    }
+  }
   base_.make_dirs(path);
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    end_change(scope, ChangeKind::kMakeDir, *it);
+  }
 }
 void FaultInjectionFileSystem::sync_dir(const std::string& path) {
   check(FsOp::kSyncDir, path);
+  const uint64_t v = dir_sync_started();
   base_.sync_dir(path);
+  dir_synced(path, v);
 }
 std::vector<std::string> FaultInjectionFileSystem::list_dir(const std::string& path) {
   check(FsOp::kListDir, path);
@@ -447,9 +491,10 @@ DiskSpace FaultInjectionFileSystem::disk_space(const std::string& path) {
 }
 void FaultInjectionFileSystem::sync_filesystem(const std::string& path) {
   check(FsOp::kSyncFilesystem, path);
-  const uint64_t v = sync_started();
+  const uint64_t v = sync_started(), nv = dir_sync_started();
   base_.sync_filesystem(path);
   filesystem_synced(v);
+  dir_synced("", nv);
 }
 std::unique_ptr<Dir> FaultInjectionFileSystem::open_dir(const std::string& path) {
   check(FsOp::kOpenDir, path);

@@ -124,14 +124,21 @@ std::vector<Candidate> candidates(const RunContext& ctx, const Probed& p) {
   // When no remote reaches that far (they are down), it continues in place;
   // before, it counted as no data and the plan was to start empty, setting
   // the whole state aside.
-  if (!t.any() && l.intact && !l.offer.has_data && l.head_seq > 0 &&
+  // A log never written to (a daemon restarted before its first append) is
+  // the same case at head 0: it continues with its lineage, instead of being
+  // set aside under .recovery/ at every restart for a new one.
+  const bool idle = l.head_seq == 0 && l.state_seq == 0 && lineage::is_valid(l.offer.lineage);
+  if (!t.any() && l.intact && !l.offer.has_data && (l.head_seq > 0 || idle) &&
       l.state_seq + 1 >= l.base_seq && l.state_seq <= l.head_seq &&
-      std::none_of(out.begin(), out.end(),
-                   [&](const Candidate& c) { return c.reach >= l.head_seq; })) {
-    out.emplace_back(Plan::kLocalInPlace, RecoverySource::kLocal, l.head_seq, p.home,
-                     fmt::format("continue the local WAL (head {}, every entry pruned) with "
-                                 "state/ at seq {}",
-                                 l.head_seq, l.state_seq));
+      std::none_of(out.begin(), out.end(), [&](const Candidate& c) {
+        return idle ? c.reach > 0 : c.reach >= l.head_seq;
+      })) {
+    out.emplace_back(Plan::kLocalInPlace, RecoverySource::kLocal, l.head_seq,
+                     idle ? l.offer.lineage : p.home,
+                     idle ? std::string("continue the local WAL (never written to)")
+                          : fmt::format("continue the local WAL (head {}, every entry pruned) "
+                                        "with state/ at seq {}",
+                                        l.head_seq, l.state_seq));
   }
   const bool time_ok =
       !t.time_ms || (*t.time_ms >= l.first_time_ms && *t.time_ms <= l.head_time_ms);

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "strata/fs.h"
+
 namespace strata::server {
 
 struct SelfCheckReport {
@@ -21,6 +23,7 @@ struct SelfCheckReport {
 // Throws kFormatUnsupported for a newer on-disk format, kWalCorrupt for a
 // segment that is not a strata segment at all, kIoError when DATA_DIR is not
 // usable.
-SelfCheckReport self_check(const std::string& data_dir, uint64_t min_free_bytes);
+SelfCheckReport self_check(const std::string& data_dir, uint64_t min_free_bytes,
+                           FileSystem& fs = FileSystem::real());
 
 }  // namespace strata::server

@@ -1,15 +1,10 @@
 #include "server/state_view.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-
 #include <fmt/format.h>
 
 #include "strata/entry.h"
 #include "strata/error.h"
+#include "strata/fs.h"
 
 namespace strata::server {
 
@@ -31,33 +26,29 @@ std::optional<StateFile> StateView::read(Wal& wal, const std::string& path) {
   MutexLock lock(mu_);
   StateFile out;
   out.seq = materializer_.run(wal).applied_seq;
-  // Every component was checked above; O_NOFOLLOW still refuses a symlink
-  // planted as the last one.
+  // Every component was checked above; each is still opened without
+  // following a symlink (one planted under state/ reads as missing) and the
+  // file without blocking (a FIFO is not a state file).
   const std::string full = dir_ + "/" + path;
-  int fd = ::open(full.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-  if (fd < 0) {
-    if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP) return std::nullopt;
-    throw_errno("opening", full, errno);
-  }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return std::nullopt;
-  }
-  out.data.resize(static_cast<size_t>(st.st_size));
-  size_t got = 0;
-  while (got < out.data.size()) {
-    ssize_t n = ::pread(fd, out.data.data() + got, out.data.size() - got, static_cast<off_t>(got));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int err = errno;
-      ::close(fd);
-      if (n == 0) throw Error(ErrorCode::kIoError, fmt::format("{}: shrank while read", full));
-      throw_errno("reading", full, err);
+  try {
+    auto dir = FileSystem::real().open_dir(dir_);
+    std::string_view rest = path;
+    for (size_t slash; dir && (slash = rest.find('/')) != std::string_view::npos;
+         rest.remove_prefix(slash + 1)) {
+      dir = dir->open_dir(std::string(rest.substr(0, slash)));
     }
-    got += static_cast<size_t>(n);
+    if (!dir) return std::nullopt;
+    auto info = dir->stat(std::string(rest));
+    if (!info || info->kind != FileKind::kRegular) return std::nullopt;
+    auto f = dir->open_file(std::string(rest), OpenMode::kRead);
+    if (!f) return std::nullopt;
+    out.data.resize(static_cast<size_t>(f->size()));
+    if (f->pread(out.data.data(), out.data.size(), 0) < out.data.size())
+      throw Error(ErrorCode::kIoError, fmt::format("{}: shrank while read", full));
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::kInvalidPath) return std::nullopt;  // a symlink, FIFO, device
+    throw;
   }
-  ::close(fd);
   return out;
 }
 

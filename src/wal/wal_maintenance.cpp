@@ -197,13 +197,16 @@ std::vector<SegmentInfo> WalImpl::delete_sealed_through(uint64_t seq) {
     metrics_.sealed_segments_deleted += n;
   }
   std::vector<SegmentInfo> out;
-  // Oldest first, so a failure part-way leaves files that still form one
-  // chain with the rest (opening simply finds them again).
+  // Oldest first, each unlink made durable before the next, so a failure or
+  // a power loss part-way leaves files that still form one chain with the
+  // rest (opening simply finds them again). With one directory fsync at the
+  // end, a power loss could keep a later unlink and undo an earlier one: an
+  // old segment back in front of a gap, and a log that no longer opens.
   for (const auto& v : victims) {
     fs_.remove(seg_path(v->name));
+    fs_.sync_dir(opt_.dir);
     out.push_back(info_of(*v));
   }
-  if (!victims.empty()) fs_.sync_dir(opt_.dir);
   return out;
 }
 

@@ -311,11 +311,13 @@ TEST(FaultDir, PowerCutLosesUnsyncedWritesOfDirFiles) {
   auto synced = d->open_file("synced", OpenMode::kCreate);
   synced->pwrite(std::string(4096, 's').data(), 4096, 0);
   synced->sync();
+  d->sync();  // its name too, not only its data
   const std::string block(4096, 'u');
   for (int i = 0; i < 16; ++i) {
     auto f = d->open_file("unsynced" + std::to_string(i), OpenMode::kCreate);
     f->pwrite(block.data(), block.size(), 0);
   }
+  d->sync();  // their names are durable, their data is not
   EXPECT_EQ(fi.unsynced_blocks(), 16u);
   fi.cut_power();
   EXPECT_EQ(code_of([&] { d->list(); }), ErrorCode::kIoError);

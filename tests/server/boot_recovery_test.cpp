@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <set>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -143,6 +144,46 @@ TEST(BootRecovery, ADeletedDataDirectoryComesBackFromTheGitArchive) {
   const auto next = post(*c, "/v1/entries", entry_body("beads/next", "after"));
   ASSERT_EQ(next.status, 200) << next.body;
   EXPECT_EQ(next.json()["seq"], n + 1);
+}
+
+// A daemon restarted before anything was written to it (a service started
+// and stopped, a host rebooted) continues its WAL and its lineage. It used
+// to count as no data: every restart set the empty WAL aside under
+// .recovery/replaced-<ms>/ (never cleaned) and made a new lineage, so the
+// remotes saw a new history at each boot.
+TEST(BootRecovery, AnIdleRestartKeepsTheWalAndTheLineage) {
+  TempDir tmp;
+  DaemonProcess d(tmp.path(), {{"GIT_SYNC_INTERVAL_MS", "3600000"}});
+  auto lineage_of = [&] { return testing::read_file(d.data_dir() + "/lineage-id"); };
+  auto wal_files = [&] {
+    std::set<std::string> out;
+    for (const auto& e : std::filesystem::directory_iterator(d.data_dir() + "/wal"))
+      out.insert(e.path().filename());
+    return out;
+  };
+  d.start();
+  stop(d);
+  const std::string lineage = lineage_of();
+  const auto wal = wal_files();
+  ASSERT_FALSE(lineage.empty());
+  for (int restart = 0; restart < 2; ++restart) {
+    d.start();
+    auto status = get(*d.client(), "/v1/status").json();
+    EXPECT_EQ(status["recovery"]["source"], "local") << status["recovery"].dump(2);
+    EXPECT_EQ(status["recovery"]["new_lineage"], false) << status["recovery"].dump(2);
+    stop(d);
+    EXPECT_EQ(lineage_of(), lineage) << "restart " << restart;
+    EXPECT_EQ(wal_files(), wal) << "restart " << restart;
+    EXPECT_FALSE(std::filesystem::exists(d.data_dir() + "/.recovery") &&
+                 !std::filesystem::is_empty(d.data_dir() + "/.recovery"))
+        << "restart " << restart << " set something aside";
+  }
+  // And it is the same log: the first entry gets seq 1.
+  d.start();
+  auto r = post(*d.client(), "/v1/entries", entry_body("first", "x"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json()["seq"], 1);
+  stop(d);
 }
 
 TEST(BootRecovery, StrictWithTheObjectStoreDownRefusesToStartUntouchedThenDetectsTheLoop) {

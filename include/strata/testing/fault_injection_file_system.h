@@ -76,17 +76,37 @@ class FaultInjectionFileSystem : public FileSystem {
   // Power-loss simulation. While tracking, every 4 KiB block written and not
   // yet covered by a completed fsync/fdatasync of its file or a syncfs (one
   // that started after the write finished) keeps the content it had at the
-  // last such sync.
+  // last such sync. Likewise every change of a directory entry (a file,
+  // directory, symlink or link created, a rename, an unlink, an rmdir, made
+  // through this file system) stays undoable until a completed fsync of its
+  // directory or a syncfs covers it, as a directory entry is durable only
+  // once its directory is (a rename, once its destination's directory is).
+  // Lock files (try_lock, Dir::lock) are not tracked.
   // cut_power() makes every later call fail with EIO, as if the machine had
-  // died; lose_unsynced_writes() then reverts each such block with
-  // probability 1/2 (seeded), in no particular order, as a disk that lost
-  // power may, ends the cut and returns how many blocks it reverted. Call it
-  // with no I/O in flight.
+  // died; lose_unsynced_writes() then, seeded:
+  //  - undoes, newest first, each change no sync covers with probability
+  //    1/2, in no order (a later unlink may survive an earlier rename in the
+  //    same directory), and every later change of an entry an undone change
+  //    touched (so what is left is a state the disk could hold). A rename
+  //    is undone whole (moved back), never half; a file or symlink that comes
+  //    back under its old name has the content, permission bits and extended
+  //    attributes it had when it left the name (writes made to it later
+  //    through another name are not seen); a removed directory comes back
+  //    empty; a directory whose creation is undone goes with all it holds;
+  //  - then reverts each uncovered block with probability 1/2, in no
+  //    particular order, as a disk that lost power may;
+  // ends the cut and returns how many blocks it reverted. Paths are compared
+  // lexically ("a//b/./c" is "a/b/c"; symlinks and ".." are not resolved).
+  // Call it with no I/O in flight.
   void track_unsynced_writes(bool on);
   void cut_power();
   size_t lose_unsynced_writes(uint64_t seed);
   // Blocks written that no completed sync covers yet (while tracking).
   size_t unsynced_blocks();
+  // Directory-entry changes some directory's sync does not cover yet.
+  size_t unsynced_changes();
+  // How many changes the last lose_unsynced_writes() undid.
+  size_t changes_undone() const { return changes_undone_; }
 
   // Used by this file system's File and Dir objects.
   void tracked_write(File& base, const void* buf, size_t n, uint64_t off);
@@ -95,8 +115,23 @@ class FaultInjectionFileSystem : public FileSystem {
   // A syncfs that started at version: covers every file's writes before it
   // (the files tracked are taken to be on one file system).
   void filesystem_synced(uint64_t version);
-  void moved(const std::string& from, const std::string& to);  // a rename
-  void removed(const std::string& path);
+
+  // The directory-entry journal, used by this file system's Dir objects and
+  // its own path calls. A change runs as: begin_change() (which takes the
+  // journal's lock while tracking: one change at a time), save_entry() before
+  // a call that may remove or replace an entry, the base call, then
+  // end_change() with what it did (dropping the scope instead records
+  // nothing: the call changed nothing).
+  enum class ChangeKind { kCreate, kMakeDir, kRemove, kRename };
+  struct ChangeScope;
+  ChangeScope begin_change();
+  void save_entry(ChangeScope& scope, const std::string& path);
+  void end_change(ChangeScope& scope, ChangeKind kind, const std::string& path,
+                  const std::string& to = {});
+  // A directory fsync (or, for dir "", a syncfs) that started at the
+  // returned version covers every change up to it in that directory.
+  uint64_t dir_sync_started();
+  void dir_synced(const std::string& dir, uint64_t change_version);
 
   std::unique_ptr<File> open(const std::string& path, OpenMode mode) override;
   bool exists(const std::string& path) override;
@@ -139,6 +174,41 @@ class FaultInjectionFileSystem : public FileSystem {
   std::atomic<bool> power_cut_{false};
   std::atomic<uint64_t> write_version_{0};
   std::map<std::string, std::map<uint64_t, UnsyncedBlock>> unsynced_;  // path -> block index
+
+  // What an entry held before a change removed or replaced it.
+  struct SavedEntry {
+    FileKind kind = FileKind::kOther;
+    std::string content;  // a file's bytes, a symlink's target
+    uint32_t mode = 0;
+    std::vector<std::pair<std::string, std::string>> xattrs;
+    std::map<uint64_t, UnsyncedBlock> blocks;  // its data not yet durable
+  };
+  struct Change {
+    uint64_t version = 0;
+    ChangeKind kind = ChangeKind::kCreate;
+    std::string path;                    // the entry (a rename's source)
+    std::string to;                      // a rename's destination
+    std::optional<SavedEntry> replaced;  // what path (kRemove) or to (kRename) held
+  };
+  static std::string normal_path(const std::string& path);
+  bool uncovered(const Change& c) const;
+  void moved(const std::string& from, const std::string& to);  // tracked blocks follow a rename
+  std::optional<SavedEntry> take_entry(const std::string& path);
+  void restore_entry(const std::string& path, SavedEntry saved);
+  void undo(Change& c);
+  size_t undo_unsynced_changes(uint64_t seed);
+  std::mutex ns_mu_;             // held across one change while tracking (ChangeScope)
+  std::vector<Change> changes_;  // oldest first, not yet covered by every directory's sync
+  uint64_t change_version_ = 0;
+  uint64_t fs_synced_ = 0;                      // a syncfs covered every change up to this
+  std::map<std::string, uint64_t> dir_synced_;  // directory -> last change its fsync covered
+  size_t changes_undone_ = 0;
+
+ public:
+  struct ChangeScope {
+    std::unique_lock<std::mutex> lock;  // not owning: not tracking
+    std::optional<SavedEntry> saved;
+  };
 };
 
 namespace testing {
