@@ -54,6 +54,12 @@ struct ServerOptions {
   static ServerOptions from_env(const std::string& data_dir);
 };
 
+// Where the object store's filesystem stand-in lives when R2_ENDPOINT is
+// unset: STRATA_LOCAL_REMOTE_DIR, else DATA_DIR/remote. The daemon and the
+// CLI's `sync`, `remote`, `checkpoint`, `prune`, `status` and `recover` all
+// take it from here, so they see the same store.
+std::string local_remote_dir(const std::string& data_dir);
+
 // Reads a TOML configuration file into the settings layer (every top-level
 // key a setting's name; strings, integers, booleans, and arrays of strings
 // for path lists). Throws kConfigInvalid naming the file, and the line or

@@ -124,6 +124,10 @@ ListenAddress parse_listen_address(std::string_view text) {
   return a;
 }
 
+std::string local_remote_dir(const std::string& data_dir) {
+  return config::env_or("STRATA_LOCAL_REMOTE_DIR", data_dir + "/remote");
+}
+
 ServerOptions ServerOptions::from_env(const std::string& data_dir) {
   ServerOptions o;
   o.data_dir = data_dir;
@@ -155,7 +159,7 @@ ServerOptions ServerOptions::from_env(const std::string& data_dir) {
   o.compact_check = env_ms("STRATA_COMPACT_CHECK_MS", o.compact_check, 10);
   o.breaker_failures = static_cast<int>(config::env_u64_in("STRATA_BREAKER_FAILURES", 3, 1, 1000));
   o.breaker_reset = env_ms("STRATA_BREAKER_RESET_MS", o.breaker_reset, 1);
-  o.local_remote_dir = config::env_or("STRATA_LOCAL_REMOTE_DIR", data_dir + "/remote");
+  o.local_remote_dir = server::local_remote_dir(data_dir);
   o.log_format = config::env_or("LOG_FORMAT", o.log_format);
   if (o.log_format != "text" && o.log_format != "json") {
     invalid(fmt::format("LOG_FORMAT: expected text or json, got '{}'", o.log_format));
