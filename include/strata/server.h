@@ -36,6 +36,7 @@ struct ServerOptions {
   uint64_t max_body_bytes = 32ull << 20;
   uint32_t max_connections = 64;
   std::chrono::milliseconds read_timeout{10000};
+  std::chrono::milliseconds write_timeout{10000};
   std::chrono::milliseconds idle_timeout{5000};
   std::chrono::milliseconds remote_wait{60000};
   std::chrono::milliseconds shutdown_sync_timeout{10000};

@@ -151,6 +151,7 @@ ServerOptions ServerOptions::from_env(const std::string& data_dir) {
   o.max_connections = static_cast<uint32_t>(
       config::env_u64_in("STRATA_MAX_CONNECTIONS", o.max_connections, 1, 4096));
   o.read_timeout = env_ms("STRATA_READ_TIMEOUT_MS", o.read_timeout, 100);
+  o.write_timeout = env_ms("STRATA_WRITE_TIMEOUT_MS", o.write_timeout, 100);
   o.idle_timeout = env_ms("STRATA_IDLE_TIMEOUT_MS", o.idle_timeout, 1);
   o.remote_wait = env_ms("STRATA_REMOTE_WAIT_MS", o.remote_wait, 1);
   o.shutdown_sync_timeout = env_ms("SHUTDOWN_SYNC_TIMEOUT_MS", o.shutdown_sync_timeout, 0);
