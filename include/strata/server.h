@@ -36,6 +36,7 @@ struct ServerOptions {
   uint64_t max_body_bytes = 32ull << 20;
   uint32_t max_connections = 64;
   std::chrono::milliseconds read_timeout{10000};
+  std::chrono::milliseconds write_timeout{10000};
   std::chrono::milliseconds idle_timeout{5000};
   std::chrono::milliseconds remote_wait{60000};
   std::chrono::milliseconds shutdown_sync_timeout{10000};
@@ -53,6 +54,12 @@ struct ServerOptions {
   // STRATA_LISTEN without STRATA_TOKEN.
   static ServerOptions from_env(const std::string& data_dir);
 };
+
+// Where the object store's filesystem stand-in lives when R2_ENDPOINT is
+// unset: STRATA_LOCAL_REMOTE_DIR, else DATA_DIR/remote. The daemon and the
+// CLI's `sync`, `remote`, `checkpoint`, `prune`, `status` and `recover` all
+// take it from here, so they see the same store.
+std::string local_remote_dir(const std::string& data_dir);
 
 // Reads a TOML configuration file into the settings layer (every top-level
 // key a setting's name; strings, integers, booleans, and arrays of strings

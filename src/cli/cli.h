@@ -23,6 +23,9 @@ struct Context {
   std::optional<uint64_t> lock_timeout_ms;
   std::string wal_dir() const { return data_dir + "/wal"; }
   std::string state_dir() const { return data_dir + "/state"; }
+  // The object store's stand-in without R2_ENDPOINT, the daemon's
+  // (STRATA_LOCAL_REMOTE_DIR, else DATA_DIR/remote).
+  std::string local_remote_dir() const;
 };
 
 // Exit codes: 0 success, 1 "not found"/check failed, 2 usage, 3 any other

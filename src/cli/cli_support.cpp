@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "strata/error.h"
 #include "strata/fs.h"
+#include "strata/server.h"
 
 namespace strata::cli {
 
@@ -47,6 +48,10 @@ void require_existing_wal(const Context& ctx) {
                 fmt::format("no WAL in {}: {} does not exist (nothing was appended yet)",
                             ctx.data_dir, ctx.wal_dir()));
   }
+}
+
+std::string Context::local_remote_dir() const {
+  return server::local_remote_dir(data_dir);
 }
 
 }  // namespace strata::cli

@@ -1,7 +1,8 @@
 // `strata recover`: the recovery cascade (include/strata/recovery.h) from
 // the command line, with the tiers configured by the environment: the
-// object store (R2_* or DATA_DIR/remote), the Git archive (GIT_* or
-// DATA_DIR/archive.git), the template (RECOVERY_TEMPLATE_DIR).
+// object store (R2_* or STRATA_LOCAL_REMOTE_DIR, default DATA_DIR/remote),
+// the Git archive (GIT_* or DATA_DIR/archive.git), the template
+// (RECOVERY_TEMPLATE_DIR).
 #include <unistd.h>
 
 #include <csignal>
@@ -147,9 +148,9 @@ int run_recover(const Context& ctx, const RecoverArgs& a) {
     if (!a.json) std::cout << "forgot the failed recoveries recorded in " << ctx.data_dir << "\n";
   }
 
-  // The CLI's stand-in store is DATA_DIR/remote, as for `strata sync` and `remote`.
+  // The same stand-in store as `strata sync`, `remote` and the daemon.
   const server::RecoverySources sources =
-      server::open_recovery_sources(ctx.data_dir, ctx.data_dir + "/remote", cfg);
+      server::open_recovery_sources(ctx.data_dir, ctx.local_remote_dir(), cfg);
   const RecoveryResult r = run_recovery(cfg, sources.tiers);
   if (a.json) {
     std::cout << server::recovery_result_json(r).dump(2, ' ', false,

@@ -1,6 +1,7 @@
 // `strata remote`: use the checkpoint store by hand. The store is S3 when
 // R2_ENDPOINT is set (configured by the R2_* variables, docs/storage.md),
-// otherwise the filesystem store at DATA_DIR/remote.
+// otherwise the filesystem store at STRATA_LOCAL_REMOTE_DIR (default
+// DATA_DIR/remote), the daemon's.
 #include <cerrno>
 #include <cstdio>
 #include <iostream>
@@ -18,7 +19,7 @@ namespace strata::cli {
 namespace {
 
 std::unique_ptr<CheckpointStorage> open_store(const Context& ctx) {
-  return open_checkpoint_storage_from_env(ctx.data_dir + "/remote");
+  return open_checkpoint_storage_from_env(ctx.local_remote_dir());
 }
 
 struct RemoteArgs {
@@ -33,9 +34,10 @@ struct RemoteArgs {
 
 void register_remote_commands(CLI::App& app, Context& ctx) {
   auto args = std::make_shared<RemoteArgs>();
-  CLI::App* remote = app.add_subcommand(
-      "remote",
-      "Use the checkpoint store directly (S3/R2 when R2_ENDPOINT is set, else DATA_DIR/remote)");
+  CLI::App* remote =
+      app.add_subcommand("remote",
+                         "Use the checkpoint store directly (S3/R2 when R2_ENDPOINT is set, else "
+                         "STRATA_LOCAL_REMOTE_DIR, default DATA_DIR/remote)");
   remote->require_subcommand(1);
 
   CLI::App* ls = remote->add_subcommand("ls", "List keys (one per line) under PREFIX");

@@ -1,8 +1,9 @@
 // The object-store tier on the command line: `strata sync`, `strata
 // checkpoint show`, `strata prune`, `strata remote verify`, and the tier's
-// part of `strata status`. The store is the one `strata remote` uses (S3 when
-// R2_ENDPOINT is set, else DATA_DIR/remote); docs/remote-format.md describes
-// what is written there.
+// part of `strata status`. The store is the one `strata remote` and the
+// daemon use (S3 when R2_ENDPOINT is set, else STRATA_LOCAL_REMOTE_DIR,
+// default DATA_DIR/remote); docs/remote-format.md describes what is written
+// there.
 #include <unistd.h>
 
 #include <chrono>
@@ -39,7 +40,7 @@ bool store_applies_prefix() {
 }
 
 std::unique_ptr<CheckpointStorage> open_store(const Context& ctx) {
-  return open_checkpoint_storage_from_env(ctx.data_dir + "/remote");
+  return open_checkpoint_storage_from_env(ctx.local_remote_dir());
 }
 
 // The prefix this tier applies itself (filesystem store only).
@@ -383,7 +384,7 @@ void register_sync_commands(CLI::App& app, Context& ctx) {
   CLI::App* sync = app.add_subcommand(
       "sync",
       "Ship the WAL to the object store now (S3/R2 when R2_ENDPOINT is set, else "
-      "DATA_DIR/remote)");
+      "STRATA_LOCAL_REMOTE_DIR, default DATA_DIR/remote)");
   sync->add_flag("--json", args->json, "Print the result as one JSON object");
   sync->add_flag("--adopt", args->adopt,
                  "Take over a prefix written by another lineage (its objects are deleted)");

@@ -27,6 +27,8 @@ constexpr Setting kSettings[] = {
      "connections served at once; more are answered 503 and closed"},
     {"STRATA_READ_TIMEOUT_MS", "daemon", K::kMillis, "10000",
      "a client that sends nothing for this long, or not its whole body in this time, is cut off"},
+    {"STRATA_WRITE_TIMEOUT_MS", "daemon", K::kMillis, "10000",
+     "a client that takes no part of a response for this long is cut off"},
     {"STRATA_IDLE_TIMEOUT_MS", "daemon", K::kMillis, "5000",
      "an idle keep-alive connection is closed after this"},
     {"STRATA_REMOTE_WAIT_MS", "daemon", K::kMillis, "60000",

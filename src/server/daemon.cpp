@@ -58,6 +58,7 @@ Daemon::Daemon(ServerOptions options, std::shared_ptr<LineSink> log)
   limits.max_connections = options_.max_connections;
   limits.max_body_bytes = options_.max_body_bytes;
   limits.read_timeout = options_.read_timeout;
+  limits.write_timeout = options_.write_timeout;
   limits.idle_timeout = options_.idle_timeout;
   http_ = std::make_unique<HttpServer>(limits, options_.token, metrics_);
 }

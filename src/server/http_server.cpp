@@ -132,7 +132,7 @@ class HttpServer::Listener : public httplib::Server {
  private:
   bool process_and_close_socket(int sock) override {
     return serve_connection(
-        sock, limits_.read_timeout, limits_.read_timeout, limits_.idle_timeout,
+        sock, limits_.read_timeout, limits_.write_timeout, limits_.idle_timeout,
         keep_alive_max_count_, stop_fd_, [this] { return svr_sock_ != INVALID_SOCKET; },
         [this](httplib::Stream& strm, bool close_connection, bool& connection_closed) {
           return process_request(strm, close_connection, connection_closed, nullptr);
@@ -231,7 +231,10 @@ HttpServer::HttpServer(HttpLimits limits, std::string token, Metrics& metrics)
   const auto read_us =
       std::chrono::duration_cast<std::chrono::microseconds>(limits_.read_timeout - read_s);
   server_->set_read_timeout(read_s.count(), read_us.count());
-  server_->set_write_timeout(read_s.count(), read_us.count());
+  const auto write_s = std::chrono::duration_cast<std::chrono::seconds>(limits_.write_timeout);
+  const auto write_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(limits_.write_timeout - write_s);
+  server_->set_write_timeout(write_s.count(), write_us.count());
   server_->set_keep_alive_max_count(1000000);
   server_->set_payload_max_length(limits_.max_body_bytes);
   server_->set_tcp_nodelay(true);

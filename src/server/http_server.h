@@ -6,8 +6,9 @@
 //  - A body over STRATA_MAX_BODY_BYTES is answered 413 (from Content-Length
 //    before reading, or as soon as a chunked body passes the limit), a
 //    client sending nothing for STRATA_READ_TIMEOUT_MS, or not its whole body
-//    within it, is cut off, and an idle keep-alive connection is closed after
-//    STRATA_IDLE_TIMEOUT_MS.
+//    within it, is cut off, a client taking no part of a response for
+//    STRATA_WRITE_TIMEOUT_MS is cut off, and an idle keep-alive connection is
+//    closed after STRATA_IDLE_TIMEOUT_MS.
 //  - Every error is JSON ({"error": {"code", "message"}}) and a response
 //    after which the request's bytes can no longer be trusted (a refused or
 //    unread body) closes the connection.
@@ -34,6 +35,7 @@ struct HttpLimits {
   uint32_t max_connections = 64;
   uint64_t max_body_bytes = 32ull << 20;
   std::chrono::milliseconds read_timeout{10000};
+  std::chrono::milliseconds write_timeout{10000};
   std::chrono::milliseconds idle_timeout{5000};
 };
 

@@ -124,6 +124,10 @@ ListenAddress parse_listen_address(std::string_view text) {
   return a;
 }
 
+std::string local_remote_dir(const std::string& data_dir) {
+  return config::env_or("STRATA_LOCAL_REMOTE_DIR", data_dir + "/remote");
+}
+
 ServerOptions ServerOptions::from_env(const std::string& data_dir) {
   ServerOptions o;
   o.data_dir = data_dir;
@@ -147,6 +151,7 @@ ServerOptions ServerOptions::from_env(const std::string& data_dir) {
   o.max_connections = static_cast<uint32_t>(
       config::env_u64_in("STRATA_MAX_CONNECTIONS", o.max_connections, 1, 4096));
   o.read_timeout = env_ms("STRATA_READ_TIMEOUT_MS", o.read_timeout, 100);
+  o.write_timeout = env_ms("STRATA_WRITE_TIMEOUT_MS", o.write_timeout, 100);
   o.idle_timeout = env_ms("STRATA_IDLE_TIMEOUT_MS", o.idle_timeout, 1);
   o.remote_wait = env_ms("STRATA_REMOTE_WAIT_MS", o.remote_wait, 1);
   o.shutdown_sync_timeout = env_ms("SHUTDOWN_SYNC_TIMEOUT_MS", o.shutdown_sync_timeout, 0);
@@ -155,7 +160,7 @@ ServerOptions ServerOptions::from_env(const std::string& data_dir) {
   o.compact_check = env_ms("STRATA_COMPACT_CHECK_MS", o.compact_check, 10);
   o.breaker_failures = static_cast<int>(config::env_u64_in("STRATA_BREAKER_FAILURES", 3, 1, 1000));
   o.breaker_reset = env_ms("STRATA_BREAKER_RESET_MS", o.breaker_reset, 1);
-  o.local_remote_dir = config::env_or("STRATA_LOCAL_REMOTE_DIR", data_dir + "/remote");
+  o.local_remote_dir = server::local_remote_dir(data_dir);
   o.log_format = config::env_or("LOG_FORMAT", o.log_format);
   if (o.log_format != "text" && o.log_format != "json") {
     invalid(fmt::format("LOG_FORMAT: expected text or json, got '{}'", o.log_format));

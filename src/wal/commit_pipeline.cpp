@@ -1,12 +1,37 @@
 #include "wal/commit_pipeline.h"
 
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <climits>
 #include <optional>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 namespace strata::wal {
+
+namespace {
+
+// A batch's writers sleep on its state word with the futex system call
+// itself: one FUTEX_WAKE wakes the whole group, one wakes the next leader,
+// and a state changed before the sleeper got there returns at once, so no
+// wake-up is lost (std::atomic::wait would do the same through libstdc++'s
+// shared waiter table and a spin first).
+void futex_wait(std::atomic<uint32_t>& word, uint32_t expected) {
+  static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t));
+  ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAIT_PRIVATE, expected, nullptr,
+            nullptr, 0);
+}
+
+void futex_wake(std::atomic<uint32_t>& word, int count) {
+  ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAKE_PRIVATE, count, nullptr,
+            nullptr, 0);
+}
+
+}  // namespace
 
 CommitPipeline::CommitPipeline(std::condition_variable& cv, PipelineOptions options)
     : cv_(cv), opt_(std::move(options)) {
@@ -20,6 +45,7 @@ void CommitPipeline::reset(std::shared_ptr<CommitSink> sink, uint64_t end, uint6
   written_end_ = ack_end_ = end;
   next_seq_ = head + 1;
   taken_seq_ = written_seq_ = durable_seq_ = ack_seq_ = head;
+  batches_.clear();
 }
 
 bool CommitPipeline::io_running() const {
@@ -37,13 +63,18 @@ char* CommitPipeline::add(size_t bytes) {
 void CommitPipeline::add_done(uint64_t entries, uint64_t last) {
   pending_entries_ += entries;
   next_seq_ = last + 1;
+  if (opt_.mode != SyncMode::kAlways) return;
+  if (batches_.empty() || batches_.back()->state.load(std::memory_order_relaxed) >= Batch::kTaken) {
+    batches_.push_back(std::make_shared<Batch>());
+  }
+  batches_.back()->upto = last;
 }
 
 void CommitPipeline::commit(std::unique_lock<std::mutex>& lk, uint64_t last) {
   switch (opt_.mode) {
     case SyncMode::kAlways:
-      wait_for_durable(lk, last);
-      break;
+      wait_for_durable(lk, last);  // returns unlocked
+      return;
     case SyncMode::kInterval:
       // Written now, so a crash of the process loses nothing; the owner's
       // background thread syncs (a concurrent write is fine while it does).
@@ -54,6 +85,7 @@ void CommitPipeline::commit(std::unique_lock<std::mutex>& lk, uint64_t last) {
       ack_seq_ = last;  // readers write the buffer before reading
       break;
   }
+  lk.unlock();
 }
 
 Error CommitPipeline::stopped_error() const {
@@ -82,7 +114,9 @@ void CommitPipeline::stop(const std::string& reason, const Error& cause) {
     spdlog::critical("{} stopped: {}", opt_.log_name, stop_reason_);
   }
   cv_.notify_all();
-  wake_waiters();
+  std::vector<std::shared_ptr<Batch>> finished;
+  finish_batches(finished);
+  wake_all(finished);
   throw stopped_error();
 }
 
@@ -94,30 +128,26 @@ size_t CommitPipeline::free_slot() const {
 }
 
 void CommitPipeline::wait_for_durable(std::unique_lock<std::mutex>& lk, uint64_t seq) {
-  // Shared so that a leader may notify it after releasing the mutex, even if
-  // this writer has returned by then; one per thread, so waiting allocates
-  // nothing (a late notification from an earlier commit is only a spurious
-  // wake-up, which the loop below tolerates).
-  thread_local const std::shared_ptr<Waiter> mine = std::make_shared<Waiter>();
-  const std::shared_ptr<Waiter>& me = mine;
-  me->seq = seq;
-  waiters_.push_back(me);
-  // Every way out of this function holds the mutex.
-  struct Leave {
-    std::vector<std::shared_ptr<Waiter>>& list;
-    Waiter* w;
-    ~Leave() {
-      list.erase(
-          std::find_if(list.begin(), list.end(), [&](const auto& x) { return x.get() == w; }));
-    }
-  } leave{waiters_, me.get()};
-  while (durable_seq_ < seq) {
+  // The records were added with the mutex held since: they are the pending
+  // batch's. Shared, so it outlives the leader's wake-up call.
+  const std::shared_ptr<Batch> mine = batches_.back();
+  while (true) {
     if (stopped_) throw stopped_error();
-    if (seq > taken_seq_ && free_slot() != kNoSlot) {
+    if (durable_seq_ >= seq) {
+      lk.unlock();
+      return;
+    }
+    const uint32_t state = mine->state.load(std::memory_order_relaxed);
+    if (state <= Batch::kLead && free_slot() != kNoSlot) {
       lead_group(lk);
       continue;
     }
-    me->cv.wait(lk);
+    lk.unlock();
+    futex_wait(mine->state, state);
+    // Done is stored after durable_seq_ passed the batch, under the mutex
+    // this writer no longer needs.
+    if (mine->state.load(std::memory_order_acquire) == Batch::kDone) return;
+    lk.lock();
   }
 }
 
@@ -137,6 +167,7 @@ void CommitPipeline::lead_group(std::unique_lock<std::mutex>& lk) {
   taken_seq_ = upto;
   const uint64_t group = pending_entries_;
   pending_entries_ = 0;
+  batches_.back()->state.store(Batch::kTaken, std::memory_order_relaxed);
   inflight_.push_back(Group{upto, off + buf.size(), false});
   auto sink = sink_;
   auto release = [&] {
@@ -197,36 +228,38 @@ void CommitPipeline::lead_group(std::unique_lock<std::mutex>& lk) {
     inflight_.pop_front();
   }
   cv_.notify_all();
-  // Waking a group's writers takes a syscall each; doing it without the
-  // mutex lets the next leader, woken first, start its write meanwhile.
-  std::vector<std::shared_ptr<Waiter>> wake;
-  wake_waiters(&wake);
+  // One wake-up call per finished group, made without the mutex, so the
+  // next leader (woken first, by finish_batches) can start its write.
+  std::vector<std::shared_ptr<Batch>> finished;
+  finish_batches(finished);
   lk.unlock();
-  for (const auto& w : wake) w->cv.notify_one();
+  wake_all(finished);
   lk.lock();
 }
 
-void CommitPipeline::wake_waiters(std::vector<std::shared_ptr<Waiter>>* later) {
-  // One writer whose records are still pending is woken first to lead them
-  // if a slot is free (the sooner it runs, the shorter the gap without a
-  // sync in flight), then whoever is durable now.
-  if (!stopped_ && taken_seq_ + 1 < next_seq_ && free_slot() != kNoSlot) {
-    for (const auto& w : waiters_) {
-      if (w->seq > taken_seq_) {
-        w->cv.notify_one();
-        break;
-      }
-    }
+void CommitPipeline::finish_batches(std::vector<std::shared_ptr<Batch>>& finished) {
+  while (!batches_.empty()) {
+    Batch& b = *batches_.front();
+    const bool durable =
+        b.state.load(std::memory_order_relaxed) >= Batch::kTaken && b.upto <= durable_seq_;
+    if (!stopped_ && !durable) break;
+    b.state.store(stopped_ ? Batch::kStopped : Batch::kDone, std::memory_order_release);
+    finished.push_back(std::move(batches_.front()));
+    batches_.pop_front();
   }
-  for (const auto& w : waiters_) {
-    if (stopped_ || w->seq <= durable_seq_) {
-      if (later) {
-        later->push_back(w);
-      } else {
-        w->cv.notify_one();
-      }
-    }
-  }
+  // The pending batch gets a leader now if a slot is free: one of its
+  // writers is woken to lead it (the sooner it runs, the shorter the gap
+  // without a sync in flight). Setting kLead also turns back a writer that
+  // was about to sleep on kGathering.
+  if (stopped_ || batches_.empty() || free_slot() == kNoSlot) return;
+  Batch& next = *batches_.back();
+  if (next.state.load(std::memory_order_relaxed) != Batch::kGathering) return;
+  next.state.store(Batch::kLead, std::memory_order_relaxed);
+  futex_wake(next.state, 1);
+}
+
+void CommitPipeline::wake_all(const std::vector<std::shared_ptr<Batch>>& finished) {
+  for (const auto& b : finished) futex_wake(b->state, INT_MAX);
 }
 
 void CommitPipeline::write_pending() {
@@ -238,6 +271,9 @@ void CommitPipeline::write_pending() {
   }
   written_end_ += pending_.size();
   taken_seq_ = written_seq_ = next_seq_ - 1;
+  if (!batches_.empty() && batches_.back()->state.load(std::memory_order_relaxed) < Batch::kTaken) {
+    batches_.back()->state.store(Batch::kTaken, std::memory_order_relaxed);
+  }
   if (opt_.mode != SyncMode::kAlways) {
     ack_seq_ = written_seq_;
     ack_end_ = written_end_;
@@ -264,7 +300,9 @@ void CommitPipeline::drain(std::unique_lock<std::mutex>& lk, const std::function
   ack_seq_ = written_seq_;
   ack_end_ = written_end_;
   cv_.notify_all();
-  wake_waiters();
+  std::vector<std::shared_ptr<Batch>> finished;
+  finish_batches(finished);
+  wake_all(finished);
 }
 
 void CommitPipeline::sync_written(std::unique_lock<std::mutex>& lk) {

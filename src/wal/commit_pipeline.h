@@ -7,18 +7,23 @@
 // `always` mode it waits until a leader has written and synced past its
 // seq. Whoever finds its records still pending and a sync slot free becomes
 // the leader: it takes everything pending and, without the mutex, writes it
-// with one sink write and syncs, while the next group gathers. Up to `slots`
-// leaders run at once. Their writes happen in log order (so the sink never
-// has a hole a process crash could expose); their syncs overlap, each
-// through its own slot, and a group is acknowledged only when it and every
-// group before it are synced. `interval` writes at commit and syncs from the
-// owner's background thread (sync_written); `none` buffers up to
-// buffered_write_bytes and acknowledges at once.
+// with one sink write and syncs, while the next group gathers. The records
+// pending together form a batch (the group a leader takes); its writers
+// sleep on the batch's futex word without the mutex, so a finished group is
+// acknowledged with one wake-up call for all of its writers, who return
+// without taking the mutex again. Up to `slots` leaders run at once. Their
+// writes happen in log order (so the sink never has a hole a process crash
+// could expose); their syncs overlap, each through its own slot, and a group
+// is acknowledged only when it and every group before it are synced.
+// `interval` writes at commit and syncs from the owner's background thread
+// (sync_written); `none` buffers up to buffered_write_bytes and acknowledges
+// at once.
 //
 // Contract:
 //  - Every method runs with the owner's mutex held (the unique_lock passed
 //    in, or the one the owner holds); methods taking the lock may release it
-//    while they write or sync and hold it again when they return or throw.
+//    while they write or sync and hold it again when they return or throw,
+//    except commit(), which returns with it released.
 //  - The sink is called without the mutex, writes strictly in log order and
 //    one at a time; syncs of different slots may overlap each other and a
 //    write.
@@ -32,6 +37,7 @@
 //    it for idle().
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -92,8 +98,10 @@ class CommitPipeline {
   char* add(size_t bytes);
   // The records just added hold `entries` entries, the last with seq last.
   void add_done(uint64_t entries, uint64_t last);
-  // Acknowledges everything up to `last` (added) as the mode promises;
-  // `always` waits, possibly leading groups.
+  // Acknowledges everything up to `last` (added just now, the mutex held
+  // since) as the mode promises; `always` waits, possibly leading groups.
+  // Returns with lk unlocked (a writer woken when its group is durable does
+  // not queue for the mutex just to give it back); throws with it held or not.
   void commit(std::unique_lock<std::mutex>& lk, uint64_t last);
 
   // Writes what is pending now (`interval`/`none`; in `always` only while
@@ -136,21 +144,28 @@ class CommitPipeline {
     uint64_t end = 0;   // sink offset just past it
     bool synced = false;
   };
-  // An appender waiting in `always` mode: woken alone when its seq is
-  // durable or when it should lead the next group, so 32 waiting threads
-  // are not all woken by every sync.
-  struct Waiter {
-    uint64_t seq = 0;
-    std::condition_variable cv;
+  // The records gathered for one group in `always` mode, from the first
+  // add() after the previous group was taken until the group is acknowledged.
+  // Its writers wait on `state` (a futex word) without the mutex: the
+  // leader that finishes the group wakes them all with one call, and a
+  // finishing leader hands the next group to one of its writers by setting
+  // kLead and waking one.
+  struct Batch {
+    enum : uint32_t { kGathering, kLead, kTaken, kDone, kStopped };
+    std::atomic<uint32_t> state{kGathering};
+    uint64_t upto = 0;  // last seq added to it
   };
   static constexpr size_t kNoSlot = SIZE_MAX;
 
   size_t free_slot() const;
   void wait_for_durable(std::unique_lock<std::mutex>& lk, uint64_t seq);
   void lead_group(std::unique_lock<std::mutex>& lk);
-  // Wakes the next leader now and the writers whose seq is durable now, or
-  // hands the latter to *later so the caller can wake them without the mutex.
-  void wake_waiters(std::vector<std::shared_ptr<Waiter>>* later = nullptr);
+  // Marks every batch up to durable_seq_ (every batch after a stop) done
+  // (stopped) and moves it to *finished, whose writers the caller wakes with
+  // wake_all(), without the mutex where it can; hands the pending batch to a
+  // new leader if a slot is free.
+  void finish_batches(std::vector<std::shared_ptr<Batch>>& finished);
+  static void wake_all(const std::vector<std::shared_ptr<Batch>>& finished);
 
   std::condition_variable& cv_;
   const PipelineOptions opt_;
@@ -169,7 +184,7 @@ class CommitPipeline {
   uint64_t ack_end_ = 0;
   std::deque<Group> inflight_;  // oldest first
   std::vector<bool> slot_busy_;
-  std::vector<std::shared_ptr<Waiter>> waiters_;
+  std::deque<std::shared_ptr<Batch>> batches_;  // `always`: oldest first, pending last
   bool interval_sync_running_ = false;
   bool stopped_ = false;
   std::string stop_reason_;

@@ -170,6 +170,8 @@ uint64_t WalImpl::append_entries(const Entry* entries, size_t n) {
   metrics_.appends += n;
   metrics_.append_batches++;
   metrics_.bytes_written += bytes;
+  // Returns with mu_ released (commit_pipeline.h): nothing below touches
+  // what it guards.
   pipe_.commit(lk, last);
   return last;
 }

@@ -37,8 +37,13 @@ uint64_t head_seq(httplib::Client& c) {
 // not do (stall, send garbage, hold a connection idle).
 class RawConn {
  public:
-  explicit RawConn(int port) {
+  // receive_buffer > 0: a small socket receive buffer, for a client that
+  // takes a response slowly.
+  explicit RawConn(int port, int receive_buffer = 0) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (receive_buffer > 0) {
+      ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof(receive_buffer));
+    }
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(static_cast<uint16_t>(port));
@@ -367,6 +372,31 @@ TEST_F(Api, SlowClientIsCutOffAndIdleKeepAliveIsClosed) {
     EXPECT_TRUE(closed) << "an idle keep-alive connection stayed open";
   }
   EXPECT_EQ(head_seq(*client_), 0u);
+}
+
+// The write timeout is its own setting: before, the listener used
+// STRATA_READ_TIMEOUT_MS for both, so a client that stopped taking a
+// response held its worker for the read timeout (here 60 s) instead.
+TEST_F(Api, AClientThatStopsReadingAResponseIsCutOffAfterTheWriteTimeout) {
+  start({{"STRATA_WRITE_TIMEOUT_MS", "300"}, {"STRATA_READ_TIMEOUT_MS", "60000"}});
+  // 8 MiB of entries: more than the loopback socket buffers hold.
+  const std::string big(1 << 20, 'x');
+  for (int i = 0; i < 8; ++i) {
+    auto r = post(*client_, "/v1/entries", entry_body(fmt::format("big/{}", i), big));
+    ASSERT_EQ(r.status, 200) << r.body;
+  }
+  RawConn conn(daemon_->port(), 4096);
+  conn.send("GET /v1/entries?since=0 HTTP/1.1\r\nHost: x\r\n\r\n");
+  // Takes nothing for ten times the write timeout, then everything there is.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  bool closed = false;
+  const std::string reply = conn.read_all(std::chrono::seconds(5), &closed);
+  EXPECT_NE(reply.find("HTTP/1.1 200"), std::string::npos) << reply.substr(0, 200);
+  EXPECT_TRUE(closed) << "the daemon kept writing to a client that took nothing";
+  EXPECT_LT(reply.size(), 8u * big.size()) << "the whole stream arrived";
+  EXPECT_FALSE(reply.ends_with("0\r\n\r\n")) << "the stream was not cut";
+  // The daemon goes on serving.
+  EXPECT_EQ(head_seq(*client_), 8u);
 }
 
 TEST_F(Api, ConnectionsBeyondTheLimitGet503AtOnce) {
