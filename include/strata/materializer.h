@@ -11,7 +11,8 @@
 //
 // Entries are applied in batches of up to 100,000 (fewer when their data
 // passes 64 MiB): only the last write of a path in a batch reaches the disk,
-// through a temporary file and a rename, with the removals the superseded
+// through a temporary file and a rename (or at its own name, see
+// set_write_in_place), with the removals the superseded
 // entries imply (src/state/apply_batch.h). Applying is idempotent (a write
 // replaces the whole file, a delete removes it), so after a crash in the
 // middle of a batch, applying again from the recorded seq repairs the

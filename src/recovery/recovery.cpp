@@ -441,10 +441,6 @@ class Recovery {
 
   void in_place(const std::vector<std::string>& lost) {
     Materializer m(ctx_.dest, &ctx_.fs);
-    // An empty state/ is rebuilt before anything serves it (recovery holds
-    // the WAL lock; the daemon calls it before it starts).
-    const std::string state = ctx_.dest + "/state";
-    m.set_write_in_place(!ctx_.fs.is_directory(state) || ctx_.fs.list_dir(state).empty());
     const MaterializeResult mr = m.run(p_.local.open_for_writing());
     r_.entries_replayed = mr.entries_applied;
     r_.seq_reached = mr.applied_seq;
