@@ -2,9 +2,20 @@
 # Brings a fresh Debian machine to a built tree: installs missing Debian
 # packages, the pinned npm test tools, then configures and builds into build/.
 # Idempotent and quiet when there is nothing to do.
+#   scripts/bootstrap.sh [--no-build]   (--no-build: set up only; the test
+#                                        command builds its own trees)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+build=1
+case "${1:-}" in
+  "") ;;
+  --no-build) build=0 ;;
+  *)
+    echo "bootstrap: unknown argument '$1' (the only one is --no-build)" >&2
+    exit 2
+    ;;
+esac
 
 missing=()
 while read -r pkg; do
@@ -46,6 +57,10 @@ if [[ -f tests/js/package-lock.json ]]; then
     (cd tests/js && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
     echo "$want" > "$stamp"
   fi
+fi
+
+if ((!build)); then
+  exit 0
 fi
 
 build_dir="${STRATA_BUILD_DIR:-build}"

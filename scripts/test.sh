@@ -1,14 +1,24 @@
 #!/usr/bin/env bash
-# The whole test suite: set up whatever is missing, build, run every test;
-# then the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
-# (build-asan/), and the concurrency tests under ThreadSanitizer (build-tsan/).
-# Any sanitizer report from any process (a test binary or a `strata` child
-# it runs, even one whose exit code it ignores) fails the run.
+# The whole test suite: set up whatever is missing, check the layer order and
+# the formatting, then build and test each tree of STRATA_TREES in its own
+# build directory, and the packaging test (a user's Release build with g++,
+# installed and used). Any sanitizer report from any process (a test binary
+# or a `strata` child it runs, even one whose exit code it ignores) fails the
+# run. docs/testing.md has what each tree covers and what it costs.
+#
+#   address  build-asan/  clang++, AddressSanitizer + LeakSanitizer +
+#                         UndefinedBehaviorSanitizer: every test
+#   thread   build-tsan/  clang++, ThreadSanitizer: the tests labelled
+#                         `concurrency` (tests/CMakeLists.txt)
+#   normal   build/       the user's tree (bootstrap's RelWithDebInfo, g++):
+#                         every test
 #
 # Arguments go to every ctest run (e.g. -R Cli). Environment:
-#   STRATA_BUILD_DIR   the normal build directory (default build)
-#   STRATA_SANITIZERS  which sanitized runs to do ("address thread" for both;
-#                      default empty: none, see below)
+#   STRATA_TREES       the trees to build and test, in order (default
+#                      "address thread": both sanitized trees, which together
+#                      run every test and fit CI's 45 minutes on two cores;
+#                      "normal" alone is the quick run while developing)
+#   STRATA_BUILD_DIR   the normal tree's directory (default build)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -38,53 +48,48 @@ phase() {
 }
 
 export STRATA_WERROR=ON  # seam: the test command (and so CI) builds with -Werror
-bash scripts/bootstrap.sh
-phase "setup and build ($root/${STRATA_BUILD_DIR:-build})"
-ctest --test-dir "${STRATA_BUILD_DIR:-build}" --output-on-failure -j"$jobs" "$@"
-phase "tests"
+trees="${STRATA_TREES-address thread}"
+clang_tree=0
+for tree in $trees; do
+  case "$tree" in
+    address | thread) clang_tree=1 ;;
+    normal) ;;
+    *)
+      echo "test.sh: STRATA_TREES: unknown tree '$tree' (address, thread, normal)" >&2
+      exit 2
+      ;;
+  esac
+done
+bash scripts/bootstrap.sh --no-build
+phase "setup"
 
-# --- seam: the layer order (src/layers.txt), the formatting of every
-# tracked .cpp/.h, clang's lock analysis; then packaging: a user's Release
-# build (STRATA_WERROR=OFF) without a warning, installed into a fresh prefix,
-# serving a program built with find_package(strata) and one built with pkg-config
-# (tests/packaging/run.sh). STRATA_SKIP_PACKAGING=1 skips that part.
+# --- seam: the layer order (src/layers.txt) and the formatting of every
+# tracked .cpp/.h: seconds, so first.
 bash scripts/check-layers.sh
 bash scripts/check-format.sh
-# clang's analysis of the lock annotations over the sources that use them,
-# from the normal build's compile commands: a minute, not a second build.
-bash scripts/check-clang.sh "${STRATA_BUILD_DIR:-build}"
-if [[ -z "${STRATA_SKIP_PACKAGING:-}" ]]; then
-  bash tests/packaging/run.sh "${STRATA_PACKAGING_BUILD_DIR:-build-release}"
-fi
 # --- end seam ---------------------------------------------------------------
-phase "layers, format, clang analysis and packaging"
+phase "layer order and formatting"
 
-# Configures (once: the directory is reused) and builds a sanitized tree:
-# every target, or only those named in $targets (space-separated).
+# Configures and builds a sanitized tree with clang++: every target, or only
+# those named in $targets (space-separated). The directory is reused while
+# its configuration is the one asked for (written to .strata-configure), and
+# made again from scratch when it differs (another compiler, sanitizer or
+# optimization level: CMake cannot switch compilers in place).
 build_sanitized() {
-  local kind="$1" dir="$2"
-  shift 2
-  local target_args=()
-  local t
+  local kind="$1" dir="$2" flags="$3"
+  local target_args=() t
   for t in ${targets:-}; do target_args+=(--target "$t"); done
-  # -Werror like the normal build (STRATA_WERROR above), also applied to a
-  # reused directory configured without it.
-  if [[ ! -f "$dir/CMakeCache.txt" ]]; then
-    local launcher=()
-    if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
-    # -O1 -g1: what the sanitizers' manuals suggest for usable reports (line
-    # tables, no full debug info), and the two sanitized trees compile in
-    # less time than at -O2 -g on CI's two cores.
-    # Unity batches for the test files (STRATA_UNITY_TESTS): they re-parse the
-    # same heavy headers, and batching them cut test_wal's compile time by 40%.
-    # The normal tree (build/) compiles them one by one, so a test file that
-    # misses an include still fails there.
-    cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSTRATA_SANITIZE="$kind" \
-      -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DSTRATA_UNITY_TESTS=ON \
-      -DSTRATA_WERROR=ON "${launcher[@]}" "$@" >/dev/null
-  elif ! grep -qx "STRATA_WERROR:BOOL=ON" "$dir/CMakeCache.txt" ||
-    ! grep -qx "STRATA_UNITY_TESTS:BOOL=ON" "$dir/CMakeCache.txt"; then
-    cmake -S . -B "$dir" -DSTRATA_WERROR=ON -DSTRATA_UNITY_TESTS=ON >/dev/null
+  local launcher=()
+  if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+  # Unity batches for the test files (STRATA_UNITY_TESTS): they re-parse the
+  # same heavy headers (GoogleTest, nlohmann-json, the strata API).
+  local args=(-DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo
+    -DSTRATA_SANITIZE="$kind" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$flags -DNDEBUG"
+    -DSTRATA_UNITY_TESTS=ON -DSTRATA_WERROR=ON "${launcher[@]}")
+  if [[ "$(cat "$dir/.strata-configure" 2>/dev/null)" != "${args[*]}" ]]; then
+    rm -rf "$dir"
+    cmake -S . -B "$dir" "${args[@]}" >/dev/null
+    echo "${args[*]}" >"$dir/.strata-configure"
   fi
   # The progress lines are dropped; grep finding nothing left is no failure
   # (hence the braces), so with pipefail the pipeline fails exactly when the
@@ -144,33 +149,61 @@ run_sanitized() {
   return "$rc"
 }
 
-# Not in the default run (and so not in CI's .ci/run) yet: on CI's two
-# cores the sanitized phases do not fit its 45 minutes next to the normal
-# phase (docs/testing.md has the measured times).
-for kind in ${STRATA_SANITIZERS-}; do
-  case "$kind" in
+# Optimization of the sanitized trees. AddressSanitizer + UBSan at -O0: clang
+# compiles the tree at -O0 in about half the CPU time of -O1, and the tests
+# spend their time waiting on fsync, servers and child processes more than
+# computing. ThreadSanitizer at -O1, as its manual asks (at -O0 the
+# instrumented atomics and locks of the concurrency tests run several times
+# slower). -g1: line tables for the reports, no full debug info.
+asan_flags="-O0 -g1"
+tsan_flags="-O1 -g1"
+
+# clang builds both sanitized trees: its sanitizer runtimes are the reference
+# ones, it compiles them in less time than g++ (measured in docs/testing.md),
+# and with -Wthread-safety and -Werror (CMakeLists.txt) each clang tree checks
+# the lock annotations of every source of src/ it compiles.
+for tree in $trees; do
+  case "$tree" in
     address)
-      build_sanitized address build-asan
+      build_sanitized address build-asan "$asan_flags"
       phase "AddressSanitizer build (build-asan)"
       run_sanitized build-asan "$@"
       phase "every test under AddressSanitizer + UndefinedBehaviorSanitizer"
       ;;
     thread)
-      # clang: its ThreadSanitizer runtime is the reference one, and the
-      # clang build also checks the -Wthread-safety annotations.
       # Only the program and the test binaries that hold concurrency tests
       # (one concurrency_<folder> list each in tests/CMakeLists.txt): the
-      # other binaries would be built for nothing, on CI's two cores.
+      # other binaries would be built for nothing.
       targets="strata_cli $(sed -n 's/^set(concurrency_\([a-z_]*\).*/test_\1/p' tests/CMakeLists.txt | tr '\n' ' ')" \
-        build_sanitized thread build-tsan -DCMAKE_CXX_COMPILER=clang++
+        build_sanitized thread build-tsan "$tsan_flags"
       phase "ThreadSanitizer build (build-tsan)"
-      # The concurrency tests carry this label: tests/CMakeLists.txt says which.
-      run_sanitized build-tsan -L concurrency "$@"
+      # The concurrency tests carry this label: tests/CMakeLists.txt says
+      # which. The crash harness looks for races in the daemon, not for more
+      # kill points (the address tree runs its 200 kills), so fewer kills here.
+      STRATA_CRASH_KILLS="${STRATA_CRASH_KILLS:-40}" run_sanitized build-tsan -L concurrency "$@"
       phase "concurrency tests under ThreadSanitizer"
       ;;
-    *)
-      echo "test.sh: STRATA_SANITIZERS: unknown sanitizer '$kind' (address, thread)" >&2
-      exit 2
+    normal)
+      bash scripts/bootstrap.sh
+      phase "normal build ($root/${STRATA_BUILD_DIR:-build})"
+      ctest --test-dir "${STRATA_BUILD_DIR:-build}" --output-on-failure -j"$jobs" "$@"
+      phase "every test in the normal build"
+      # Without a clang tree in this run, clang's lock analysis runs on the
+      # normal tree's compile commands (analysis only, no second build).
+      if ((!clang_tree)); then
+        bash scripts/check-clang.sh "${STRATA_BUILD_DIR:-build}"
+        phase "clang's lock analysis"
+      fi
       ;;
   esac
 done
+
+# --- seam: packaging: a user's Release build with g++ (STRATA_WERROR=OFF)
+# without a warning, installed into a fresh prefix, serving a program built
+# with find_package(strata) and one built with pkg-config
+# (tests/packaging/run.sh). STRATA_SKIP_PACKAGING=1 skips it.
+if [[ -z "${STRATA_SKIP_PACKAGING:-}" ]]; then
+  bash tests/packaging/run.sh "${STRATA_PACKAGING_BUILD_DIR:-build-release}"
+  phase "packaging"
+fi
+# --- end seam ---------------------------------------------------------------

@@ -23,7 +23,7 @@ namespace {
 
 namespace sfs = std::filesystem;
 
-constexpr const char* kLineage = "0123456789abcdef0123456789abcdef";
+constexpr const char* kPristineLineage = "0123456789abcdef0123456789abcdef";
 
 class RecoverKillTest : public ::testing::Test {
  protected:
@@ -35,13 +35,13 @@ class RecoverKillTest : public ::testing::Test {
     // then its WAL lost (the state is still at 800): recovery must come
     // from Git and replace the state.
     sfs::create_directories(pristine);
-    write_file(pristine + "/lineage-id", std::string(kLineage) + "\n");
+    write_file(pristine + "/lineage-id", std::string(kPristineLineage) + "\n");
     {
       auto wal = Wal::open(quick_wal(pristine + "/wal"));
       append_workload(*wal, work, 400, 11);
       Materializer(pristine).run(*wal);
       GitSyncConfig c = test_config(pristine, url());
-      c.lineage_id = kLineage;
+      c.lineage_id = kPristineLineage;
       GitSync git(c);
       git.snapshot(400);
       git.push();

@@ -38,8 +38,8 @@ struct Servers {
   S3Servers s3;
 };
 
-struct Node {
-  Node(const std::string& dir, const std::string& lineage = "lineage-s3-a") : data_dir(dir) {
+struct S3Node {
+  S3Node(const std::string& dir, const std::string& lineage = "lineage-s3-a") : data_dir(dir) {
     WalOptions o = testing::test_options(dir + "/wal");
     o.tiers = {"object"};
     o.sync = SyncMode::kNone;
@@ -54,7 +54,7 @@ TEST(SyncS3, IncrementalShippingAndNoPutWhenNothingIsNew) {
   Servers sv;
   TempDir tmp;
   S3CheckpointStorage store(sv.s3.config());
-  Node a(tmp / "a");
+  S3Node a(tmp / "a");
   append_sessions(*a.wal, 2000);
   ObjectStoreSync tier(*a.wal, store, sync_options(a.data_dir));
 
@@ -88,13 +88,13 @@ TEST(SyncS3, IfMatchStopsAWriterWhoseManifestWasReplacedMidSync) {
   TempDir tmp;
   S3CheckpointStorage base(sv.s3.config());
   {
-    Node a(tmp / "a");
+    S3Node a(tmp / "a");
     append_sessions(*a.wal, 100);
     ObjectStoreSync(*a.wal, base, sync_options(a.data_dir)).sync();
   }
   // A copy of the data directory: same lineage, same record of version 1.
   std::filesystem::copy(tmp / "a", tmp / "b", std::filesystem::copy_options::recursive);
-  Node a(tmp / "a"), b(tmp / "b");
+  S3Node a(tmp / "a"), b(tmp / "b");
   append_sessions(*a.wal, 10, 100);
   append_sessions(*b.wal, 20, 700);
   CountingStore store(base);
@@ -133,7 +133,7 @@ TEST(SyncS3, FaultsNeverLeaveAManifestListingAMissingOrWrongObject) {
   cfg.breaker_threshold = 1000;  // this test is about retries, not the breaker
   cfg.stall_timeout = std::chrono::milliseconds(500);
   S3CheckpointStorage store(cfg);
-  Node a(tmp / "a");
+  S3Node a(tmp / "a");
   ObjectSyncOptions o = sync_options(a.data_dir);
   o.object_bytes = 16 * 1024;
   o.orphan_ms = 1;
@@ -189,7 +189,7 @@ TEST(SyncS3, AStoppedServerFailsTheSyncAndOpensTheBreakerWithNothingConfirmed) {
   cfg.breaker_threshold = 2;
   cfg.breaker_reset = std::chrono::milliseconds(600000);
   S3CheckpointStorage store(cfg);
-  Node a(tmp / "a");
+  S3Node a(tmp / "a");
   append_sessions(*a.wal, 50);
   ObjectStoreSync tier(*a.wal, store, sync_options(a.data_dir));
   tier.sync();
@@ -222,7 +222,7 @@ TEST(SyncS3, R2PrefixKeepsTwoNodesApartInOneBucket) {
   S3Config c2 = sv.s3.config();
   c2.prefix = "node-2/";
   S3CheckpointStorage s1(c1), s2(c2), all(sv.s3.config());
-  Node a(tmp / "a", "lineage-one"), b(tmp / "b", "lineage-two");
+  S3Node a(tmp / "a", "lineage-one"), b(tmp / "b", "lineage-two");
   append_sessions(*a.wal, 30);
   append_sessions(*b.wal, 40);
   ObjectStoreSync(*a.wal, s1, sync_options(a.data_dir, "lineage-one")).sync();

@@ -31,7 +31,7 @@ constexpr uint64_t kN = 300;
 std::string path_of(uint64_t i) {
   return fmt::format("p{}", i % 5);
 }
-std::string data_of(uint64_t i) {
+std::string maintained_data(uint64_t i) {
   return fmt::format("v{}-{}", i, std::string(60, 'd'));
 }
 
@@ -67,7 +67,7 @@ class WalPowerLoss : public ::testing::TestWithParam<bool> {
     o.dir = template_;
     o.sync = SyncMode::kNone;  // a copy is made of it closed: the fsyncs would only cost time
     auto wal = Wal::open(o);
-    for (uint64_t i = 1; i <= kN; ++i) wal->append(make_entry(path_of(i), data_of(i)));
+    for (uint64_t i = 1; i <= kN; ++i) wal->append(make_entry(path_of(i), maintained_data(i)));
     const auto snap = wal->snapshot();
     ASSERT_GE(snap.sealed.size(), 4u);
     sealed_last_ = snap.sealed.back().last_seq;
@@ -133,7 +133,7 @@ TEST_P(WalPowerLoss, EveryEntryItMustKeepSurvivesACutAtEachStep) {
       wal->replay(0, 0, [&](const Entry& e) {
         EXPECT_GT(e.seq, prev) << "seq " << e.seq << " out of order or twice";
         EXPECT_EQ(e.path, path_of(e.seq));
-        EXPECT_EQ(e.data, data_of(e.seq));
+        EXPECT_EQ(e.data, maintained_data(e.seq));
         // Nothing it must keep is missing between the entries it shows.
         for (uint64_t s = started ? prev + 1 : 1; s < e.seq; ++s) {
           EXPECT_TRUE(may_go(s, pruning)) << "seq " << s << " lost";
