@@ -217,6 +217,10 @@ void Scheduler::stop() {
   for (auto& slot : slots_) {
     if (slot->thread.joinable()) slot->thread.join();
   }
+  for (auto& t : left_behind_) {
+    if (t.joinable()) t.join();
+  }
+  left_behind_.clear();
 }
 
 std::vector<std::string> Scheduler::final_round(std::chrono::milliseconds budget) {
@@ -272,18 +276,14 @@ std::vector<std::string> Scheduler::final_round(std::chrono::milliseconds budget
       r.thread.join();
     } else {
       unfinished.push_back(r.slot->name);
-      r.thread.detach();
+      left_behind_.push_back(std::move(r.thread));
     }
   }
-  // A scheduler thread still inside a run that overran the budget is left
-  // behind with it.
+  // A scheduler thread still inside a run that overran the budget stays
+  // joinable: stop() (the destructor) joins it. Detaching it let the test's
+  // destructor free its slot under it (a crash seen under load).
   for (auto& slot : slots_) {
-    if (!slot->thread.joinable()) continue;
-    if (slot->exited || unfinished.empty()) {
-      slot->thread.join();
-    } else {
-      slot->thread.detach();
-    }
+    if (slot->thread.joinable() && (slot->exited || unfinished.empty())) slot->thread.join();
   }
   return unfinished;
 }

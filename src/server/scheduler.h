@@ -106,9 +106,9 @@ class Scheduler {
   void stop();
   // Stops the schedule and gives every job that holds a copy of the log one
   // last run (after any run in progress), all at once, waiting at most
-  // budget. Returns the names that did not finish in time: their threads are
-  // detached and still use the job, so the caller must exit without
-  // destroying the scheduler.
+  // budget. Returns the names that did not finish in time: their threads
+  // still use the job, and the destructor waits for them (a caller that
+  // cannot wait, like the daemon at shutdown, exits without destroying it).
   std::vector<std::string> final_round(std::chrono::milliseconds budget);
   std::vector<JobStatus> status() const;
   // The highest seq each job that holds a copy has confirmed (nullopt: none).
@@ -127,6 +127,9 @@ class Scheduler {
   std::vector<std::unique_ptr<Slot>> slots_;
   std::atomic<bool> stopping_{false};
   std::shared_ptr<std::atomic<int>> last_round_left_;
+  // The last round's threads that overran its budget: joined by stop(), so
+  // none outlives the slots it uses.
+  std::vector<std::thread> left_behind_;
 };
 
 }  // namespace strata::server
