@@ -231,8 +231,6 @@ std::vector<std::string> Scheduler::final_round(std::chrono::milliseconds budget
     size_t left = 0;
   };
   auto shared = std::make_shared<Shared>();
-  last_round_left_ = std::make_shared<std::atomic<int>>(0);
-  auto left_total = last_round_left_;
   struct Run {
     Slot* slot;
     std::shared_ptr<std::atomic<bool>> done;
@@ -247,9 +245,8 @@ std::vector<std::string> Scheduler::final_round(std::chrono::milliseconds budget
       shared->left++;
     }
     Slot* s = slot.get();
-    left_total->fetch_add(1);
     // Waits for a scheduled run in progress (run_mu), then ships what is left.
-    std::thread t([this, s, shared, done, left_total] {
+    std::thread t([this, s, shared, done] {
       try {
         JobResult r = run_locked(*s);
         spdlog::info("tier {} (last run): {}", s->name, r.summary);
@@ -262,7 +259,6 @@ std::vector<std::string> Scheduler::final_round(std::chrono::milliseconds budget
         shared->left--;
         shared->cv.notify_all();
       }
-      left_total->fetch_sub(1);
     });
     runs.push_back(Run{s, done, std::move(t)});
   }

@@ -126,7 +126,6 @@ class Scheduler {
   const Hooks hooks_;
   std::vector<std::unique_ptr<Slot>> slots_;
   std::atomic<bool> stopping_{false};
-  std::shared_ptr<std::atomic<int>> last_round_left_;
   // The last round's threads that overran its budget: joined by stop(), so
   // none outlives the slots it uses.
   std::vector<std::thread> left_behind_;
