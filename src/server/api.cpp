@@ -165,8 +165,11 @@ void get_entries(Daemon& d, const Request& req, Response& res) {
             return buf.size() < kBytes;
           });
         } catch (const std::exception& e) {
-          // The status line is gone: cutting the stream is how the client learns.
+          // The status line is gone: cutting the stream (no last chunk) is
+          // how the client learns. The intact entries before the damage go
+          // out first; a reader needs them, and they are all it gets.
           spdlog::warn("GET /v1/entries stream cut: {}", e.what());
+          if (!buf.empty()) sink.write(buf.data(), buf.size());
           return false;
         }
         if (!buf.empty() && !sink.write(buf.data(), buf.size())) return false;
