@@ -8,10 +8,14 @@
 #   strata-local `strata recover` of the same data from the local WAL alone
 #                (state/ deleted: the whole log replayed into it in place);
 #                local_mb_per_s is payload bytes (all entries) / that time
-# The data: ENTRIES_SNAP creates of ENTRY_BYTES (the snapshot), synced with
-# --snapshot, then updates of the same paths until LOG_BYTES more (the log
-# after it), synced. Wall-clock milliseconds, process start-up included; each
-# case runs REPEAT times, interleaved, and the median is reported.
+# The data is what `strata bench recover` builds and uploads (ENTRY_BYTES
+# payloads: SNAP_BYTES of creates in a snapshot, then LOG_BYTES of updates of
+# the same paths after it); the command's own timings (in process) are kept
+# in the output as "bench". Then each case runs REPEAT times, interleaved, as
+# whole processes (wall-clock milliseconds, start-up included), and the
+# median is reported. With STRATA_BEFORE=path/to/an/older/strata, each
+# restore also runs with that binary right before the new one, on the same
+# data, and the pairwise ratios new/old are reported.
 # Not run by CI. Usage: bench/recover_vs_sdk.sh [path/to/strata]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -42,63 +46,74 @@ endpoint="http://127.0.0.1:$port"
 export R2_ENDPOINT="$endpoint" R2_BUCKET="$bucket" R2_ACCESS_KEY_ID="$key" R2_SECRET_ACCESS_KEY="$secret"
 unset R2_PREFIX GIT_REMOTE GIT_REPO_DIR RECOVERY_MODE || true
 
-# JSON lines: n entries of entry_bytes of base64 text (poorly compressible,
-# like most real state) over `paths` distinct paths.
-entries() { # n paths op
-  python3 - "$1" "$2" "$3" "$entry_bytes" <<'PY'
-import base64, json, os, sys
-n, paths, op, size = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-out = sys.stdout
-for i in range(n):
-    data = base64.b64encode(os.urandom(size * 3 // 4 + 3)).decode()[:size]
-    out.write(json.dumps({"type": "memory", "op": op, "path": f"mem/d{i % 20}/f{i % paths}", "data": data}) + "\n")
-PY
-}
-data="$work/data"
+# The data: built and uploaded once by the new binary, kept for the runs below.
+"$strata" --data-dir "$work/home" bench recover --keep --json --dir "$work/b" --repeat 1 \
+  --entry-bytes "$entry_bytes" --snapshot-kib $((snap_bytes / 1024)) --log-kib $((log_bytes / 1024)) \
+  >"$work/bench.json" 2>"$work/bench.err" || { cat "$work/bench.err" >&2; exit 1; }
+data="$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["data_dir"])' "$work/bench.json")"
+prefix="$(python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["key_prefix"])' "$work/bench.json")"
+export R2_PREFIX="$prefix"
 n_snap=$((snap_bytes / entry_bytes))
 n_log=$((log_bytes / entry_bytes))
-entries "$n_snap" "$n_snap" create | "$strata" --data-dir "$data" append --jsonl >/dev/null
-"$strata" --data-dir "$data" materialize >/dev/null
-"$strata" --data-dir "$data" sync --snapshot >/dev/null
-entries "$n_log" "$n_snap" update | "$strata" --data-dir "$data" append --jsonl >/dev/null
-"$strata" --data-dir "$data" sync >/dev/null
-"$strata" --data-dir "$data" materialize >/dev/null
-echo "data: $n_snap entries in the snapshot, $n_log after it ($entry_bytes-byte payloads); s3rver holds $(du -sm "$work/s3" | cut -f1) MB" >&2
+echo "data: $n_snap entries in the snapshot, $n_log after it ($entry_bytes-byte payloads) under $prefix; s3rver holds $(du -sm "$work/s3" | cut -f1) MB" >&2
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 declare -A times
+binaries=(new)
+[[ -n "${STRATA_BEFORE:-}" ]] && binaries=(old new)
+bin_of() { if [[ "$1" == old ]]; then echo "$STRATA_BEFORE"; else echo "$strata"; fi; }
 for r in $(seq "$repeat"); do
-  rm -rf "$work/target"
+  for b in "${binaries[@]}"; do
+    rm -rf "$work/target"
+    t0=$(now_ms)
+    "$(bin_of "$b")" --data-dir "$data" recover --target "$work/target" --json >"$work/r2-$b.json"
+    times[r2-$b]+="$(($(now_ms) - t0)) "
+  done
   t0=$(now_ms)
-  "$strata" --data-dir "$data" recover --target "$work/target" --json >"$work/r2.json"
-  times[r2]+="$(($(now_ms) - t0)) "
-  t0=$(now_ms)
-  node "$root/bench/sdk_download.js" "$endpoint" "$bucket" "$key" "$secret" 8 >"$work/sdk.json"
+  node "$root/bench/sdk_download.js" "$endpoint" "$bucket" "$key" "$secret" 8 "$prefix" >"$work/sdk.json"
   times[sdk]+="$(($(now_ms) - t0)) "
-  rm -rf "$work/local"
-  cp -a "$data" "$work/local"
-  rm -rf "$work/local/state" "$work/local/state.seq"
-  unset R2_ENDPOINT
-  t0=$(now_ms)
-  "$strata" --data-dir "$work/local" recover --json >"$work/local.json"
-  times[local]+="$(($(now_ms) - t0)) "
-  export R2_ENDPOINT="$endpoint"
+  for b in "${binaries[@]}"; do
+    rm -rf "$work/local"
+    cp -a "$data" "$work/local"
+    rm -rf "$work/local/state" "$work/local/state.seq"
+    unset R2_ENDPOINT
+    t0=$(now_ms)
+    "$(bin_of "$b")" --data-dir "$work/local" recover --json >"$work/local-$b.json"
+    times[local-$b]+="$(($(now_ms) - t0)) "
+    export R2_ENDPOINT="$endpoint"
+  done
 done
-r2_ms=$(tr ' ' '\n' <<<"${times[r2]}" | grep . | median)
-sdk_ms=$(tr ' ' '\n' <<<"${times[sdk]}" | grep . | median)
-local_ms=$(tr ' ' '\n' <<<"${times[local]}" | grep . | median)
 payload_bytes=$(( (n_snap + n_log) * entry_bytes ))
-python3 - "$work" "$r2_ms" "$sdk_ms" "$local_ms" "${times[r2]}" "${times[sdk]}" "${times[local]}" "$payload_bytes" <<'PY'
-import json, sys
-w, r2, sdk, loc = sys.argv[1], *map(int, sys.argv[2:5])
-a = json.load(open(f"{w}/r2.json")); s = json.loads(open(f"{w}/sdk.json").read()); l = json.load(open(f"{w}/local.json"))
+python3 - "$work" "$payload_bytes" "${times[r2-new]}" "${times[sdk]}" "${times[local-new]}" \
+  "${times[r2-old]:-}" "${times[local-old]:-}" <<'PY'
+import json, statistics, sys
+w, payload = sys.argv[1], int(sys.argv[2])
+runs = lambda s: [int(x) for x in s.split()]
+r2, sdk, loc, r2_old, loc_old = (runs(a) for a in sys.argv[3:8])
+med = lambda v: int(statistics.median_low(v)) if v else None
+a = json.load(open(f"{w}/r2-new.json")); s = json.loads(open(f"{w}/sdk.json").read())
+l = json.load(open(f"{w}/local-new.json"))
 assert a["source"] == "r2" and a["verified"], a
 assert l["source"] == "local", l
-print(json.dumps({"name": "recover_vs_sdk", "strata_r2_ms": r2, "sdk_ms": sdk, "ratio_to_sdk": round(r2 / sdk, 3),
-                  "r2_objects": a["objects_downloaded"], "r2_bytes": a["bytes_downloaded"],
-                  "sdk_objects": s["objects"], "sdk_bytes": s["bytes"], "entries_restored": a["entries_restored"],
-                  "local_ms": loc, "local_entries_replayed": l["entries_replayed"], "payload_bytes": int(sys.argv[8]),
-                  "local_mb_per_s": round(int(sys.argv[8]) / 1e6 / (loc / 1000), 1),
-                  "runs_ms": {"r2": sys.argv[5].split(), "sdk": sys.argv[6].split(), "local": sys.argv[7].split()}}))
+out = {"name": "recover_vs_sdk", "strata_r2_ms": med(r2), "sdk_ms": med(sdk),
+       "ratio_to_sdk": round(med(r2) / med(sdk), 3),
+       "ratio_to_sdk_pairs": [round(x / y, 3) for x, y in zip(r2, sdk)],
+       "r2_objects": a["objects_downloaded"], "r2_bytes": a["bytes_downloaded"],
+       "sdk_objects": s["objects"], "sdk_bytes": s["bytes"], "entries_restored": a["entries_restored"],
+       "local_ms": med(loc), "local_entries_replayed": l["entries_replayed"], "payload_bytes": payload,
+       "local_mb_per_s": round(payload / 1e6 / (med(loc) / 1000), 1),
+       "runs_ms": {"r2": r2, "sdk": sdk, "local": loc},
+       "bench": [json.loads(x) for x in open(f"{w}/bench.json") if x.strip()]}
+if r2_old:
+    ao = json.load(open(f"{w}/r2-old.json")); lo = json.load(open(f"{w}/local-old.json"))
+    assert ao["source"] == "r2" and ao["verified"], ao
+    assert lo["source"] == "local", lo
+    out["before"] = {"runs_ms": {"r2": r2_old, "local": loc_old},
+                     "r2_new_over_old": [round(x / y, 3) for x, y in zip(r2, r2_old)],
+                     "local_new_over_old": [round(x / y, 3) for x, y in zip(loc, loc_old)]}
+for b in out["bench"]:
+    for k in ("data_dir", "key_prefix"):
+        b.pop(k, None)
+print(json.dumps(out))
 PY

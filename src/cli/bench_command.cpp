@@ -286,7 +286,8 @@ void add_read(CLI::App& bench, Context& ctx) {
 }  // namespace
 
 void register_bench_commands(CLI::App& app, Context& ctx) {
-  auto* bench = app.add_subcommand("bench", "Measure the disk and the WAL on this machine");
+  auto* bench =
+      app.add_subcommand("bench", "Measure the disk, the WAL, sync and recovery on this machine");
   bench->require_subcommand(1);
   add_fsync(*bench, ctx);
   add_append(*bench, ctx);
@@ -294,6 +295,7 @@ void register_bench_commands(CLI::App& app, Context& ctx) {
   add_open(*bench, ctx);
   add_read(*bench, ctx);
   add_bench_sync(*bench, ctx);
+  add_bench_recover(*bench, ctx);
 }
 
 }  // namespace strata::cli

@@ -47,6 +47,8 @@ void register_remote_commands(CLI::App& app, Context& ctx);
 void register_bench_commands(CLI::App& app, Context& ctx);
 // `bench sync` (bench_sync_command.cpp), added by register_bench_commands.
 void add_bench_sync(CLI::App& bench, Context& ctx);
+// `bench recover` (bench_recover_command.cpp), likewise.
+void add_bench_recover(CLI::App& bench, Context& ctx);
 void register_archive_commands(CLI::App& app, Context& ctx);
 void register_repair_command(CLI::App& app, Context& ctx);
 // `sync`, `checkpoint`, `prune` and `remote verify` (after register_remote_commands).

@@ -195,6 +195,39 @@ TEST(BenchCommand, SyncShipsEachCompressionAndANothingNewSyncOnlyReadsTheManifes
   EXPECT_TRUE(dir_empty_or_missing(tmp / "b")) << tmp.path();
 }
 
+TEST(BenchCommand, RecoverRestoresFromTheStoreAndFromTheLocalWalInTurn) {
+  TempDir tmp;
+  // 64 entries of 1 KiB in the snapshot, 256 updates of the same paths after it.
+  CmdRun r = bench(tmp,
+                   "recover --json --snapshot-kib 64 --log-kib 256 --entry-bytes 1024 "
+                   "--repeat 2");
+  ASSERT_EQ(r.status, 0) << r.out << strata::testing::read_file(tmp / "stderr");
+  auto v = lines(r.out);
+  ASSERT_EQ(v.size(), 4u) << r.out;
+  for (size_t i = 0; i < v.size(); ++i) {
+    const json& j = v[i];
+    expect_common(j);
+    EXPECT_EQ(j["name"], "recover");
+    EXPECT_EQ(j["params"]["source"], i % 2 == 0 ? "r2" : "local") << j.dump();
+    EXPECT_EQ(j["params"]["run"], static_cast<int>(i / 2 + 1));
+    EXPECT_EQ(j["snapshot_entries"], 64);
+    EXPECT_EQ(j["log_entries"], 256);
+    EXPECT_EQ(j["payload_bytes"], 320 * 1024);
+    EXPECT_EQ(j["seq_reached"], 320);
+    EXPECT_GT(j["mb_per_s"].get<double>(), 0.0);
+  }
+  // From the store: the snapshot (64 files), then the 256 entries after it.
+  EXPECT_EQ(v[0]["files_restored"], 64);
+  EXPECT_EQ(v[0]["entries_restored"], 256);
+  EXPECT_EQ(v[0]["entries_replayed"], 256);
+  EXPECT_GE(v[0]["objects_downloaded"].get<uint64_t>(), 2u);
+  EXPECT_EQ(v[0]["verified"], true);
+  // From the local WAL alone: every entry replayed, nothing downloaded.
+  EXPECT_EQ(v[1]["entries_replayed"], 320);
+  EXPECT_EQ(v[1]["objects_downloaded"], 0);
+  EXPECT_TRUE(dir_empty_or_missing(tmp / "b")) << tmp.path();
+}
+
 TEST(BenchCommand, UsageErrorsExitTwo) {
   TempDir tmp;
   EXPECT_EQ(bench(tmp, "append --sync sometimes").status, 2);
@@ -203,6 +236,8 @@ TEST(BenchCommand, UsageErrorsExitTwo) {
   EXPECT_EQ(bench(tmp, "open --log-sizes 12Q").status, 2);
   EXPECT_EQ(bench(tmp, "sync --compression lz4").status, 2);
   EXPECT_EQ(bench(tmp, "sync --mb 0").status, 2);
+  EXPECT_EQ(bench(tmp, "recover --snapshot-kib 0").status, 2);
+  EXPECT_EQ(bench(tmp, "recover --repeat 0").status, 2);
 }
 
 }  // namespace
