@@ -15,8 +15,6 @@ StagedBuild::StagedBuild(RunContext& ctx, Staging& staging) : ctx_(ctx), staging
 
 void StagedBuild::set_base(uint64_t base_seq, std::string history) {
   base_seq_ = base_seq;
-  create_directories(ctx_.fs, staging_.dir() + "/state");
-  base_digest_ = digest_tree(ctx_.fs, staging_.dir() + "/state");
   log_ = std::make_unique<ImportedLog>(ctx_.fs, staging_.dir() + "/wal", base_seq + 1,
                                        std::move(history), ctx_.config.wal);
 }
@@ -53,6 +51,10 @@ uint64_t StagedBuild::extend_with_local(LocalWal& local, std::string_view why) {
 }
 
 void StagedBuild::finish(Built& built) {
+  // The base is read here, not in set_base: the object store's snapshot is
+  // extracted after its log was imported (it skips what the log replaces).
+  create_directories(ctx_.fs, staging_.dir() + "/state");
+  const StateDigest base_digest = digest_tree(ctx_.fs, staging_.dir() + "/state");
   Wal& wal = log_->wal();
   for (const auto& [tier, seq] : marks_) wal.confirm(tier, std::min(seq, log_->head_seq()));
   Materializer m(staging_.dir(), &ctx_.fs);
@@ -62,7 +64,7 @@ void StagedBuild::finish(Built& built) {
   const MaterializeResult r = m.run(wal);
   if (r.rebuilt)
     throw Error(ErrorCode::kInternal, "the staged state was rebuilt instead of extended");
-  StateDigest expected = base_digest_;
+  StateDigest expected = base_digest;
   wal.replay_view(base_seq_, 0, [&](const EntryView& e) {
     apply_to_digest(expected, e);
     return true;

@@ -24,8 +24,9 @@ class StagedBuild {
  public:
   StagedBuild(RunContext& ctx, Staging& staging);
 
-  // The base state: staging/state as it is now (restored snapshot, copied
-  // template, or empty), standing for every entry up to base_seq.
+  // The base state: staging/state as it is when finish() is called
+  // (restored snapshot, copied template, or empty), standing for every
+  // entry up to base_seq.
   void set_base(uint64_t base_seq, std::string history);
   ImportedLog& log() { return *log_; }
   // Sets the staged WAL's mark for `tier` (at most its head) when finishing:
@@ -44,7 +45,6 @@ class StagedBuild {
   RunContext& ctx_;
   Staging& staging_;
   uint64_t base_seq_ = 0;
-  StateDigest base_digest_;
   std::unique_ptr<ImportedLog> log_;
   std::vector<std::pair<std::string, uint64_t>> marks_;
 };

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -410,7 +411,14 @@ class TreeExtractor {
       : root_(root), options_(options), free_bytes_(free_bytes) {}
 
   void add_dir(const std::string& member, const std::string& rel) {
-    if (!rel.empty()) dir_at(member, rel, /*leaf_is_member=*/true);
+    if (!rel.empty()) {
+      // A skipped file is not on the disk to stop the directory: the names
+      // are checked here instead, so skipping refuses what writing refuses.
+      if (files_.contains(rel))
+        refuse_member(member, "a directory where an earlier member made a file");
+      check_not_under_file(member, rel);
+      dir_at(member, rel, /*leaf_is_member=*/true);
+    }
     dirs_++;
   }
 
@@ -433,21 +441,31 @@ class TreeExtractor {
                       "free before the restore, {} written, {} must stay free",
                       member, size, free_bytes_, bytes_, options_.reserve_free_bytes));
     }
-    const size_t slash = rel.rfind('/');
-    Dir& dir = slash == std::string::npos ? root_ : dir_at(member, rel.substr(0, slash), false);
-    const std::string name = slash == std::string::npos ? rel : rel.substr(slash + 1);
-    std::unique_ptr<File> f = dir.open_file(name, OpenMode::kCreate, 0644);
-    if (!f) refuse_member(member, "a second member of the same name");
+    if (files_.contains(rel)) refuse_member(member, "a second member of the same name");
+    check_not_under_file(member, rel);
+    const bool skip = options_.skip_file && options_.skip_file(rel);
+    std::unique_ptr<File> f;
+    if (skip) {
+      // Where writing would find the directory in the way of the file.
+      if (dirs_made_.contains(rel)) refuse_member(member, "a second member of the same name");
+      skipped_++;
+    } else {
+      const size_t slash = rel.rfind('/');
+      Dir& dir = slash == std::string::npos ? root_ : dir_at(member, rel.substr(0, slash), false);
+      const std::string name = slash == std::string::npos ? rel : rel.substr(slash + 1);
+      f = dir.open_file(name, OpenMode::kCreate, 0644);
+      if (!f) refuse_member(member, "a second member of the same name");
+    }
     Sha256 sha;
     uint64_t at = 0;
     uint64_t written = reader.read_data(member, [&](const char* p, size_t n) {
       sha.update(p, n);
-      f->pwrite(p, n, at);
+      if (f) f->pwrite(p, n, at);
       at += n;
     });
     if (written != size)
       invalid(fmt::format("member '{}' holds {} bytes, its header says {}", member, written, size));
-    f->set_mode(0644);  // whatever the umask is
+    if (f) f->set_mode(0644);  // whatever the umask is
     files_.emplace(rel, std::make_pair(size, to_hex(sha.finish())));
     bytes_ += size;
   }
@@ -501,10 +519,22 @@ class TreeExtractor {
   }
 
   uint64_t files() const { return files_.size(); }
+  uint64_t skipped() const { return skipped_; }
   uint64_t dirs() const { return dirs_; }
   uint64_t bytes() const { return bytes_; }
 
  private:
+  // A member below a file member is refused. Writing alone would catch it
+  // (the file is in the directory's way), but a skipped file is not there.
+  void check_not_under_file(const std::string& member, const std::string& rel) const {
+    for (size_t slash = rel.find('/'); slash != std::string::npos;
+         slash = rel.find('/', slash + 1)) {
+      if (files_.contains(rel.substr(0, slash)))
+        refuse_member(member, fmt::format("under '{}', which an earlier member made a file",
+                                          rel.substr(0, slash)));
+    }
+  }
+
   // The directory rel ("a/b", never ""), made where missing. The last one is
   // kept open: members arrive grouped by directory.
   Dir& dir_at(const std::string& member, const std::string& rel, bool leaf_is_member) {
@@ -532,6 +562,7 @@ class TreeExtractor {
         throw Error(ErrorCode::kIoError, fmt::format("{}: vanished while restoring", member));
       cur = std::move(next);
       at = cur.get();
+      dirs_made_.insert(rel.substr(0, slash));
       if (leaf) break;
       start = slash + 1;
     }
@@ -546,6 +577,8 @@ class TreeExtractor {
   const SnapshotReadOptions& options_;
   uint64_t free_bytes_;
   std::map<std::string, std::pair<uint64_t, std::string>> files_;
+  std::set<std::string> dirs_made_;  // every directory made or opened, relative
+  uint64_t skipped_ = 0;
   uint64_t dirs_ = 0;
   uint64_t bytes_ = 0;
 };
@@ -699,6 +732,7 @@ SnapshotReadResult read_snapshot_archive(const ByteSource& source, const std::st
                           kSnapshotFileListName));
     reader.drain();
     result.files = tree.files();
+    result.files_skipped = tree.skipped();
     result.directories = tree.dirs();
     result.content_bytes = tree.bytes();
     result.archive_bytes = reader.bytes_in();

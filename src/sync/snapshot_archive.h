@@ -93,11 +93,19 @@ struct SnapshotReadOptions {
   std::string expect_lineage;  // "" = any
   std::optional<uint64_t> expect_seq;
   FileSystem* fs = nullptr;  // asked for free space; nullptr: the real one
+  // A regular file member (its path relative to the state directory) for
+  // which this returns true is read and checked like every other member
+  // (size, SHA-256, the file list, the names around it) but not written:
+  // recovery passes the paths its log writes or deletes afterwards, which
+  // the replay makes whatever the snapshot held there. Unset: every member
+  // is written.
+  std::function<bool(std::string_view rel)> skip_file;
 };
 
 struct SnapshotReadResult {
   SnapshotMeta meta;
-  uint64_t files = 0;
+  uint64_t files = 0;          // regular file members, checked (written or skipped)
+  uint64_t files_skipped = 0;  // of them, not written (skip_file)
   uint64_t directories = 0;
   uint64_t content_bytes = 0;
   uint64_t archive_bytes = 0;

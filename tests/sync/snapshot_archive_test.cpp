@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "strata/error.h"
@@ -388,19 +389,44 @@ TEST_F(SnapshotArchiveTest, HostileMembersAreRefusedByName) {
       {"a file named state", {file("state", "1")}, ErrorCode::kInvalidPath, "'state'"},
       {"member after the list", {}, ErrorCode::kSnapshotInvalid, "follows the file list"},
   };
-  for (const auto& c : cases) {
-    SCOPED_TRACE(c.what);
-    std::vector<Member> m = {header(), dir("state/")};
-    m.insert(m.end(), c.members.begin(), c.members.end());
-    m.push_back(list_for(m));
-    if (std::string(c.what) == "member after the list") m.push_back(file("state/late", "x"));
-    const std::string bytes = craft(m);
-    const auto names = names_in(bytes);
-    for (const auto& member : m)
-      ASSERT_NE(std::find(names.begin(), names.end(), member.name), names.end())
-          << "the crafted archive lost " << member.name;
-    expect_refused(bytes, c.code, c.says);
+  // The same refusals when recovery skips members its log replaces (no
+  // skipped file is on the disk to be in another member's way).
+  SnapshotReadOptions skip_all;
+  skip_all.skip_file = [](std::string_view) { return true; };
+  for (const SnapshotReadOptions& options : {SnapshotReadOptions{}, skip_all}) {
+    for (const auto& c : cases) {
+      SCOPED_TRACE(fmt::format("{}{}", c.what, options.skip_file ? ", members skipped" : ""));
+      std::vector<Member> m = {header(), dir("state/")};
+      m.insert(m.end(), c.members.begin(), c.members.end());
+      m.push_back(list_for(m));
+      if (std::string(c.what) == "member after the list") m.push_back(file("state/late", "x"));
+      const std::string bytes = craft(m);
+      const auto names = names_in(bytes);
+      for (const auto& member : m)
+        ASSERT_NE(std::find(names.begin(), names.end(), member.name), names.end())
+            << "the crafted archive lost " << member.name;
+      expect_refused(bytes, c.code, c.says, options);
+    }
   }
+}
+
+TEST_F(SnapshotArchiveTest, SkippedMembersAreCheckedButNotWritten) {
+  std::vector<Member> m = {header(), dir("state/"), file("state/a/b", "hello"),
+                           file("state/a/c", "world"), file("state/d", "kept")};
+  m.push_back(list_for(m));
+  SnapshotReadOptions o;
+  o.skip_file = [](std::string_view rel) { return rel == "a/b" || rel == "d"; };
+  auto r = read_snapshot_archive(put(craft(m)), target, o);
+  EXPECT_EQ(r.files, 3u);
+  EXPECT_EQ(r.files_skipped, 2u);
+  EXPECT_EQ(tree_of(target), (Files{{"a/", "<dir>"}, {"a/c", "world"}}));
+  sfs::remove_all(target);
+
+  // A skipped member still has to match the file list.
+  std::vector<Member> bad = {header(), dir("state/"), file("state/a/b", "hellO"),
+                             file("state/a/c", "world"), file("state/d", "kept")};
+  bad.push_back(list_for(m));
+  expect_refused(craft(bad), ErrorCode::kSnapshotInvalid, "'state/a/b' does not match", o);
 }
 
 TEST_F(SnapshotArchiveTest, ArchivesThatAreNotASnapshotAreRefused) {
