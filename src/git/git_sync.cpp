@@ -4,6 +4,7 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -22,6 +23,7 @@
 #include "git/restore_writer.h"
 #include "git/tree_writer.h"
 #include "strata/error.h"
+#include "strata/fs.h"
 
 namespace strata {
 
@@ -89,21 +91,54 @@ struct GitSync::Impl {
 
   mutable std::mutex mu;  // guards st
   GitSyncStatus st;
+  // Whether the branch's tip may not be durable yet: a sync after the last
+  // commit failed, or this process has not synced since it opened the
+  // repository (an earlier one may have died before its sync).
+  std::atomic<bool> sync_owed{true};
+
+  // libgit2 fsyncs each object and ref before its rename and the directory
+  // it lands in after (GIT_OPT_ENABLE_FSYNC_GITDIR), but not the parent of
+  // a directory it makes (a new objects/xx or refs/heads/<prefix>): one
+  // syncfs makes those durable too, before a snapshot can be confirmed.
+  void sync_repository() { FileSystem::real().sync_filesystem(cfg.repo_dir); }
+
+  // A remote on this machine (a path or file://) is written by libgit2
+  // itself: as for a snapshot, a syncfs covers the directories it made there
+  // (and here, for the tracking ref) before a push's confirmed seq is
+  // reported, once after each push and once per process. Any other
+  // remote's durability is its server's.
+  std::atomic<bool> remote_sync_owed{true};
+  void sync_local_remote() {
+    if (!remote_sync_owed) return;
+    const std::string id = remote_identity(repo.get(), cfg.remote);
+    if (!id.empty() && id[0] == '/') {
+      FileSystem::real().sync_filesystem(id);
+      FileSystem::real().sync_filesystem(cfg.repo_dir);
+    }
+    remote_sync_owed = false;
+  }
 
   // A new bare repository, made in a sibling directory and renamed into
   // place, so a concurrent process sees either no repository or a whole one
   // (never a half-initialized directory). Losing the race is fine: the
-  // winner's repository is opened.
+  // winner's repository is opened. The move goes through the file-system
+  // seam and is durable before the repository is used: what libgit2 wrote
+  // in the staging directory is synced (one syncfs) before the rename
+  // publishes it, and the parent directory after, so a power cut cannot
+  // take away a repository whose snapshots a tier already confirmed.
   void create_repository() {
     namespace sfs = std::filesystem;
+    FileSystem& fs = FileSystem::real();
     const sfs::path target = sfs::absolute(cfg.repo_dir).lexically_normal();
-    std::error_code ec;
-    sfs::create_directories(target.parent_path(), ec);
-    std::string staging =
-        (target.parent_path() / ("." + target.filename().string() + ".init-XXXXXX")).string();
-    if (::mkdtemp(staging.data()) == nullptr) {
-      throw_errno("creating a staging directory for", cfg.repo_dir, errno);
+    fs.make_dirs(target.parent_path().string());
+    auto parent = fs.open_dir(target.parent_path().string());
+    const std::string leaf = target.filename().string();
+    const std::string staging_leaf = "." + leaf + ".init-" + random_hex(6);
+    if (!parent->make_dir(staging_leaf, 0700)) {
+      throw Error(ErrorCode::kIoError, fmt::format("creating a staging directory for {}: {} exists",
+                                                   cfg.repo_dir, staging_leaf));
     }
+    const std::string staging = (target.parent_path() / staging_leaf).string();
     struct Cleanup {
       std::string path;
       ~Cleanup() {
@@ -118,14 +153,20 @@ struct GitSync::Impl {
     check(git_repository_init_ext(&r, staging.c_str(), &opts),
           fmt::format("creating the repository {}", cfg.repo_dir));
     git_repository_free(r);
-    // rename(2) replaces an empty directory and fails on a non-empty one.
-    if (::rename(staging.c_str(), target.c_str()) == 0) {
-      cleanup.path.clear();
-      spdlog::info("created the archive repository {}", cfg.repo_dir);
-      return;
+    parent->sync_filesystem();
+    // rename(2) replaces an empty directory and fails on a non-empty one:
+    // then another process created it first.
+    try {
+      parent->rename(staging_leaf, *parent, leaf);
+    } catch (const Error&) {
+      const auto there = parent->stat(leaf);
+      std::error_code ec;
+      if (there && there->kind == FileKind::kDirectory && !sfs::is_empty(target, ec)) return;
+      throw;
     }
-    const int err = errno;
-    if (err != ENOTEMPTY && err != EEXIST) throw_errno("creating", cfg.repo_dir, err);
+    cleanup.path.clear();
+    parent->sync();
+    spdlog::info("created the archive repository {}", cfg.repo_dir);
   }
 
   void open_repository() {
@@ -395,6 +436,10 @@ SnapshotResult GitSync::snapshot(uint64_t wal_seq) {
           pm->sources == m.sources) {
         spdlog::info("archive: state unchanged since {} (seq {}); no commit", short_hex(parent_oid),
                      pm->wal_seq);
+        if (d.sync_owed) {
+          d.sync_repository();
+          d.sync_owed = false;
+        }
         return SnapshotResult{false, d.info_of(parent.get(), pm), stats.skipped};
       }
     }
@@ -463,6 +508,9 @@ SnapshotResult GitSync::snapshot(uint64_t wal_seq) {
                               git_repository_path(repo), d.branch_ref));
     }
     check(rc, "moving " + d.cfg.branch);
+    d.sync_owed = true;
+    d.sync_repository();
+    d.sync_owed = false;
 
     spdlog::info("archive: committed {} on {} (seq {}, {} files, {})", short_hex(commit_oid),
                  d.cfg.branch, wal_seq, m.file_count, human_bytes(m.total_bytes));
@@ -523,6 +571,7 @@ PushResult GitSync::push() {
     r.local_commit = oid_hex(local);
     r.remote_before = remote ? oid_hex(*remote) : "";
     if (remote && git_oid_equal(&*remote, &local)) {
+      d.sync_local_remote();
       r.confirmed_seq = d.confirmed_seq_locked();
       {
         std::lock_guard lock(d.mu);
@@ -570,6 +619,7 @@ PushResult GitSync::push() {
         }
         if (now && git_oid_equal(&*now, &local)) {
           spdlog::info("archive: {}; the remote has {} now", e.what(), short_hex(local));
+          d.sync_local_remote();
           r.confirmed_seq = d.confirmed_seq_locked();
           {
             std::lock_guard lock(d.mu);
@@ -587,6 +637,8 @@ PushResult GitSync::push() {
     }
     record_ref(d.repo.get(), d.tracking_ref, pushed, "strata: remote tip after push",
                "recording the pushed tip", &d.redact);
+    d.remote_sync_owed = true;
+    d.sync_local_remote();
     r.pushed = true;
     r.local_commit = oid_hex(pushed);
     r.confirmed_seq = d.confirmed_seq_locked();

@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/thread_annotations.h"
+#include "server/connection_pool.h"
 #include "server/connection_stream.h"
 #include "server/entry_json.h"
 #include "server/routes.h"
@@ -27,9 +28,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Set while the current thread serves a connection it could not give a
-// worker: every request on it is answered 503.
-thread_local bool t_shedding = false;
 // When the current request's headers were read (for the duration metric).
 thread_local std::optional<Clock::time_point> t_started;
 
@@ -143,85 +141,6 @@ class HttpServer::Listener : public httplib::Server {
   int stop_fd_ = -1;
 };
 
-// A fixed set of workers, one connection each (httplib serves a keep-alive
-// connection on one thread until it closes). A connection that finds no idle
-// worker is not queued behind the others: it is answered 503 on a shedding
-// thread (at most kShedThreads at once, else on the accept thread itself,
-// which then pushes back through the listen backlog).
-class HttpServer::ConnectionPool : public httplib::TaskQueue {
- public:
-  explicit ConnectionPool(size_t workers) {
-    for (size_t i = 0; i < workers; ++i) threads_.emplace_back([this] { work(); });
-  }
-  ~ConnectionPool() override = default;
-
-  void enqueue(std::function<void()> fn) override EXCLUDES(mu_) {
-    {
-      MutexLock lock(mu_);
-      if (idle_ > jobs_.size()) {
-        jobs_.push_back(std::move(fn));
-        cv_.notify_one();
-        return;
-      }
-      if (shedding_ < kShedThreads) {
-        shedding_++;
-        std::thread([this, f = std::move(fn)] {
-          shed(f);
-          MutexLock lk(mu_);
-          shedding_--;
-          shed_cv_.notify_all();
-        }).detach();
-        return;
-      }
-    }
-    shed(fn);
-  }
-
-  void shutdown() override EXCLUDES(mu_) {
-    {
-      MutexLock lock(mu_);
-      stopping_ = true;
-    }
-    cv_.notify_all();
-    for (auto& t : threads_) t.join();
-    MutexLock lock(mu_);
-    shed_cv_.wait(lock, [&]() REQUIRES(mu_) { return shedding_ == 0; });
-  }
-
- private:
-  static constexpr size_t kShedThreads = 4;
-
-  static void shed(const std::function<void()>& fn) {
-    t_shedding = true;
-    fn();
-    t_shedding = false;
-  }
-
-  void work() EXCLUDES(mu_) {
-    MutexLock lock(mu_);
-    while (true) {
-      idle_++;
-      cv_.wait(lock, [&]() REQUIRES(mu_) { return stopping_ || !jobs_.empty(); });
-      idle_--;
-      if (jobs_.empty()) return;  // stopping, nothing left
-      auto fn = std::move(jobs_.front());
-      jobs_.pop_front();
-      lock.unlock();
-      fn();
-      lock.lock();
-    }
-  }
-
-  Mutex mu_;
-  std::condition_variable cv_;
-  std::condition_variable shed_cv_;
-  std::deque<std::function<void()>> jobs_ GUARDED_BY(mu_);
-  std::vector<std::thread> threads_;  // made by the constructor, joined by shutdown
-  size_t idle_ GUARDED_BY(mu_) = 0;
-  size_t shedding_ GUARDED_BY(mu_) = 0;
-  bool stopping_ GUARDED_BY(mu_) = false;
-};
-
 HttpServer::HttpServer(HttpLimits limits, std::string token, Metrics& metrics)
     : limits_(limits), token_(std::move(token)), metrics_(metrics) {
   server_ = std::make_unique<Listener>(limits_);
@@ -282,7 +201,7 @@ httplib::Server::HandlerResponse HttpServer::before_routing(const httplib::Reque
                                                             httplib::Response& res) {
   using R = httplib::Server::HandlerResponse;
   t_started = Clock::now();
-  if (t_shedding) {
+  if (ConnectionPool::shedding()) {
     res.set_header("Retry-After", "1");
     send_error_and_close(res, 503, "OVERLOADED",
                          fmt::format("too many connections (STRATA_MAX_CONNECTIONS={}); retry",

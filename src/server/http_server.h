@@ -78,7 +78,6 @@ class HttpServer {
 
  private:
   class Listener;
-  class ConnectionPool;
   httplib::Server::HandlerResponse before_routing(const httplib::Request& req,
                                                   httplib::Response& res);
   void after_response(const httplib::Request& req, const httplib::Response& res);

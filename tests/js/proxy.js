@@ -7,16 +7,19 @@
 // answered 403 SignatureDoesNotMatch the way S3 does.
 //
 // Faults are armed through the proxy itself:
-//   GET /__proxy/fault?mode=M&count=N[&status=S][&method=GET]
+//   GET /__proxy/fault?mode=M&count=N[&status=S][&method=GET][&rate=R]
 //     mode: status   answer S (default 503) with an S3 error body
 //           reset    reset the TCP connection (RST) without answering
 //           close    close the connection without answering
 //           stall    accept the request and never answer
 //           truncate forward, but cut the response body in half and close
 //     count: how many matching requests get the fault (-1: all)
+//     rate:  the chance (0 to 1, default 1) that a matching request gets it,
+//            so faults come mixed with answers that go through
 //   GET /__proxy/clear   disarm
-//   GET /__proxy/stats   {"connections":..,"requests":..,"faults":..,"methods":{"GET":..}}
-//                        (S3 traffic only)
+//   GET /__proxy/stats   {"connections":..,"requests":..,"faults":..,"methods":{"GET":..},
+//                         "fault_kinds":{"status:503":..,"reset":..}}
+//                        (S3 traffic only; fault_kinds counts the faults dealt by kind)
 //
 // With --conditional, PUTs and multipart completions carrying If-Match or
 // If-None-Match: * are decided the way S3 and R2 decide them (s3rver ignores
@@ -46,9 +49,11 @@ if (args.verify) {
   credentials = { accessKeyId: args.verify.slice(0, colon), secretAccessKey: args.verify.slice(colon + 1) };
 }
 
-const stats = { connections: 0, requests: 0, faults: 0, signature_failures: 0, methods: {}, precondition_failures: 0 };
+const stats = {
+  connections: 0, requests: 0, faults: 0, signature_failures: 0, methods: {}, precondition_failures: 0, fault_kinds: {},
+};
 const keyLocks = new Map(); // object path -> promise of the last conditional write
-let fault = null; // {mode, count, status, method}
+let fault = null; // {mode, count, status, method, rate}
 const stalled = [];
 const agent = new http.Agent({ keepAlive: true });
 
@@ -61,8 +66,11 @@ function s3Error(res, status, code, message) {
 function takeFault(req) {
   if (!fault || fault.count === 0) return null;
   if (fault.method && fault.method !== req.method) return null;
+  if (fault.rate < 1 && Math.random() >= fault.rate) return null;
   if (fault.count > 0) fault.count -= 1;
   stats.faults += 1;
+  const kind = fault.mode === 'status' ? `status:${fault.status}` : fault.mode;
+  stats.fault_kinds[kind] = (stats.fault_kinds[kind] || 0) + 1;
   return fault;
 }
 
@@ -74,6 +82,7 @@ function admin(req, res) {
       count: Number(url.searchParams.get('count') || '1'),
       status: Number(url.searchParams.get('status') || '503'),
       method: url.searchParams.get('method') || null,
+      rate: Number(url.searchParams.get('rate') || '1'),
     };
   } else if (url.pathname === '/__proxy/clear') {
     fault = null;
