@@ -21,7 +21,7 @@ fi
 targets=(manifest snapshot entries sigv4 xml http wal_open)
 [[ -n "$only" ]] && targets=("$only")
 for t in "${targets[@]}"; do
-  cmake --build "$dir" -j"$(nproc)" --target "fuzz_$t" -- --quiet
+  cmake --build "$dir" -j"$(nproc)" --target "fuzz_$t" >/dev/null
 done
 max_len() { sed -n "s/^set(fuzz_max_len_$1 \([0-9]*\))/\1/p" "$root/fuzz/CMakeLists.txt"; }
 for t in "${targets[@]}"; do
@@ -30,6 +30,6 @@ for t in "${targets[@]}"; do
   echo "== $t: $secs s" >&2
   "$dir/fuzz/fuzz_$t" -max_total_time="$secs" -max_len="$(max_len "$t")" -timeout=30 \
     -print_final_stats=1 -artifact_prefix="$work/" "$work/corpus" "$root/fuzz/corpus/$t" \
-    2>"$work/log" || echo "run.sh: $t stopped with a failure: see $work/log" >&2
-  grep -E '^(stat::|#[0-9]+ *DONE)' "$work/log" | sed "s/^/$t: /" >&2 || true
+    >"$work/log" 2>&1 || echo "run.sh: $t stopped with a failure: see $work/log" >&2
+  grep -E '^(stat::|#[0-9]+[[:space:]]+DONE)' "$work/log" | sed "s/^/$t: /" >&2 || true
 done
