@@ -4,7 +4,10 @@
 #include <fstream>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
+#include "properties.h"
+#include "property_support.h"
 #include "strata/error.h"
 #include "strata/wal.h"
 
@@ -109,6 +112,28 @@ std::string check_open(const std::string& dir, const std::string& segment, size_
     if (!problem.empty()) return fmt::format("{} (skip_corrupt={})", problem, skip);
   }
   return "";
+}
+
+std::string check_wal_open(std::string_view input) {
+  constexpr uint64_t kWritten = 40;
+  static const std::string seed = [] {
+    // Opening a damaged WAL warns about it: a line per input otherwise.
+    spdlog::set_level(spdlog::level::err);
+    return make_segment(kWritten);
+  }();
+  if (input.size() < 2) return "";
+  // The first two bytes choose where the rest lands.
+  const size_t at =
+      (static_cast<size_t>(static_cast<uint8_t>(input[0])) << 8 | static_cast<uint8_t>(input[1])) %
+      seed.size();
+  std::string seg = seed;
+  const std::string_view patch = input.substr(2);
+  seg.replace(at, std::min(patch.size(), seg.size() - at), patch);
+  size_t first_diff = 0;
+  while (first_diff < std::min(seg.size(), seed.size()) && seg[first_diff] == seed[first_diff]) {
+    first_diff++;
+  }
+  return check_open(scratch_dir() + "/wal_open", seg, first_diff, kWritten);
 }
 
 }  // namespace strata::fuzz

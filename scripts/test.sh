@@ -7,7 +7,8 @@
 # run. docs/testing.md has what each tree covers and what it costs.
 #
 #   address  build-asan/  clang++, AddressSanitizer + LeakSanitizer +
-#                         UndefinedBehaviorSanitizer: every test
+#                         UndefinedBehaviorSanitizer: every test, and each
+#                         libFuzzer target of fuzz/ for a few seconds
 #   thread   build-tsan/  clang++, ThreadSanitizer: the tests labelled
 #                         `concurrency` (tests/CMakeLists.txt)
 #   normal   build/       the user's tree (bootstrap's RelWithDebInfo, g++):
@@ -77,6 +78,7 @@ phase "layer order and formatting"
 # optimization level: CMake cannot switch compilers in place).
 build_sanitized() {
   local kind="$1" dir="$2" flags="$3"
+  shift 3  # the rest: more CMake options for this tree
   local target_args=() t
   for t in ${targets:-}; do target_args+=(--target "$t"); done
   local launcher=()
@@ -85,7 +87,7 @@ build_sanitized() {
   # same heavy headers (GoogleTest, nlohmann-json, the strata API).
   local args=(-DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo
     -DSTRATA_SANITIZE="$kind" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$flags -DNDEBUG"
-    -DSTRATA_UNITY_TESTS=ON -DSTRATA_WERROR=ON "${launcher[@]}")
+    -DSTRATA_UNITY_TESTS=ON -DSTRATA_WERROR=ON "${launcher[@]}" "$@")
   if [[ "$(cat "$dir/.strata-configure" 2>/dev/null)" != "${args[*]}" ]]; then
     rm -rf "$dir"
     cmake -S . -B "$dir" "${args[@]}" >/dev/null
@@ -165,7 +167,9 @@ tsan_flags="-O1 -g1"
 for tree in $trees; do
   case "$tree" in
     address)
-      build_sanitized address build-asan "$asan_flags"
+      # With the libFuzzer targets of fuzz/ (STRATA_FUZZ): ctest runs each
+      # for STRATA_FUZZ_SECONDS (label fuzz) among the other tests.
+      build_sanitized address build-asan "$asan_flags" -DSTRATA_FUZZ=ON
       phase "AddressSanitizer build (build-asan)"
       # One more test than cores: the tests mostly wait (fsync, s3rver, child
       # processes: the load stayed near 1.2 with -j2 on two cores), and they

@@ -73,7 +73,7 @@ Entry entry_from_json_line(const std::string& line) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(line);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for 1e999
     throw Error(ErrorCode::kInvalidArgument, fmt::format("not valid JSON ({})", e.what()));
   }
   if (!j.is_object()) throw Error(ErrorCode::kInvalidArgument, "expected a JSON object");

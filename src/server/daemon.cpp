@@ -406,6 +406,21 @@ int Daemon::run() {
   return 0;
 }
 
+void Daemon::boot_in_process() {
+  for (BootStep& s : boot_steps()) {
+    if (s.name == "listen") break;  // no socket, no serve.json
+    s.run();
+  }
+  register_routes(*this);
+  ready_ = true;
+}
+
+void Daemon::stop_in_process() {
+  draining_ = true;
+  if (scheduler_) scheduler_->stop();
+  if (wal_) wal_->close();
+}
+
 int run(const std::string& data_dir) {
   ServerOptions options;
   try {

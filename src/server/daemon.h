@@ -50,6 +50,13 @@ class Daemon {
   // here), shuts down. Returns the exit code.
   int run();
 
+  // Boots as run() does but listens on no socket: the routes are registered
+  // and requests come in through http().process() (the HTTP fuzz target,
+  // fuzz/http_property.cpp, drives the real parser and routes this way).
+  // Throws what a failed boot step threw. stop_in_process() ends it.
+  void boot_in_process();
+  void stop_in_process();
+
   // For the routes (valid once boot has opened the WAL).
   Wal& wal() { return *wal_; }
   StateView& state() { return *state_; }

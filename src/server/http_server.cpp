@@ -120,6 +120,9 @@ class HttpServer::Listener : public httplib::Server {
   ~Listener() override { ::close(stop_fd_); }
 
   void widen_backlog() { ::listen(svr_sock_, 256); }
+  bool process_one(httplib::Stream& strm, bool close_connection, bool& connection_closed) {
+    return process_request(strm, close_connection, connection_closed, nullptr);
+  }
   // Wakes the connections waiting for their next request, so they close now
   // instead of after the idle timeout; requests in progress are not touched.
   void wake_idle() {
@@ -133,7 +136,7 @@ class HttpServer::Listener : public httplib::Server {
         sock, limits_.read_timeout, limits_.write_timeout, limits_.idle_timeout,
         keep_alive_max_count_, stop_fd_, [this] { return svr_sock_ != INVALID_SOCKET; },
         [this](httplib::Stream& strm, bool close_connection, bool& connection_closed) {
-          return process_request(strm, close_connection, connection_closed, nullptr);
+          return process_one(strm, close_connection, connection_closed);
         });
   }
 
@@ -315,6 +318,10 @@ void HttpServer::after_response(const httplib::Request& req, const httplib::Resp
     spdlog::log(level, "http {} {} {} {:.1f} ms from {}", method, req.path.substr(0, 200),
                 res.status, seconds * 1000, req.remote_addr);
   }
+}
+
+bool HttpServer::process(httplib::Stream& strm, bool close_connection, bool& connection_closed) {
+  return server_->process_one(strm, close_connection, connection_closed);
 }
 
 void HttpServer::bind(const ListenAddress& address) {

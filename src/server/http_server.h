@@ -66,6 +66,13 @@ class HttpServer {
   std::optional<std::string> read_body(const httplib::Request& req, httplib::Response& res,
                                        const httplib::ContentReader& reader) const;
 
+  // One request read from strm through cpp-httplib's parser, this server's
+  // checks and the routes, its answer written to strm: what each request of
+  // a connection goes through, without the socket (the HTTP fuzz target).
+  // close_connection: answer as the connection's last request; returns
+  // httplib's result (false: the rest of strm cannot be trusted).
+  bool process(httplib::Stream& strm, bool close_connection, bool& connection_closed);
+
   // Binds the address (port 0: a free one). Throws kIoError naming it.
   void bind(const ListenAddress& address);
   int port() const { return port_; }

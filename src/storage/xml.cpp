@@ -77,7 +77,11 @@ std::string xml_unescape(std::string_view text) {
       char* end = nullptr;
       unsigned long cp =
           std::strtoul(digits.c_str(), &end, ent[1] == 'x' || ent[1] == 'X' ? 16 : 10);
-      if (digits.empty() || *end != '\0' || cp > 0x10FFFF) {
+      // Not a character XML allows (U+0000, a UTF-16 surrogate, beyond
+      // U+10FFFF): kept as written, so the text never holds a NUL or bytes
+      // that are not UTF-8 (found by fuzz/xml_fuzz.cpp).
+      if (digits.empty() || *end != '\0' || cp == 0 || (cp >= 0xD800 && cp <= 0xDFFF) ||
+          cp > 0x10FFFF) {
         out.push_back('&');
         continue;
       }

@@ -12,7 +12,8 @@
 namespace strata::storage {
 
 // Decodes &amp; &lt; &gt; &quot; &apos; and numeric references (&#NN; &#xHH;)
-// into UTF-8. Unknown entities are kept as written.
+// into UTF-8. Unknown entities, and references to what is no XML character
+// (U+0000, surrogates, beyond U+10FFFF), are kept as written.
 std::string xml_unescape(std::string_view text);
 std::string xml_escape(std::string_view text);
 

@@ -147,7 +147,9 @@ void check_rules(const Manifest& m, std::string_view where) {
       invalid(where, fmt::format("{}{} entries do not fit seqs {}-{}", r.prefix(), o.entries,
                                  o.first_seq, o.last_seq));
     }
-    if (o.raw_bytes < o.entries * sync::kMinRecordBytes) {
+    // Divided, not multiplied: entries * kMinRecordBytes wraps around 2^64
+    // (2^62 entries passed with raw_bytes 38; fuzz/regressions/manifest/).
+    if (o.entries > o.raw_bytes / sync::kMinRecordBytes) {
       invalid(where, fmt::format("{}raw_bytes {} is too small for {} records", r.prefix(),
                                  o.raw_bytes, o.entries));
     }

@@ -154,6 +154,19 @@ TEST_F(Cli, AppendJsonlAllGoodExitsZero) {
   EXPECT_EQ(out, "1 line 1\n2 line 3\n") << "blank lines count as lines";
 }
 
+// Regression test: a number beyond a double is nlohmann-json's out_of_range,
+// not its parse_error; it escaped the per-line report and ended the command
+// (the daemon's body parser had the same hole, found by fuzz/entries_fuzz.cpp).
+TEST_F(Cli, AppendJsonlReportsANumberBeyondADoubleAsABadLine) {
+  std::string out, err;
+  EXPECT_EQ(run("append --jsonl", &out, &err,
+                "{\"type\":\"session\",\"op\":\"create\",\"path\":\"a\",\"data\":1e999}\n"
+                "{\"type\":\"session\",\"op\":\"create\",\"path\":\"b\"}\n"),
+            2);
+  EXPECT_EQ(out, "1 line 2\n");
+  EXPECT_NE(err.find("line 1:"), std::string::npos) << err;
+}
+
 TEST_F(Cli, ReplaySinceAndLimit) {
   for (int i = 1; i <= 10; ++i) append(fmt::format("p/{}", i), fmt::format("v{}", i));
   auto all = replay();
