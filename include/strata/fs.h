@@ -68,6 +68,7 @@ class FileLock {
 struct DiskSpace {
   uint64_t free_bytes = 0;  // available to an unprivileged writer (f_bavail)
   uint64_t total_bytes = 0;
+  bool read_only = false;  // mounted read-only (ST_RDONLY): every write fails with EROFS
 };
 
 enum class OpenMode {
@@ -260,5 +261,11 @@ bool remove_tree(Dir& parent, const std::string& name);
 // component.
 std::string parent_path(const std::string& path);
 std::string base_name(const std::string& path);
+
+// Whether path is a directory or a symlink to one. For the operator's own
+// layout only (DATA_DIR, its wal/, which may be links to another disk, as
+// PostgreSQL's pg_wal may be): FileSystem::is_directory does not follow
+// links, for paths that a remote or an archive names.
+bool is_directory_following_links(FileSystem& fs, const std::string& path);
 
 }  // namespace strata

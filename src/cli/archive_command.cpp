@@ -157,7 +157,7 @@ std::string short_id(const std::string& hex) {
 // the log holds). Returns the mark now recorded, or nullopt when there is
 // no WAL (nothing to protect, and a WAL is never created here).
 std::optional<uint64_t> confirm_git_in_wal(const Context& ctx, uint64_t seq) {
-  if (!FileSystem::real().is_directory(ctx.wal_dir())) return std::nullopt;
+  if (!is_directory_following_links(FileSystem::real(), ctx.wal_dir())) return std::nullopt;
   WalOptions options = wal_writer_options(ctx);
   options.tiers = {"git"};
   auto wal = Wal::open(options);
@@ -180,7 +180,7 @@ struct ArchiveOptions {
 };
 
 int run_archive(Context& ctx, const ArchiveOptions& o) {
-  if (!FileSystem::real().is_directory(ctx.data_dir)) {
+  if (!is_directory_following_links(FileSystem::real(), ctx.data_dir)) {
     throw Error(ErrorCode::kNotFound, fmt::format("DATA_DIR {} does not exist", ctx.data_dir));
   }
   GitSyncConfig cfg = GitSyncConfig::from_env(ctx.data_dir);

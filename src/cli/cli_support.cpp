@@ -39,11 +39,11 @@ const CLI::Validator& positive_number() {
 
 void require_existing_wal(const Context& ctx) {
   FileSystem& fs = FileSystem::real();
-  if (!fs.is_directory(ctx.data_dir)) {
+  if (!is_directory_following_links(fs, ctx.data_dir)) {
     throw Error(ErrorCode::kNotFound,
                 fmt::format("no data directory {} (set DATA_DIR or --data-dir)", ctx.data_dir));
   }
-  if (!fs.is_directory(ctx.wal_dir())) {
+  if (!is_directory_following_links(fs, ctx.wal_dir())) {
     throw Error(ErrorCode::kNotFound,
                 fmt::format("no WAL in {}: {} does not exist (nothing was appended yet)",
                             ctx.data_dir, ctx.wal_dir()));

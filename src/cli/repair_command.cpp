@@ -49,7 +49,7 @@ std::string dropped_line(const DroppedRange& d) {
 }
 
 int run_repair(const Context& ctx, const RepairArgs& a) {
-  if (!FileSystem::real().is_directory(ctx.wal_dir())) {
+  if (!is_directory_following_links(FileSystem::real(), ctx.wal_dir())) {
     throw Error(ErrorCode::kNotFound, fmt::format("no WAL in {}", ctx.wal_dir()));
   }
   // Checked first, without the lock: damage a skip_corrupt open cannot fix

@@ -21,6 +21,14 @@ std::string base_name(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
+bool is_directory_following_links(FileSystem& fs, const std::string& path) {
+  try {
+    return fs.open_dir(path) != nullptr;
+  } catch (const Error&) {
+    return false;  // not a directory, or not one that can be opened
+  }
+}
+
 namespace {
 
 std::unique_ptr<Dir> open_existing_dir(FileSystem& fs, const std::string& path) {

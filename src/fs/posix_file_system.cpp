@@ -515,7 +515,8 @@ class PosixFileSystem final : public FileSystem {
     struct statvfs st {};
     if (::statvfs(path.c_str(), &st) != 0) throw_errno("statvfs", path, errno);
     return DiskSpace{static_cast<uint64_t>(st.f_bavail) * st.f_frsize,
-                     static_cast<uint64_t>(st.f_blocks) * st.f_frsize};
+                     static_cast<uint64_t>(st.f_blocks) * st.f_frsize,
+                     (st.f_flag & ST_RDONLY) != 0};
   }
 
   void sync_filesystem(const std::string& path) override {

@@ -104,7 +104,7 @@ LocalWal probe_local(RunContext& ctx) {
   const std::string wal_dir = ctx.dest + "/wal";
   l.offer.lineage = read_lineage_id(ctx.fs, ctx.dest);
   bool any_segment = false;
-  if (ctx.fs.is_directory(wal_dir)) {
+  if (is_directory_following_links(ctx.fs, wal_dir)) {
     for (const auto& name : ctx.fs.list_dir(wal_dir)) {
       uint64_t base = 0;
       if (wal::parse_segment_file_name(name, &base)) {

@@ -258,7 +258,7 @@ class Recovery {
 
  private:
   void prepare_dest() {
-    if (!ctx_.live && ctx_.fs.is_directory(ctx_.dest)) {
+    if (!ctx_.live && is_directory_following_links(ctx_.fs, ctx_.dest)) {
       for (const auto& name : ctx_.fs.list_dir(ctx_.dest)) {
         if (name != kRecoveryDirName)
           throw Error(ErrorCode::kInvalidArgument,

@@ -55,7 +55,7 @@ Offer probe_template(RunContext& ctx) {
                    "not configured (RECOVERY_TEMPLATE_DIR)")) {
     return o;
   }
-  if (!ctx.fs.is_directory(ctx.config.template_dir)) {
+  if (!is_directory_following_links(ctx.fs, ctx.config.template_dir)) {
     o.error = Error(ErrorCode::kNotFound, fmt::format("RECOVERY_TEMPLATE_DIR {} is not a directory",
                                                       ctx.config.template_dir));
     o.line = describe(*o.error);

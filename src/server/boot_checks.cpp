@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -57,7 +58,9 @@ SelfCheckReport self_check(const std::string& data_dir, uint64_t min_free_bytes,
   uint64_t segments = 0;
   // By path, as the WAL opens it: wal/ may be a symlink to another disk.
   std::unique_ptr<Dir> wal_dir;
-  if (data && fs.is_directory(data_dir + "/wal")) wal_dir = fs.open_dir(data_dir + "/wal");
+  if (data && is_directory_following_links(fs, data_dir + "/wal")) {
+    wal_dir = fs.open_dir(data_dir + "/wal");
+  }
   if (wal_dir) {
     for (const auto& name : wal_dir->list()) {
       uint64_t base = 0;
@@ -86,8 +89,24 @@ SelfCheckReport self_check(const std::string& data_dir, uint64_t min_free_bytes,
   // The data directory may not exist yet: the free space where it will be.
   std::string probe = data_dir;
   while (!fs.exists(probe) && probe != parent_path(probe)) probe = parent_path(probe);
+  std::optional<DiskSpace> space;
   try {
-    const uint64_t free_bytes = fs.disk_space(probe).free_bytes;
+    space = fs.disk_space(probe);
+  } catch (const Error&) {
+    // No reading, no line: the WAL checks free space itself before appends.
+  }
+  // Refused here, naming the cause, rather than as whatever write the boot
+  // tries first (recovery's lock file) failing with EROFS.
+  if (space && space->read_only) {
+    throw Error(ErrorCode::kIoError,
+                fmt::format("DATA_DIR {} is on a read-only file system ({}); strata serve writes "
+                            "its WAL there, so it does not start and nothing was written. Remount "
+                            "it read-write (after fsck, if the kernel remounted it read-only after "
+                            "errors); strata status, get, replay and verify read it as it is",
+                            data_dir, probe));
+  }
+  if (space) {
+    const uint64_t free_bytes = space->free_bytes;
     report.lines.push_back(fmt::format("disk: {} MB free", free_bytes / 1000000));
     if (free_bytes < min_free_bytes) {
       report.warnings.push_back(fmt::format(
@@ -95,8 +114,6 @@ SelfCheckReport self_check(const std::string& data_dir, uint64_t min_free_bytes,
           "is freed",
           free_bytes, min_free_bytes));
     }
-  } catch (const Error&) {
-    // No reading, no line: the WAL checks free space itself before appends.
   }
   return report;
 }

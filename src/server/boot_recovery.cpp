@@ -17,7 +17,7 @@ namespace strata::server {
 namespace {
 
 bool has_local_wal(FileSystem& fs, const std::string& wal_dir) {
-  if (!fs.is_directory(wal_dir)) return false;
+  if (!is_directory_following_links(fs, wal_dir)) return false;
   for (const auto& name : fs.list_dir(wal_dir)) {
     uint64_t base = 0;
     if (wal::parse_segment_file_name(name, &base)) return true;
@@ -49,11 +49,11 @@ RecoverySources open_recovery_sources(const std::string& data_dir,
     s3.connect_timeout = std::min(s3.connect_timeout, cfg.probe_timeout);
     s3.stall_timeout = std::min(s3.stall_timeout, cfg.stall_timeout);
     out.store = std::make_unique<S3CheckpointStorage>(std::move(s3));
-  } else if (fs.is_directory(local_remote_dir)) {
+  } else if (is_directory_following_links(fs, local_remote_dir)) {
     out.store = std::make_unique<FsCheckpointStorage>(local_remote_dir);
     out.tiers.object_key_prefix = config::env_or("R2_PREFIX", "");
   }
-  if (config::env("GIT_REMOTE") || fs.is_directory(data_dir + "/archive.git")) {
+  if (config::env("GIT_REMOTE") || is_directory_following_links(fs, data_dir + "/archive.git")) {
     out.git = std::make_unique<GitSync>(GitSyncConfig::from_env(data_dir));
   }
   out.tiers.object_store = out.store.get();

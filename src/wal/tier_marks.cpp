@@ -83,7 +83,7 @@ namespace strata {
 std::vector<TierMark> Wal::read_tier_marks(const std::string& dir, FileSystem* fs_opt) {
   FileSystem& fs = fs_opt ? *fs_opt : FileSystem::real();
   std::vector<TierMark> out;
-  if (!fs.is_directory(dir)) return out;
+  if (!is_directory_following_links(fs, dir)) return out;
   std::string problem;
   auto m = wal::read_marks(fs, dir, &problem);
   if (!m || m->history_id != wal::read_history_id(fs, dir)) return out;

@@ -60,7 +60,7 @@ bool verify_sealed(File& file, uint64_t size, const wal::Trailer& t, VerifyResul
 VerifyResult Wal::verify(const std::string& dir, FileSystem* fs_opt) {
   FileSystem& fs = fs_opt ? *fs_opt : FileSystem::real();
   VerifyResult r;
-  if (!fs.is_directory(dir)) {
+  if (!is_directory_following_links(fs, dir)) {
     fail(r, dir, 0, "no WAL directory");
     r.offset_known = false;
     return r;

@@ -127,7 +127,7 @@ class WalReaderImpl final : public WalReader {
   }
 
   void refresh() override {
-    if (!fs_.is_directory(opt_.dir)) {
+    if (!is_directory_following_links(fs_, opt_.dir)) {
       throw Error(ErrorCode::kNotFound, fmt::format("no WAL at {}", opt_.dir));
     }
     std::string last;
