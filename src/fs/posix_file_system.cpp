@@ -469,7 +469,13 @@ class PosixFileSystem final : public FileSystem {
       if (cur.empty()) continue;
       if (::mkdir(cur.c_str(), 0755) != 0 && errno != EEXIST) throw_errno("mkdir", cur, errno);
     }
-    if (!is_directory(path)) throw_errno("mkdir", path, ENOTDIR);
+    // As mkdir -p: a last component that is a link to a directory is one
+    // (DATA_DIR may be a link to another disk); is_directory() would not
+    // follow it.
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      throw_errno("mkdir", path, ENOTDIR);
+    }
   }
 
   void sync_dir(const std::string& path) override {

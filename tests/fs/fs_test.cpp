@@ -79,6 +79,25 @@ TEST(PosixFs, DirectoriesListRenameRemove) {
   EXPECT_THROW(real().make_dirs(d / "a/m/sub"), Error);  // m is a file
 }
 
+// As mkdir -p: the operator's DATA_DIR may be a link to a directory on
+// another disk (the Git archive's creation makes its parent this way); a
+// link to a file or a dangling link is still no directory. The link
+// checks themselves (is_directory) do not follow links.
+TEST(PosixFs, MakeDirsAcceptsALinkToADirectoryAsItsLastComponent) {
+  TempDir d;
+  real().make_dirs(d / "disk/data");
+  ASSERT_EQ(::symlink((d / "disk/data").c_str(), (d / "data").c_str()), 0);
+  real().make_dirs(d / "data");
+  real().make_dirs(d / "data/sub");
+  EXPECT_TRUE(real().is_directory(d / "disk/data/sub"));
+  EXPECT_FALSE(real().is_directory(d / "data"));
+  real().open(d / "file", OpenMode::kCreate);
+  ASSERT_EQ(::symlink((d / "file").c_str(), (d / "to-file").c_str()), 0);
+  ASSERT_EQ(::symlink((d / "nowhere").c_str(), (d / "dangling").c_str()), 0);
+  EXPECT_THROW(real().make_dirs(d / "to-file"), Error);
+  EXPECT_THROW(real().make_dirs(d / "dangling"), Error);
+}
+
 TEST(PosixFs, LockIsExclusiveAndNamesHolderPid) {
   TempDir d;
   pid_t holder = -1;
