@@ -156,6 +156,18 @@ void ObjectStoreSync::Impl::check_fence(const std::optional<RemoteManifest>& rem
                     "makes this copy the writer)",
                     where, m.manifest_version, m.head_seq, local->last->version, opt.lineage_id));
   }
+  // The pending manifest is on the remote: its write landed though this
+  // directory did not hear so (a kill, or a reply lost after the store took
+  // it). It is the last written from now on; left pending, the next sync's
+  // own pending record would replace it, and a failure of that write would
+  // leave a remote manifest this directory no longer knows as its own
+  // (LINEAGE_CONFLICT for good, found by the crash harness's lost replies).
+  if (local && local->pending &&
+      *local->pending == sync::WrittenManifest{m.manifest_version, m.manifest_sha256}) {
+    local->last = local->pending;
+    local->pending.reset();
+    save_local();
+  }
 }
 
 // The WAL keeps the mark with its history: truncate_after lowers it, so it

@@ -278,6 +278,42 @@ TEST(SyncFs, AFailedUploadConfirmsNothingAndTheRetryReusesWhatLanded) {
   EXPECT_EQ(fs_store.list_files("_intents/").size(), 1u);
 }
 
+// The store took the manifest but its reply was lost; the next sync failed
+// before its own manifest write. The third must still know the remote
+// manifest as its own.
+TEST(SyncFs, AManifestWhoseReplyWasLostIsOwnedAfterTheNextSyncFailsToo) {
+  TempDir tmp;
+  FsCheckpointStorage fs_store(tmp / "remote");
+  CountingStore store(fs_store);
+  Node a(tmp / "a");
+  append_sessions(*a.wal, 100);
+  auto& tier = a.sync_to(store);
+  EXPECT_EQ(tier.sync().confirmed_seq, 100u);
+
+  append_sessions(*a.wal, 100, 100);
+  store.after_write = [&](const std::string& op, std::string_view key) {
+    if (op == "put" && key == "checkpoint.json") {
+      throw Error(ErrorCode::kStorageNetwork, "injected: connection reset after the PUT landed");
+    }
+  };
+  error_of([&] { tier.sync(); }, ErrorCode::kStorageNetwork);
+  store.after_write = nullptr;
+  EXPECT_EQ(tier.status().confirmed_seq, 100u);
+
+  append_sessions(*a.wal, 100, 200);
+  store.before = [&](const std::string& op, std::string_view key) {
+    if (op == "put" && key == "checkpoint.json") {
+      throw Error(ErrorCode::kStorageServerError, "injected: 503 after retries");
+    }
+  };
+  error_of([&] { tier.sync(); }, ErrorCode::kStorageServerError);
+  store.before = nullptr;
+
+  SyncResult r = tier.sync();
+  EXPECT_EQ(r.confirmed_seq, 300u);
+  EXPECT_TRUE(tier.verify_remote().ok);
+}
+
 TEST(SyncFs, StaleIntentsAndUnlistedObjectsAreSweptAfterTheOrphanAge) {
   TempDir tmp;
   FsCheckpointStorage store(tmp / "remote");

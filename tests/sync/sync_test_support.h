@@ -27,6 +27,9 @@ class CountingStore : public CheckpointStorage {
  public:
   explicit CountingStore(CheckpointStorage& inner) : inner_(inner) {}
   std::function<void(const std::string& op, std::string_view key)> before;
+  // Called after a write reached the store: may throw, as a reply lost on
+  // the way back does.
+  std::function<void(const std::string& op, std::string_view key)> after_write;
 
   uint64_t count(const std::string& op) const {
     std::lock_guard lk(mu_);
@@ -61,6 +64,7 @@ class CountingStore : public CheckpointStorage {
                   const WriteOptions& options = {}) override {
     note("put", key);
     inner_.write_file(key, data, options);
+    if (after_write) after_write("put", key);
   }
   void write_file_from(std::string_view key, const std::string& path,
                        const WriteOptions& options = {}) override {
