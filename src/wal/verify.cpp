@@ -90,7 +90,25 @@ VerifyResult Wal::verify(const std::string& dir, FileSystem* fs_opt) {
   auto file = fs.open(path, OpenMode::kRead);
   r.segments++;
   wal::SegmentHeader h;
-  if (!wal::read_segment_header(*file, &h) || h.base_seq != plan.tail->base) {
+  if (!wal::read_segment_header(*file, &h)) {
+    // Rotation killed between creating the next segment and writing its
+    // header: the header is synced before any record, so such a file holds
+    // nothing and opening removes it. A torn tail, not damage (issue #14:
+    // recovery took it for damage and gave the log a new lineage).
+    const uint64_t size = file->size();
+    if (size < wal::kHeaderSize || wal::non_zero_extent(*file, 0, size) == 0) {
+      r.dropped.push_back(DroppedRange{path, 0, size, 0, 0, true});
+      fail(r, path, 0,
+           fmt::format("torn tail: {} bytes of a segment whose creation did not finish, no "
+                       "record in them (opening the WAL for writing removes the file)",
+                       size));
+      r.repairable = true;
+      return r;
+    }
+    fail(r, path, 0, "bad segment header");
+    return r;
+  }
+  if (h.base_seq != plan.tail->base) {
     fail(r, path, 0, "bad segment header");
     return r;
   }

@@ -290,6 +290,39 @@ TEST_F(CascadeTest, ALogPrunedToNoEntriesContinuesInPlaceWithTheRemotesDown) {
   expect_restored(data, 200);
 }
 
+// Issue #14: rotation seals a segment, then creates the next one; a SIGKILL
+// between that file's creation and its header's write leaves an empty file
+// named for the next seq. Opening removes it (nothing can be in it), so it
+// must not count as damage: the log is used in place with its lineage, or
+// every later sync to the remotes meets a lineage conflict.
+TEST_F(CascadeTest, ASegmentWhoseCreationDidNotFinishKeepsTheLineage) {
+  write_lineage("0123456789abcdef0123456789abcdef");
+  {
+    WalOptions o = quick_wal(data + "/wal");
+    o.segment_bytes = 4096;
+    auto wal = Wal::open(o);
+    append_workload(*wal, work, 300, 5);
+    Materializer(data).run(*wal);
+    wal->rotate();
+  }
+  std::string tail;  // the newest segment: the empty one rotation created
+  for (const auto& e : sfs::directory_iterator(data + "/wal")) {
+    const std::string name = e.path().filename().string();
+    if (name.ends_with(".seg") && name > tail) tail = name;
+  }
+  ASSERT_FALSE(tail.empty());
+  ASSERT_TRUE(tail.starts_with("00000000000000000301-")) << tail;
+  sfs::resize_file(data + "/wal/" + tail, 0);
+  RecoveryResult r = recover(recovery_config(data), /*with_git=*/false);
+  EXPECT_EQ(r.state, RecoveryState::kRunning) << r.error;
+  EXPECT_EQ(r.source, RecoverySource::kLocal) << line_of(r, RecoverySource::kLocal);
+  EXPECT_FALSE(r.new_lineage);
+  EXPECT_EQ(r.lineage_id, "0123456789abcdef0123456789abcdef");
+  EXPECT_EQ(read_file(data + "/lineage-id"), "0123456789abcdef0123456789abcdef\n");
+  ASSERT_EQ(r.state, RecoveryState::kRunning);
+  expect_restored(data, 300);
+}
+
 TEST_F(CascadeTest, CleanModeStartsEmptyAndKeepsThePreviousDataAside) {
   write_lineage("0123456789abcdef0123456789abcdef");
   append(300, 5);
