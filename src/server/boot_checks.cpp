@@ -58,8 +58,12 @@ SelfCheckReport self_check(const std::string& data_dir, uint64_t min_free_bytes,
   uint64_t segments = 0;
   // By path, as the WAL opens it: wal/ may be a symlink to another disk.
   std::unique_ptr<Dir> wal_dir;
-  if (data && is_directory_following_links(fs, data_dir + "/wal")) {
-    wal_dir = fs.open_dir(data_dir + "/wal");
+  if (data) {
+    try {
+      wal_dir = fs.open_dir(data_dir + "/wal");  // nullptr when there is none yet
+    } catch (const Error&) {
+      // Not a directory: the WAL's own open says what it is.
+    }
   }
   if (wal_dir) {
     for (const auto& name : wal_dir->list()) {
