@@ -210,6 +210,21 @@ std::string DaemonProcess::out() const {
   return slurp(dir_ + "/serve.out");
 }
 
+void expect_read_commands_work(const std::string& home, const std::string& data_dir, uint64_t seq,
+                               const std::string& data) {
+  const Env env = base_env(home, {{"DATA_DIR", data_dir}});
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"status"}, {"verify"}, {"replay"}}) {
+    std::string out, err;
+    EXPECT_EQ(run_strata(args, env, &out, &err), 0)
+        << data_dir << ": " << args[0] << ": " << out << err;
+  }
+  std::string out, err;
+  ASSERT_EQ(run_strata({"get", std::to_string(seq)}, env, &out, &err), 0)
+      << data_dir << ": " << out << err;
+  EXPECT_NE(out.find(data), std::string::npos) << out;
+}
+
 Reply get(httplib::Client& c, const std::string& path) {
   auto r = c.Get(path);
   EXPECT_TRUE(r) << "GET " << path << ": " << httplib::to_string(r.error());

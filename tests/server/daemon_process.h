@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -86,6 +87,11 @@ Reply post(httplib::Client& c, const std::string& path, const std::string& body)
 // An entry body: {"type":"bead","op":"create","path":path,"data":data}.
 std::string entry_body(const std::string& path, const std::string& data,
                        const std::string& op = "create");
+
+// `strata status`, `verify` and `replay` on data_dir exit 0, and `strata get
+// seq` prints data (the read-only commands, which write nothing).
+void expect_read_commands_work(const std::string& home, const std::string& data_dir, uint64_t seq,
+                               const std::string& data);
 
 // The tier `name` of GET /v1/status ("object", "git", "compaction").
 nlohmann::json tier(httplib::Client& c, const std::string& name);

@@ -67,16 +67,7 @@ TEST(LinkedWal, AWalLinkedToAnotherDiskIsUsedInPlaceByTheDaemonAndTheCommands) {
   // The commands, through the WAL's link and through a link to DATA_DIR.
   fs::create_directory_symlink(data, tmp / "data-link");
   for (const std::string& dir : {data, std::string(tmp / "data-link")}) {
-    const auto env = testing::base_env(tmp / "run/home", {{"DATA_DIR", dir}});
-    for (const std::vector<std::string>& args :
-         {std::vector<std::string>{"status"}, {"verify"}, {"replay"}}) {
-      std::string out, err;
-      EXPECT_EQ(testing::run_strata(args, env, &out, &err), 0)
-          << dir << ": " << args[0] << ": " << out << err;
-    }
-    std::string out, err;
-    ASSERT_EQ(testing::run_strata({"get", "6"}, env, &out, &err), 0) << dir << ": " << out << err;
-    EXPECT_NE(out.find("v6"), std::string::npos) << out;
+    testing::expect_read_commands_work(tmp / "run/home", dir, 6, "v6");
   }
 }
 
