@@ -121,18 +121,19 @@ std::vector<Candidate> candidates(const RunContext& ctx, const Probed& p) {
   }
   // A log pruned down to no entries (PRUNE_KEEP_SEGMENTS=0, then a rotation
   // or a torn first record) still knows its head, and state/ holds the rest.
-  // When no remote reaches that far (they are down), it continues in place;
-  // before, it counted as no data and the plan was to start empty, setting
-  // the whole state aside.
+  // Unless a remote reaches past that head, it continues in place: a remote
+  // holding the same head has nothing more, only something to download (and
+  // a restore that fails over to a tier holding less would start a new
+  // lineage). Before, it counted as no data and the plan was to start empty,
+  // setting the whole state aside.
   // A log never written to (a daemon restarted before its first append) is
   // the same case at head 0: it continues with its lineage, instead of being
   // set aside under .recovery/ at every restart for a new one.
   const bool idle = l.head_seq == 0 && l.state_seq == 0 && lineage::is_valid(l.offer.lineage);
   if (!t.any() && l.intact && !l.offer.has_data && (l.head_seq > 0 || idle) &&
       l.state_seq + 1 >= l.base_seq && l.state_seq <= l.head_seq &&
-      std::none_of(out.begin(), out.end(), [&](const Candidate& c) {
-        return idle ? c.reach > 0 : c.reach >= l.head_seq;
-      })) {
+      std::none_of(out.begin(), out.end(),
+                   [&](const Candidate& c) { return idle ? c.reach > 0 : c.reach > l.head_seq; })) {
     out.emplace_back(Plan::kLocalInPlace, RecoverySource::kLocal, l.head_seq,
                      idle ? l.offer.lineage : p.home,
                      idle ? std::string("continue the local WAL (never written to)")
@@ -312,7 +313,9 @@ class Recovery {
       p_.git.offer.line = "not used: --mode clean";
     }
     p_.tmpl = probe_template(ctx_);
-    if (p_.local.exists && p_.local.offer.has_data && !p_.local.offer.lineage.empty()) {
+    // A log pruned to no entries still continues its own lineage.
+    const bool local_history = p_.local.offer.has_data || p_.local.head_seq > 0;
+    if (p_.local.exists && local_history && !p_.local.offer.lineage.empty()) {
       p_.home = p_.local.offer.lineage;
     } else if (p_.r2.offer.has_data) {
       p_.home = p_.r2.offer.lineage;

@@ -290,6 +290,47 @@ TEST_F(CascadeTest, ALogPrunedToNoEntriesContinuesInPlaceWithTheRemotesDown) {
   expect_restored(data, 200);
 }
 
+// Issue #14 (the crash harness's long run, seed 2894179131 in `none`): the same pruned log, with
+// a Git remote holding a snapshot at its head. The local log reaches as far as the remote with
+// nothing to fetch, so it wins the tie, as for a log with entries; before, any remote reaching
+// the head won: the boot downloaded the snapshot, set the WAL aside under .recovery/ (never
+// cleaned), and when that restore failed over to a tier holding less, started a new lineage
+// that the object tier then refused at every sync (LINEAGE_CONFLICT).
+TEST_F(CascadeTest, ALogPrunedToNoEntriesContinuesInPlaceWhenARemoteHoldsTheSameHead) {
+  write_lineage("0123456789abcdef0123456789abcdef");
+  {
+    WalOptions o = quick_wal(data + "/wal");
+    o.segment_bytes = 4096;
+    o.tiers = {"git"};
+    auto wal = Wal::open(o);
+    append_workload(*wal, work, 200, 4);
+    Materializer(data).run(*wal);
+  }
+  ASSERT_EQ(archive(), 200u);
+  {
+    WalOptions o = quick_wal(data + "/wal");
+    o.segment_bytes = 4096;
+    o.tiers = {"git"};
+    auto wal = Wal::open(o);
+    wal->rotate();
+    wal->confirm("git", 200);
+    ASSERT_FALSE(wal->delete_sealed_through(200).empty());
+    ASSERT_FALSE(wal->read_entry(200)) << "every entry should be pruned";
+  }
+  const auto old_wal = dir_bytes(data + "/wal");
+  RecoveryResult r = recover(recovery_config(data));
+  ASSERT_EQ(r.state, RecoveryState::kRunning) << r.error;
+  EXPECT_EQ(r.source, RecoverySource::kLocal) << line_of(r, RecoverySource::kLocal);
+  EXPECT_EQ(r.objects_downloaded, 0u);
+  EXPECT_EQ(r.seq_reached, 200u);
+  EXPECT_FALSE(r.new_lineage);
+  EXPECT_EQ(r.lineage_id, "0123456789abcdef0123456789abcdef");
+  EXPECT_FALSE(kept_aside(r)) << "the WAL was set aside";
+  EXPECT_FALSE(sfs::exists(data + "/.recovery/staging"));
+  EXPECT_EQ(dir_bytes(data + "/wal"), old_wal) << "the WAL in place was rewritten";
+  expect_restored(data, 200);
+}
+
 // Issue #14: rotation seals a segment, then creates the next one; a SIGKILL
 // between that file's creation and its header's write leaves an empty file
 // named for the next seq. Opening removes it (nothing can be in it), so it

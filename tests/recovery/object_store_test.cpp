@@ -179,6 +179,40 @@ TEST_F(ObjectStoreTest, WithTheObjectStoreDownGitAndTheReportOfWhatIsMissing) {
   EXPECT_FALSE(sfs::exists(data + "/wal"));
 }
 
+// Issue #14, the crash harness's long run (seed 2894179131 in `none`): a log pruned to no entries
+// whose head the object store holds, with the Git remote unreachable at that boot. The local log
+// continues in place; before, the object store won the tie, and since a tier could not be read
+// the restore started a new lineage, which the object tier then refused at every later sync
+// (LINEAGE_CONFLICT) while Git went on.
+TEST_F(ObjectStoreTest, ALogPrunedToNoEntriesKeepsItsLineageWithGitDownAndTheStoreAtItsHead) {
+  build_history();
+  ASSERT_EQ(manifest.head_seq, 3000u);
+  {
+    WalOptions o = quick_wal(data + "/wal");
+    o.tiers = {"object"};
+    auto wal = Wal::open(o);
+    wal->rotate();
+    wal->confirm("object", 3000);
+    ASSERT_FALSE(wal->delete_sealed_through(3000).empty());
+    ASSERT_FALSE(wal->read_entry(3000)) << "every entry should be pruned";
+  }
+  sfs::remove_all(tmp / "srv/remote.git");
+  RecoveryResult r = recover(recovery_config(data));
+  ASSERT_NE(r.state, RecoveryState::kFailed) << r.error;
+  EXPECT_EQ(r.source, RecoverySource::kLocal) << r.error;
+  EXPECT_EQ(r.objects_downloaded, 0u);
+  EXPECT_FALSE(r.new_lineage);
+  EXPECT_EQ(r.lineage_id, kLineage);
+  EXPECT_EQ(read_file(data + "/lineage-id"), std::string(kLineage) + "\n");
+  expect_state(data, 3000);
+  // The object tier goes on with the same manifest.
+  auto wal = open_wal();
+  EXPECT_EQ(wal->append(make_entry("sessions/after")), 3001u);
+  SyncResult s = sync(*wal);
+  EXPECT_EQ(s.manifest_version, manifest.manifest_version + 1);
+  EXPECT_EQ(s.confirmed_seq, 3001u);
+}
+
 TEST_F(ObjectStoreTest, ACorruptedObjectFailsStrictUntouchedAndDegradedFallsBack) {
   build_history();
   // Damage the newest log object (the store recomputes its own metadata, so
