@@ -378,6 +378,14 @@ size_t FaultInjectionFileSystem::unsynced_blocks() {
   return n;
 }
 
+namespace {
+std::atomic<uint64_t> g_cuts{0}, g_blocks_reverted{0}, g_changes_undone{0};
+}  // namespace
+
+FaultInjectionFileSystem::PowerLossTally FaultInjectionFileSystem::power_loss_tally() {
+  return {g_cuts.load(), g_blocks_reverted.load(), g_changes_undone.load()};
+}
+
 size_t FaultInjectionFileSystem::lose_unsynced_writes(uint64_t seed) {
   std::lock_guard ns_lock(ns_mu_);
   std::lock_guard lock(track_mu_);
@@ -398,6 +406,9 @@ size_t FaultInjectionFileSystem::lose_unsynced_writes(uint64_t seed) {
   }
   unsynced_.clear();
   power_cut_ = false;
+  g_cuts++;
+  g_blocks_reverted += reverted;
+  g_changes_undone += changes_undone_;
   return reverted;
 }
 

@@ -22,6 +22,7 @@
 #include "strata/error.h"
 #include "strata/testing/fault_injection_file_system.h"
 #include "strata/wal.h"
+#include "support/power_loss.h"
 #include "support/temp_dir.h"
 #include "support/wal_helpers.h"
 
@@ -57,7 +58,7 @@ std::unique_ptr<Wal> reopen_after_power_loss(const std::string& dir, OpenReport*
 }
 
 TEST(PowerLoss, AcknowledgedEntriesSurviveLosingAnyUnsyncedBlocks) {
-  constexpr int kRounds = 60;
+  const int kRounds = testing::power_loss_rounds(60);
   testing::TempDir tmp;
   const std::string dir = tmp / "wal";
   std::mt19937_64 seeds(20261126);
@@ -154,7 +155,7 @@ TEST(PowerLoss, AcknowledgedEntriesSurviveLosingAnyUnsyncedBlocks) {
 // everything up to the durable seq reported before the cut, and what it keeps
 // beyond that must be whole, in order and what was written.
 TEST(PowerLoss, IntervalModeKeepsTheDurablePrefixAndOpensCleanly) {
-  constexpr int kRounds = 30;
+  const int kRounds = testing::power_loss_rounds(30);
   testing::TempDir tmp;
   const std::string dir = tmp / "wal";
   std::mt19937_64 seeds(7);

@@ -16,6 +16,7 @@
 #include "recovery/staging.h"
 #include "strata/error.h"
 #include "strata/testing/fault_injection_file_system.h"
+#include "support/power_loss.h"
 #include "support/temp_dir.h"
 
 namespace strata::recovery {
@@ -65,7 +66,7 @@ TEST(StagingPowerLoss, TheDataDirectoryIsTheOldOrTheNewOneAfterACutAtEachStep) {
   uint64_t seed = 1;
   size_t undone = 0, finished = 0;
   for (const Cut& cut : cuts) {
-    for (int round = 0; round < 3; ++round, ++seed) {
+    for (int round = 0; round < strata::testing::power_loss_rounds(3); ++round, ++seed) {
       SCOPED_TRACE(
           fmt::format("cut at op {} after {}, seed {}", static_cast<int>(cut.op), cut.skip, seed));
       TempDir t;

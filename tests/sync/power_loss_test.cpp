@@ -16,6 +16,7 @@
 #include "strata/error.h"
 #include "strata/object_sync.h"
 #include "strata/testing/fault_injection_file_system.h"
+#include "support/power_loss.h"
 #include "sync/sync_test_support.h"
 #include "wal/record_format.h"
 
@@ -41,7 +42,7 @@ uint64_t local_mark(Wal& wal, CheckpointStorage& store, const std::string& data_
 }
 
 TEST(SyncPowerLoss, TheLocalMarkNeverRunsAheadOfTheRemoteNorTheRemoteAheadOfTheLog) {
-  constexpr int kRounds = 20;
+  const int kRounds = testing::power_loss_rounds(20);
   std::mt19937_64 seeds(20261201);
   uint64_t confirmed_total = 0, reverted_total = 0, rounds_with_remote = 0;
   for (int round = 0; round < kRounds; ++round) {

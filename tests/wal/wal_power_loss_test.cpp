@@ -18,6 +18,7 @@
 #include "strata/error.h"
 #include "strata/testing/fault_injection_file_system.h"
 #include "strata/wal.h"
+#include "support/power_loss.h"
 #include "support/temp_dir.h"
 #include "support/wal_helpers.h"
 
@@ -97,7 +98,7 @@ TEST_P(WalPowerLoss, EveryEntryItMustKeepSurvivesACutAtEachStep) {
   fill();
   if (HasFatalFailure()) return;
   for (const Cut& cut : kCuts) {
-    for (int round = 0; round < 4; ++round, ++seed) {
+    for (int round = 0; round < testing::power_loss_rounds(4); ++round, ++seed) {
       SCOPED_TRACE(fmt::format("{} cut at op {} after {}, seed {}",
                                pruning ? "pruning" : "compaction", static_cast<int>(cut.op),
                                cut.skip, seed));

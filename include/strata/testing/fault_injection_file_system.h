@@ -108,6 +108,17 @@ class FaultInjectionFileSystem : public FileSystem {
   // How many changes the last lose_unsynced_writes() undid.
   size_t changes_undone() const { return changes_undone_; }
 
+  // What every instance in this process simulated so far: power cuts (calls
+  // of lose_unsynced_writes), blocks reverted, directory-entry changes
+  // undone. A suite's figures (tests/support/power_loss_tally.cpp prints them
+  // at exit).
+  struct PowerLossTally {
+    uint64_t cuts = 0;
+    uint64_t blocks_reverted = 0;
+    uint64_t changes_undone = 0;
+  };
+  static PowerLossTally power_loss_tally();
+
   // Used by this file system's File and Dir objects.
   void tracked_write(File& base, const void* buf, size_t n, uint64_t off);
   uint64_t sync_started();
