@@ -8,8 +8,6 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <iostream>
 
 #include <fmt/format.h>
@@ -23,6 +21,7 @@
 #include "server/tiers.h"
 #include "strata/config.h"
 #include "strata/error.h"
+#include "strata/fs.h"
 #include "strata/git_sync.h"
 
 namespace strata::server {
@@ -203,19 +202,12 @@ void Daemon::on_confirmed(const std::string& tier, uint64_t seq) {
 }
 
 void Daemon::write_serve_file() {
-  const std::string path = options_.data_dir + "/serve.json";
-  const std::string tmp = path + ".tmp";
   ListenAddress bound = options_.listen;
   bound.port = http_->port();
   nlohmann::json j = {{"pid", ::getpid()},
                       {"url", bound.url()},
                       {"started", utc_time_text(std::chrono::system_clock::now())}};
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << j.dump() << "\n";
-    if (!out) throw Error(ErrorCode::kIoError, fmt::format("cannot write {}", tmp));
-  }
-  std::filesystem::rename(tmp, path);
+  write_file_atomically(FileSystem::real(), options_.data_dir + "/serve.json", j.dump() + "\n");
 }
 
 std::optional<std::string> Daemon::not_ready_reason() {
@@ -387,8 +379,11 @@ int Daemon::run() {
                options_.shutdown_sync_timeout.count());
   const std::vector<std::string> unfinished =
       scheduler_->final_round(options_.shutdown_sync_timeout);
-  std::error_code ec;
-  std::filesystem::remove(options_.data_dir + "/serve.json", ec);
+  try {
+    FileSystem::real().remove(options_.data_dir + "/serve.json");
+  } catch (const Error& e) {
+    spdlog::warn("shutdown: {}", e.what());
+  }
   if (!unfinished.empty()) {
     spdlog::warn(
         "shutdown: {} did not finish within SHUTDOWN_SYNC_TIMEOUT_MS; what they did not ship "
