@@ -113,12 +113,14 @@ LocalWal probe_local(RunContext& ctx) {
       }
     }
   }
+  // Read with or without a WAL: state/ at a seq is history of this data
+  // directory's own lineage even when its log is lost.
+  l.state_seq = Materializer(ctx.dest, &ctx.fs).applied_seq();
   if (!any_segment) {
     l.offer.line = "no local WAL";
     return l;
   }
   l.exists = true;
-  l.state_seq = Materializer(ctx.dest, &ctx.fs).applied_seq();
   // The probe only reads: a run that fails (strict, a remote down) must
   // leave every segment as it was, so the log is looked at through a reader
   // under the WAL lock, and opened for writing only when it is used in

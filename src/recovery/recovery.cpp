@@ -313,9 +313,13 @@ class Recovery {
       p_.git.offer.line = "not used: --mode clean";
     }
     p_.tmpl = probe_template(ctx_);
-    // A log pruned to no entries still continues its own lineage.
-    const bool local_history = p_.local.offer.has_data || p_.local.head_seq > 0;
-    if (p_.local.exists && local_history && !p_.local.offer.lineage.empty()) {
+    // The data directory continues its own lineage when it holds history of
+    // its own: entries, a log pruned to none, or state/ at a seq (its WAL
+    // lost). A lineage-id alone is not enough: a directory started once
+    // while idle, then pointed at an older lineage's remotes, restores them.
+    const LocalWal& l = p_.local;
+    const bool own_history = l.offer.has_data || l.head_seq > 0 || l.state_seq > 0;
+    if (own_history && !l.offer.lineage.empty()) {
       p_.home = p_.local.offer.lineage;
     } else if (p_.r2.offer.has_data) {
       p_.home = p_.r2.offer.lineage;
