@@ -37,6 +37,7 @@
 // seed (printed on failure).
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -186,6 +187,10 @@ constexpr const char* kS3Faults[] = {
     "mode=close",
     "mode=stall",
     "mode=truncate",
+    // GET bodies with a byte flipped, under the writer's sha256 header or
+    // without it (so the manifest's own checksum is what refuses it).
+    "mode=corrupt",
+    "mode=corrupt&strip=1",
 };
 constexpr const char* kRates[] = {"0.25", "0.5", "1"};
 
@@ -238,6 +243,30 @@ class ServeCrash : public ::testing::TestWithParam<const char*> {
     env.insert_or_assign("PRUNE_KEEP_SEGMENTS", "0");
     env.insert_or_assign("SNAPSHOT_EVERY_BYTES", "131072");
     d_ = std::make_unique<DaemonProcess>(tmp_.path(), env);
+    // A failure is often caused a few boots before the one that shows it
+    // (a lineage changed, a log set aside): every boot's log is kept.
+    d_->keep_boot_logs();
+  }
+
+  // On a failure, the boot logs outlive the temporary directory, and the
+  // boot before the failing one (whose log the failure printed) is shown.
+  void TearDown() override {
+    if (!HasFailure() || !d_ || d_->boots() == 0) return;
+    const char* base = std::getenv("TMPDIR");
+    const std::string kept = fmt::format("{}/strata-serve-crash-{}-{}-boot-logs",
+                                         base && *base ? base : "/tmp", mode_, ::getpid());
+    std::error_code ec;
+    fs::create_directories(kept, ec);
+    for (int n = 1; n <= d_->boots(); ++n)
+      fs::copy_file(d_->boot_log(n), fmt::format("{}/boot-{:05}.log", kept, n),
+                    fs::copy_options::overwrite_existing, ec);
+    std::string previous;
+    if (d_->boots() > 1 && fs::exists(d_->boot_log(d_->boots() - 1))) {
+      previous = testing::read_file(d_->boot_log(d_->boots() - 1));
+      if (previous.size() > 16384) previous = "...\n" + previous.substr(previous.size() - 16384);
+    }
+    std::printf("serve crash harness: the logs of all %d boots are kept in %s; boot %d's:\n%s\n",
+                d_->boots(), kept.c_str(), d_->boots() - 1, previous.c_str());
   }
 
   // Arms this window's faults, if it gets any (a third of the windows).
