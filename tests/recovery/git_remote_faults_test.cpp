@@ -163,7 +163,7 @@ class GitRemoteFaultTest : public ::testing::Test {
   Workload theirs;  // the other data directory's entries (diverge())
 };
 
-TEST_F(GitRemoteFaultTest, ADivergedRemoteOfAnotherLineageIsNeverTakenForOurs) {
+TEST_F(GitRemoteFaultTest, ADivergedRemoteOfAnotherLineageIsNeverTakenForOursIntactOrDamaged) {
   append_and_archive(data, work, 300, 1, kOurLineage);
   {
     auto wal = Wal::open(quick_wal(data + "/wal"));
@@ -184,6 +184,22 @@ TEST_F(GitRemoteFaultTest, ADivergedRemoteOfAnotherLineageIsNeverTakenForOurs) {
   ASSERT_NE(g, nullptr);
   EXPECT_EQ(g->lineage_id, kTheirLineage);
   EXPECT_FALSE(g->used);
+
+  // A record in the middle fails its CRC: the log is read whole to before
+  // it (a new history), never replaced by theirs.
+  const auto segs = segment_files(data + "/wal");
+  ASSERT_GT(segs.size(), 3u);
+  const std::string victim = segs[segs.size() - 2];
+  std::string bytes = read_file(data + "/wal/" + victim);
+  bytes[32 + 8] ^= 0x5a;
+  write_file(data + "/wal/" + victim, bytes);
+  const uint64_t readable = std::stoull(victim.substr(0, 20)) - 1;
+  r = run(recovery_config(data), git_config(file_url()));
+  ASSERT_EQ(r.state, RecoveryState::kDegraded) << r.error;
+  EXPECT_EQ(r.source, RecoverySource::kLocal);
+  EXPECT_EQ(r.seq_reached, readable);
+  EXPECT_EQ(state_files(data + "/state"), work.state_at(readable));
+  EXPECT_FALSE(source(r, RecoverySource::kGit)->used);
 }
 
 // OPEN BUG (reported to the coordinator, not fixed here: recovery.cpp's
@@ -211,32 +227,8 @@ TEST_F(GitRemoteFaultTest, DISABLED_AWalLostWithItsLineageIdKeptIsNotReplacedByA
   EXPECT_EQ(after, before);
   r = run(recovery_config(data), git_config(file_url()));
   EXPECT_NE(r.source, RecoverySource::kGit) << "another lineage's snapshot was restored";
-  EXPECT_NE(state_files(data + "/state"), theirs.state_at(700));
-}
-
-TEST_F(GitRemoteFaultTest, ADamagedLogFallsBackToItselfNotToTheOtherHistory) {
-  append_and_archive(data, work, 300, 3, kOurLineage);
-  {
-    auto wal = Wal::open(quick_wal(data + "/wal"));
-    append_workload(*wal, work, 300, 4);
-    Materializer(data).run(*wal);
-  }
-  diverge();
-  // A record in the middle fails its CRC: the log reads whole to before it.
-  const auto segs = segment_files(data + "/wal");
-  ASSERT_GT(segs.size(), 4u);
-  const std::string victim = segs[segs.size() - 2];
-  std::string bytes = read_file(data + "/wal/" + victim);
-  bytes[32 + 8] ^= 0x5a;
-  write_file(data + "/wal/" + victim, bytes);
-  const uint64_t readable = std::stoull(victim.substr(0, 20)) - 1;
-
-  const RecoveryResult r = run(recovery_config(data), git_config(file_url()));
-  ASSERT_EQ(r.state, RecoveryState::kDegraded) << r.error;
-  EXPECT_EQ(r.source, RecoverySource::kLocal);
-  EXPECT_EQ(r.seq_reached, readable);
-  EXPECT_EQ(state_files(data + "/state"), work.state_at(readable));
-  EXPECT_FALSE(source(r, RecoverySource::kGit)->used);
+  EXPECT_FALSE(state_files(data + "/state") == theirs.state_at(700))
+      << "another lineage's state/ was restored";
 }
 
 // The remote answers the probe (the branch is listed, the snapshot chosen)
