@@ -227,6 +227,8 @@ class ServeCrash : public ::testing::TestWithParam<const char*> {
                           testing::sh_quote(reject_flag_), testing::sh_quote(rejections_)));
     ASSERT_EQ(::chmod(hook.c_str(), 0755), 0);
     git_ = std::make_unique<testing::GitDaemon>(served);
+    served_ = served;
+    git_port_ = git_->port();
 
     Env env = testing::s3_env(s3_->proxy->port());
     env.insert_or_assign("WAL_SYNC", mode_);
@@ -279,14 +281,25 @@ class ServeCrash : public ::testing::TestWithParam<const char*> {
       s3_->proxy_control(fmt::format("fault?{}&count=-1&rate={}", fault, rate));
       fault_windows_[fault]++;
     }
-    if (pick >= 4) {  // Git push rejections (with S3 faults in two cases of four)
-      testing::write_file(reject_flag_, "");
-      fault_windows_["git push rejected"]++;
+    if (pick >= 4) {  // the Git remote fails (with S3 faults in two cases of four)
+      if (rng() % 2 == 0) {
+        testing::write_file(reject_flag_, "");
+        fault_windows_["git push rejected"]++;
+      } else {
+        // Gone: connections refused until it is started again on its port.
+        git_->stop();
+        git_gone_ = true;
+        fault_windows_["git remote gone"]++;
+      }
     }
   }
   void clear_faults() {
     s3_->proxy_control("clear");
     fs::remove(reject_flag_);
+    if (git_gone_) {
+      git_ = std::make_unique<testing::GitDaemon>(served_, git_port_);
+      git_gone_ = false;
+    }
   }
 
   nlohmann::json status() {
@@ -471,6 +484,9 @@ class ServeCrash : public ::testing::TestWithParam<const char*> {
   std::string reject_flag_;
   std::string rejections_;
   std::unique_ptr<testing::GitDaemon> git_;
+  std::string served_;  // what git_ serves, and on which port
+  int git_port_ = 0;
+  bool git_gone_ = false;  // git_ stopped for this window
   std::unique_ptr<DaemonProcess> d_;
   Model model_;
   // The last window's acknowledgements: seq -> how long before the kill.
