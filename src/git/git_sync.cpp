@@ -304,6 +304,14 @@ struct GitSync::Impl {
       }
       if (m) {
         if (!cfg.lineage_id.empty() && m->lineage_id != cfg.lineage_id) return std::nullopt;
+        // A snapshot this repository's branch does not hold was made by
+        // another writer (a copy of this lineage force-pushed over the
+        // branch): the remote holds none of our entries by it.
+        git_oid local;
+        if (lookup_ref_oid(repo.get(), branch_ref, &local) &&
+            !git_oid_equal(&local, git_commit_id(c.get())) &&
+            git_graph_descendant_of(repo.get(), &local, git_commit_id(c.get())) != 1)
+          return std::nullopt;
         return m->wal_seq;
       }
       git_commit* parent = nullptr;

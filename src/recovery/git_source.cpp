@@ -13,7 +13,7 @@ GitOffer probe_git(RunContext& ctx) {
   const bool remote = !git->status().remote.empty();
   try {
     std::vector<SnapshotInfo> all = ctx.bounded<std::vector<SnapshotInfo>>(
-        ctx.config.probe_timeout,
+        ctx.config.probe_timeout, "RECOVERY_PROBE_TIMEOUT_MS",
         remote ? "listing the Git remote's archive branch" : "listing the local archive branch",
         [git, remote] { return git->log(0, remote); });
     for (auto& s : all)
@@ -55,9 +55,10 @@ uint64_t restore_git_state(RunContext& ctx, const SnapshotInfo& s, const std::st
   const std::string into = staging_dir + "/git-restore";
   RestoreOptions o;
   o.commit = s.commit;
-  const RestoreResult r = ctx.bounded<RestoreResult>(
-      ctx.remaining(), fmt::format("restoring Git snapshot {}", s.commit.substr(0, 12)),
-      [git, into, o] { return git->restore(into, o); });
+  const RestoreResult r =
+      ctx.bounded<RestoreResult>(ctx.remaining(), "RECOVERY_DEADLINE_MS",
+                                 fmt::format("restoring Git snapshot {}", s.commit.substr(0, 12)),
+                                 [git, into, o] { return git->restore(into, o); });
   if (r.snapshot.wal_seq != s.wal_seq || r.snapshot.lineage_id != s.lineage_id) {
     throw Error(ErrorCode::kGitError,
                 fmt::format("Git snapshot {} restored as seq {} of lineage '{}', listed as seq {} "

@@ -187,7 +187,8 @@ ObjectOffer probe_object(RunContext& ctx) {
   const std::string key = ctx.tiers.object_key_prefix + std::string(kManifestKey);
   try {
     std::optional<std::string> bytes = ctx.bounded<std::optional<std::string>>(
-        ctx.config.probe_timeout, "reading " + key + " from " + store->describe(),
+        ctx.config.probe_timeout, "RECOVERY_PROBE_TIMEOUT_MS",
+        "reading " + key + " from " + store->describe(),
         [store, key] { return store->read_file(key); });
     o.offer.reachable = true;
     if (!bytes) {

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -55,12 +56,14 @@ class RunContext {
   void check_deadline(const std::string& doing) const;
 
   // Runs fn on a thread of its own and waits at most `limit` (and the time
-  // left before the deadline). Throws Error(kTimeout) naming `what` when it
-  // takes longer: fn then goes on until its own I/O gives up and is waited
-  // for by the destructor, so fn must own (copy) everything it uses except
-  // the tiers. Exceptions of fn are rethrown.
+  // left before the deadline). Throws Error(kTimeout) naming `what` and the
+  // setting that ran out (`setting`, where `limit` comes from, or
+  // RECOVERY_DEADLINE_MS) when it takes longer: fn then goes on until its own
+  // I/O gives up and is waited for by the destructor, so fn must own (copy)
+  // everything it uses except the tiers. Exceptions of fn are rethrown.
   template <typename T>
-  T bounded(std::chrono::milliseconds limit, const std::string& what, std::function<T()> fn) {
+  T bounded(std::chrono::milliseconds limit, std::string_view setting, const std::string& what,
+            std::function<T()> fn) {
     std::packaged_task<T()> task(std::move(fn));
     std::future<T> done = task.get_future();
     std::thread worker(std::move(task));
@@ -68,8 +71,8 @@ class RunContext {
     if (done.wait_for(wait) != std::future_status::ready) {
       adopt_straggler(std::move(worker));
       throw Error(ErrorCode::kTimeout,
-                  fmt::format("{}: no answer within {} ms{}", what, wait.count(),
-                              wait < limit ? " (RECOVERY_DEADLINE_MS)" : ""));
+                  fmt::format("{}: no answer within {} ms ({})", what, wait.count(),
+                              wait < limit ? std::string_view("RECOVERY_DEADLINE_MS") : setting));
     }
     worker.join();
     return done.get();

@@ -23,6 +23,7 @@
 #include "strata/error.h"
 #include "strata/fs.h"
 #include "strata/git_sync.h"
+#include "strata/lineage.h"
 
 namespace strata::server {
 
@@ -161,8 +162,15 @@ void Daemon::start_tiers() {
                                  [this] { return state_->catch_up(*wal_); });
   object_tier_ = object.get();
   scheduler_->add(std::move(object), options_.sync_interval);
-  scheduler_->add(make_git_tier(GitSyncConfig::from_env(options_.data_dir), *wal_, *state_),
-                  options_.git_interval);
+  GitSyncConfig git = GitSyncConfig::from_env(options_.data_dir);
+  // Each snapshot names the history it is of, as `strata archive`'s do:
+  // recovery restores only snapshots of the lineage it continues, and the
+  // tier counts the remote's tip as confirmed only if it is of this lineage
+  // (without it, a remote force-pushed to another history at a higher seq
+  // confirmed this log to its head at the next boot, and the pruner
+  // dropped segments the remote never held).
+  git.lineage_id = lineage::load_or_create(FileSystem::real(), options_.data_dir);
+  scheduler_->add(make_git_tier(std::move(git), *wal_, *state_), options_.git_interval);
   scheduler_->add(make_compaction_job(*wal_), options_.compact_check);
   report_tiers();
   for (const JobStatus& t : scheduler_->status()) {

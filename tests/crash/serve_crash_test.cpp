@@ -37,6 +37,7 @@
 // seed (printed on failure).
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -186,6 +187,10 @@ constexpr const char* kS3Faults[] = {
     "mode=close",
     "mode=stall",
     "mode=truncate",
+    // GET bodies with a byte flipped, under the writer's sha256 header or
+    // without it (so the manifest's own checksum is what refuses it).
+    "mode=corrupt",
+    "mode=corrupt&strip=1",
 };
 constexpr const char* kRates[] = {"0.25", "0.5", "1"};
 
@@ -222,6 +227,8 @@ class ServeCrash : public ::testing::TestWithParam<const char*> {
                           testing::sh_quote(reject_flag_), testing::sh_quote(rejections_)));
     ASSERT_EQ(::chmod(hook.c_str(), 0755), 0);
     git_ = std::make_unique<testing::GitDaemon>(served);
+    served_ = served;
+    git_port_ = git_->port();
 
     Env env = testing::s3_env(s3_->proxy->port());
     env.insert_or_assign("WAL_SYNC", mode_);
@@ -238,6 +245,30 @@ class ServeCrash : public ::testing::TestWithParam<const char*> {
     env.insert_or_assign("PRUNE_KEEP_SEGMENTS", "0");
     env.insert_or_assign("SNAPSHOT_EVERY_BYTES", "131072");
     d_ = std::make_unique<DaemonProcess>(tmp_.path(), env);
+    // A failure is often caused a few boots before the one that shows it
+    // (a lineage changed, a log set aside): every boot's log is kept.
+    d_->keep_boot_logs();
+  }
+
+  // On a failure, the boot logs outlive the temporary directory, and the
+  // boot before the failing one (whose log the failure printed) is shown.
+  void TearDown() override {
+    if (!HasFailure() || !d_ || d_->boots() == 0) return;
+    const char* base = std::getenv("TMPDIR");
+    const std::string kept = fmt::format("{}/strata-serve-crash-{}-{}-boot-logs",
+                                         base && *base ? base : "/tmp", mode_, ::getpid());
+    std::error_code ec;
+    fs::create_directories(kept, ec);
+    for (int n = 1; n <= d_->boots(); ++n)
+      fs::copy_file(d_->boot_log(n), fmt::format("{}/boot-{:05}.log", kept, n),
+                    fs::copy_options::overwrite_existing, ec);
+    std::string previous;
+    if (d_->boots() > 1 && fs::exists(d_->boot_log(d_->boots() - 1))) {
+      previous = testing::read_file(d_->boot_log(d_->boots() - 1));
+      if (previous.size() > 16384) previous = "...\n" + previous.substr(previous.size() - 16384);
+    }
+    std::printf("serve crash harness: the logs of all %d boots are kept in %s; boot %d's:\n%s\n",
+                d_->boots(), kept.c_str(), d_->boots() - 1, previous.c_str());
   }
 
   // Arms this window's faults, if it gets any (a third of the windows).
@@ -250,14 +281,25 @@ class ServeCrash : public ::testing::TestWithParam<const char*> {
       s3_->proxy_control(fmt::format("fault?{}&count=-1&rate={}", fault, rate));
       fault_windows_[fault]++;
     }
-    if (pick >= 4) {  // Git push rejections (with S3 faults in two cases of four)
-      testing::write_file(reject_flag_, "");
-      fault_windows_["git push rejected"]++;
+    if (pick >= 4) {  // the Git remote fails (with S3 faults in two cases of four)
+      if (rng() % 2 == 0) {
+        testing::write_file(reject_flag_, "");
+        fault_windows_["git push rejected"]++;
+      } else {
+        // Gone: connections refused until it is started again on its port.
+        git_->stop();
+        git_gone_ = true;
+        fault_windows_["git remote gone"]++;
+      }
     }
   }
   void clear_faults() {
     s3_->proxy_control("clear");
     fs::remove(reject_flag_);
+    if (git_gone_) {
+      git_ = std::make_unique<testing::GitDaemon>(served_, git_port_);
+      git_gone_ = false;
+    }
   }
 
   nlohmann::json status() {
@@ -449,6 +491,9 @@ class ServeCrash : public ::testing::TestWithParam<const char*> {
   std::string reject_flag_;
   std::string rejections_;
   std::unique_ptr<testing::GitDaemon> git_;
+  std::string served_;  // what git_ serves, and on which port
+  int git_port_ = 0;
+  bool git_gone_ = false;  // git_ stopped for this window
   std::unique_ptr<DaemonProcess> d_;
   Model model_;
   // The last window's acknowledgements: seq -> how long before the kill.

@@ -175,6 +175,32 @@ TEST_F(PushTest, DivergedRemoteIsAConflictAndTheRemoteIsLeftAsItWas) {
   EXPECT_EQ(sync.confirmed_seq(), 1u);
 }
 
+// A copy of this data directory (the same lineage, its own repository)
+// force-pushed its snapshots over the branch at a higher seq: the remote
+// holds none of ours by them, so they confirm nothing, now or after a
+// restart. (Before, the seq of the copy's tip counted: the daemon raised its
+// WAL's `git` mark to its head and pruned what the remote never held.)
+TEST_F(PushTest, AnotherCopyOfTheLineageForcePushedOverTheBranchConfirmsNothing) {
+  write_tree(tmp / "state", {{"a.txt", "1"}});
+  GitSync sync(test_config(tmp.path(), file_url()));
+  sync.snapshot(10);
+  ASSERT_EQ(sync.push().confirmed_seq, std::optional<uint64_t>(10));
+  const std::string copy = tmp / "copy";
+  write_tree(copy + "/state", {{"a.txt", "the copy's"}});
+  GitSync(test_config(copy, "")).snapshot(500);
+  git("--git-dir=" + sh_quote(copy + "/archive.git") + " push -q --force " + sh_quote(file_url()) +
+      " finn/archive:finn/archive");
+
+  write_file(tmp / "state/a.txt", "2");
+  sync.snapshot(11);
+  EXPECT_THROW(sync.push(), Error);
+  EXPECT_EQ(sync.status().state, GitSyncState::kConflict);
+  const auto now = sync.confirmed_seq();
+  EXPECT_TRUE(!now || *now <= 10u) << *now;
+  const auto restarted = GitSync(test_config(tmp.path(), file_url())).confirmed_seq();
+  EXPECT_TRUE(!restarted || *restarted <= 10u) << *restarted;
+}
+
 TEST_F(PushTest, DivergedFileRemoteIsAConflictToo) {
   write_tree(tmp / "state", {{"a.txt", "1"}});
   GitSync sync(test_config(tmp.path(), file_url()));

@@ -13,9 +13,17 @@
 //           close    close the connection without answering
 //           stall    accept the request and never answer
 //           truncate forward, but cut the response body in half and close
+//           corrupt  forward a GET, but flip bytes of the response body (its
+//                    length and headers kept, so only a checksum can tell)
+//           swap     answer a GET with the object at path `other` (body and
+//                    headers: a store that serves the wrong object whole)
 //     count: how many matching requests get the fault (-1: all)
 //     rate:  the chance (0 to 1, default 1) that a matching request gets it,
 //            so faults come mixed with answers that go through
+//     key:   only requests whose path contains this string
+//     flips: corrupt: how many bytes to flip (default 1), spread over the body
+//     strip: corrupt, swap: 1 drops the x-amz-meta-* headers too, so the
+//            client cannot check the body against the writer's sha256
 //   GET /__proxy/clear   disarm
 //   GET /__proxy/stats   {"connections":..,"requests":..,"faults":..,"methods":{"GET":..},
 //                         "fault_kinds":{"status:503":..,"reset":..}}
@@ -66,6 +74,9 @@ function s3Error(res, status, code, message) {
 function takeFault(req) {
   if (!fault || fault.count === 0) return null;
   if (fault.method && fault.method !== req.method) return null;
+  if (fault.key && !req.url.split('?')[0].includes(fault.key)) return null;
+  // Only a GET has a body to corrupt or swap.
+  if ((fault.mode === 'corrupt' || fault.mode === 'swap') && req.method !== 'GET') return null;
   if (fault.rate < 1 && Math.random() >= fault.rate) return null;
   if (fault.count > 0) fault.count -= 1;
   stats.faults += 1;
@@ -83,7 +94,16 @@ function admin(req, res) {
       status: Number(url.searchParams.get('status') || '503'),
       method: url.searchParams.get('method') || null,
       rate: Number(url.searchParams.get('rate') || '1'),
+      key: url.searchParams.get('key') || null,
+      flips: Number(url.searchParams.get('flips') || '1'),
+      strip: url.searchParams.get('strip') === '1',
+      other: url.searchParams.get('other') || null,
     };
+    if (fault.mode === 'swap' && !fault.other) {
+      fault = null;
+      res.writeHead(400);
+      return res.end('swap needs other=PATH');
+    }
   } else if (url.pathname === '/__proxy/clear') {
     fault = null;
     for (const r of stalled.splice(0)) r.socket.destroy();
@@ -138,17 +158,27 @@ function serialized(key, fn) {
   return next;
 }
 
-function forward(req, res, body, truncate) {
+// Flips `n` bytes spread evenly over data (never the same byte twice).
+function flipBytes(data, n) {
+  const count = Math.max(1, Math.min(n, data.length));
+  for (let i = 0; i < count; i += 1) {
+    const at = Math.floor(((i + 0.5) * data.length) / count);
+    data[at] ^= 0x20;
+  }
+}
+
+// how: {truncate, corrupt: flips, strip, path}; {} forwards faithfully.
+function forward(req, res, body, how) {
   return new Promise((done) => {
     res.on('finish', done);
     res.on('close', done);
-    forwardNow(req, res, body, truncate);
+    forwardNow(req, res, body, how || {});
   });
 }
 
-function forwardNow(req, res, body, truncate) {
+function forwardNow(req, res, body, how) {
   const up = http.request({
-    host: upHost, port: Number(upPort), method: req.method, path: req.url, headers: req.headers, agent,
+    host: upHost, port: Number(upPort), method: req.method, path: how.path || req.url, headers: req.headers, agent,
   }, (upRes) => {
     const chunks = [];
     upRes.on('data', (c) => chunks.push(c));
@@ -157,9 +187,13 @@ function forwardNow(req, res, body, truncate) {
       const headers = { ...upRes.headers };
       delete headers['transfer-encoding'];
       delete headers['connection'];
+      if (how.strip) {
+        for (const h of Object.keys(headers)) if (h.startsWith('x-amz-meta-')) delete headers[h];
+      }
+      if (how.corrupt && upRes.statusCode === 200 && data.length > 0) flipBytes(data, how.corrupt);
       if (req.method !== 'HEAD') headers['content-length'] = String(data.length);
       res.writeHead(upRes.statusCode, headers);
-      if (truncate && data.length > 1) {
+      if (how.truncate && data.length > 1) {
         res.write(data.subarray(0, Math.floor(data.length / 2)));
         // Give the half body time to leave before the connection drops.
         setTimeout(() => res.socket && res.socket.destroy(), 50);
@@ -197,7 +231,9 @@ const server = http.createServer((req, res) => {
         case 'reset': return req.socket.resetAndDestroy();
         case 'close': return req.socket.destroy();
         case 'stall': stalled.push(req); return undefined;
-        case 'truncate': return forward(req, res, body, true);
+        case 'truncate': return forward(req, res, body, { truncate: true });
+        case 'corrupt': return forward(req, res, body, { corrupt: f.flips, strip: f.strip });
+        case 'swap': return forward(req, res, body, { path: f.other, strip: f.strip });
         default: break;
       }
     }
@@ -211,10 +247,10 @@ const server = http.createServer((req, res) => {
     if (isConditionalWrite(req)) {
       return serialized(req.url.split('?')[0], async () => {
         if (await refuseConditional(req, res)) return;
-        await forward(req, res, body, false);
+        await forward(req, res, body);
       });
     }
-    return forward(req, res, body, false);
+    return forward(req, res, body);
   });
 });
 server.keepAliveTimeout = 30000;

@@ -119,7 +119,16 @@ void DaemonProcess::spawn() {
   std::error_code ec;  // a read-only data directory refuses even the unlink of nothing
   fs::remove(data_ + "/serve.json", ec);
   exit_code_ = -1;
+  if (keep_boot_logs_ && boots_ > 0 && fs::exists(dir_ + "/serve.log")) {
+    fs::create_directories(boot_log_dir());
+    fs::rename(dir_ + "/serve.log", fmt::format("{}/boot-{:05}.log", boot_log_dir(), boots_));
+  }
+  boots_++;
   pid_ = spawn_strata(args, env_, dir_ + "/serve.out", dir_ + "/serve.log");
+}
+
+std::string DaemonProcess::boot_log(int n) const {
+  return n == boots_ ? dir_ + "/serve.log" : fmt::format("{}/boot-{:05}.log", boot_log_dir(), n);
 }
 
 void DaemonProcess::start() {

@@ -60,8 +60,16 @@ class DaemonProcess {
   const std::string& data_dir() const { return data_; }
   const std::string& home() const { return home_; }
   const Env& env() const { return env_; }
-  std::string log() const;  // everything it wrote to stderr
+  std::string log() const;  // everything it wrote to stderr (this boot)
   std::string out() const;  // and to stdout
+  // From now on each boot's stderr is kept: starting the next one moves the
+  // previous serve.log to boot_log(n) (n = 1, 2, ... in launch order, boots
+  // killed while booting included) instead of overwriting it.
+  void keep_boot_logs() { keep_boot_logs_ = true; }
+  int boots() const { return boots_; }  // launches so far; the current is number boots()
+  std::string boot_log_dir() const { return dir_ + "/boot-logs"; }
+  // Boot n's log (the current boot's is serve.log until the next launch).
+  std::string boot_log(int n) const;
 
  private:
   void spawn();
@@ -73,6 +81,8 @@ class DaemonProcess {
   pid_t pid_ = -1;
   int port_ = 0;
   int exit_code_ = -1;
+  bool keep_boot_logs_ = false;
+  int boots_ = 0;
 };
 
 // GET/POST with a JSON body; fails the test on a transport error.
