@@ -202,12 +202,12 @@ TEST_F(GitRemoteFaultTest, ADivergedRemoteOfAnotherLineageIsNeverTakenForOursInt
   EXPECT_FALSE(source(r, RecoverySource::kGit)->used);
 }
 
-// OPEN BUG (reported to the coordinator, not fixed here: recovery.cpp's
-// choice of the lineage to continue): with the WAL lost but lineage-id and
-// state/ (at seq 400) kept, the lineage to continue comes from the remotes
-// only, so the other history's snapshot is restored in place of ours, in
-// strict mode too, and our state is set aside. Enable with the fix.
-TEST_F(GitRemoteFaultTest, DISABLED_AWalLostWithItsLineageIdKeptIsNotReplacedByAnotherLineage) {
+// With the WAL lost but lineage-id and state/ (at seq 400) kept, the
+// lineage to continue came from the remotes only, so the other history's
+// snapshot was restored in place of ours, in strict mode too, and our state
+// set aside. state/ at a seq now makes the directory's own lineage the one
+// it continues.
+TEST_F(GitRemoteFaultTest, AWalLostWithItsLineageIdKeptIsNotReplacedByAnotherLineage) {
   append_and_archive(data, work, 300, 1, kOurLineage);
   {
     auto wal = Wal::open(quick_wal(data + "/wal"));
