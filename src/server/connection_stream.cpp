@@ -59,7 +59,7 @@ ConnectionStream::ConnectionStream(int fd, std::chrono::milliseconds read_timeou
       read_timeout_(read_timeout),
       write_timeout_(write_timeout),
       in_(std::max(kReadBuffer, preread.size())) {
-  std::memcpy(in_.data(), preread.data(), preread.size());
+  if (!preread.empty()) std::memcpy(in_.data(), preread.data(), preread.size());
   in_end_ = preread.size();
   address_of(fd_, true, remote_ip_, remote_port_);
   address_of(fd_, false, local_ip_, local_port_);
