@@ -112,6 +112,7 @@ struct EventLoop::Conn {
 struct EventLoop::Job {
   Conn* conn = nullptr;
   std::vector<Entry> entries;  // empty: status and body are the answer already
+  size_t count = 0;            // entries.size() as parsed (entries may be moved out)
   bool batch = false;
   int status = 200;
   std::string body;
@@ -312,11 +313,10 @@ void EventLoop::service(Conn& c, std::vector<Job>& round, Clock::time_point now)
   c.out.clear();
   c.out_sent = 0;
   if (c.hand_over_after) return hand_over(c);
-  static thread_local char buf[64 << 10];
   while (c.readable && !c.eof && c.in.size() < kInCap) {
-    const ssize_t n = ::recv(c.fd, buf, sizeof(buf), MSG_DONTWAIT);
+    const ssize_t n = ::recv(c.fd, read_buf_.data(), read_buf_.size(), MSG_DONTWAIT);
     if (n > 0) {
-      c.in.append(buf, static_cast<size_t>(n));
+      c.in.append(read_buf_.data(), static_cast<size_t>(n));
       c.last_io = now;
       continue;
     }
@@ -360,6 +360,7 @@ void EventLoop::parse(Conn& c, std::vector<Job>& round, Clock::time_point now) {
     try {
       ParsedEntries parsed = parse_entries_body(req.body);
       job.entries = std::move(parsed.entries);
+      job.count = job.entries.size();
       job.batch = parsed.batch;
     } catch (const Error& e) {
       job.status = http_status(e.code());
@@ -492,59 +493,81 @@ void EventLoop::commit_loop() {
 void EventLoop::commit(std::vector<Job>& jobs) {
   // Each request's entries, in order, in one vector: one append_batch, all
   // or nothing, with consecutive seqs in the requests' order.
-  std::vector<Entry> all;
   size_t appending = 0;
-  for (const Job& j : jobs) {
-    if (j.entries.empty()) continue;
+  Job* only = nullptr;
+  for (Job& j : jobs) {
+    if (j.count == 0) continue;
     appending++;
-    all.insert(all.end(), j.entries.begin(), j.entries.end());
+    only = &j;
+  }
+  // Moved, not copied, into the group's vector (and back if it fails).
+  std::vector<Entry> all;
+  if (appending > 1) {
+    for (Job& j : jobs) {
+      std::move(j.entries.begin(), j.entries.end(), std::back_inserter(all));
+    }
   }
   auto answer = [](Job& j, uint64_t last) {
-    const uint64_t first = last - j.entries.size() + 1;
+    const uint64_t first = last - j.count + 1;
     j.status = 200;
     j.body = j.batch ? fmt::format(R"({{"first_seq":{},"last_seq":{},"count":{}}})", first, last,
-                                   j.entries.size())
+                                   j.count)
                      : fmt::format(R"({{"seq":{}}})", last);
   };
-  auto fail = [this](Job& j, const Error& e) {
+  // What httplib's path answers for the same failure (its exception
+  // handler: a strata Error by its code, anything else 500).
+  struct Failure {
+    int status;
+    std::string body;
+  };
+  auto fail = [this](Job& j, const Failure& f) {
     metrics_.observe_append(0, false);
-    j.status = http_status(e.code());
-    j.body = error_body(e.code_name(), e.what());
+    j.status = f.status;
+    j.body = f.body;
+  };
+  auto append_one = [this](const Job& j) {
+    return j.batch ? wal_->append_batch(j.entries) : wal_->append(j.entries[0]);
   };
   if (appending > 0) {
     const auto start = Clock::now();
-    std::optional<Error> failed;
+    std::optional<Failure> failed;
     uint64_t last = 0;
     try {
-      last = all.size() == 1 ? wal_->append(all[0]) : wal_->append_batch(all);
+      last = appending == 1 ? append_one(*only) : wal_->append_batch(all);
     } catch (const Error& e) {
-      failed = e;
+      failed = Failure{http_status(e.code()), error_body(e.code_name(), e.what())};
+    } catch (const std::exception& e) {
+      failed = Failure{500, error_body("INTERNAL", e.what())};
     }
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     if (!failed) {
-      uint64_t next = last - all.size() + 1;
+      uint64_t next = last + 1;
+      for (const Job& j : jobs) next -= j.count;
       for (Job& j : jobs) {
-        if (j.entries.empty()) continue;
-        next += j.entries.size();
+        if (j.count == 0) continue;
+        next += j.count;
         metrics_.observe_append(seconds, true);
         answer(j, next - 1);
       }
     } else if (appending == 1) {
-      for (Job& j : jobs) {
-        if (!j.entries.empty()) fail(j, *failed);
-      }
+      fail(*only, *failed);
     } else {
       // Nothing of the group was written: each request on its own, so the
       // one that made it fail is the only one that is told so.
+      auto from = all.begin();
       for (Job& j : jobs) {
-        if (j.entries.empty()) continue;
+        if (j.count == 0) continue;
+        j.entries.assign(std::make_move_iterator(from), std::make_move_iterator(from + j.count));
+        from += j.count;
         const auto t = Clock::now();
         try {
-          const uint64_t l = j.batch ? wal_->append_batch(j.entries) : wal_->append(j.entries[0]);
+          const uint64_t l = append_one(j);
           metrics_.observe_append(std::chrono::duration<double>(Clock::now() - t).count(), true);
           answer(j, l);
         } catch (const Error& e) {
-          fail(j, e);
+          fail(j, Failure{http_status(e.code()), error_body(e.code_name(), e.what())});
+        } catch (const std::exception& e) {
+          fail(j, Failure{500, error_body("INTERNAL", e.what())});
         }
       }
     }

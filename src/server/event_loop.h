@@ -57,10 +57,13 @@ class EventLoop {
     // Connections served by the other path (they count against the limit).
     std::function<size_t()> busy_elsewhere;
   };
-  // Committer threads: two, so one can send a group's answers while the
-  // other's group is being written and synced (measured against one and
-  // four in docs/performance.md).
-  static constexpr size_t kCommitters = 2;
+  // Committer threads. Each round goes to a free one, which waits in the
+  // WAL's commit pipeline, so the rounds read while a group syncs join the
+  // next group there (the WAL's leader takes everything pending). Four beat
+  // two (a round waited in this queue while the pipeline had room) and
+  // eight or sixteen (more wake-ups for the same groups): measured in
+  // docs/performance.md, "An event loop for appends".
+  static constexpr size_t kCommitters = 4;
 
   // listen_fd: bound and listening; the loop accepts on it (and closes it at
   // stop). wal: where appends go (nullptr: every request is handed over).
@@ -114,6 +117,10 @@ class EventLoop {
   size_t committing_ = 0;
   bool stop_seen_ = false;
   Clock::time_point next_sweep_ = Clock::time_point::max();
+  // What one recv takes, before it is appended to a connection's buffer (a
+  // member, not thread_local: static TLS would cost every one of the pool's
+  // threads this much resident memory).
+  std::vector<char> read_buf_ = std::vector<char>(64 << 10);
 
   Mutex mu_;
   std::condition_variable work_cv_;
