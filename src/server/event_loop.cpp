@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -175,6 +176,7 @@ void EventLoop::stop() {
 // ---- the loop thread --------------------------------------------------------
 
 void EventLoop::run() {
+  ::pthread_setname_np(::pthread_self(), "http-loop");  // for top and perf
   epoll_event events[kMaxEvents];
   std::vector<Job> round;
   while (true) {
@@ -471,6 +473,7 @@ void EventLoop::sweep(Clock::time_point now) {
 // ---- the committers ---------------------------------------------------------
 
 void EventLoop::commit_loop() {
+  ::pthread_setname_np(::pthread_self(), "http-commit");
   while (true) {
     std::vector<Job> jobs;
     {
