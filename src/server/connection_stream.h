@@ -1,6 +1,6 @@
 // The transport of one HTTP connection under cpp-httplib's parser and router,
-// in place of httplib's own SocketStream (HttpServer's listener hands every
-// connection to serve_connection()). What the parser sees is the same byte
+// in place of httplib's own SocketStream (HttpServer hands every connection
+// the event loop does not keep to serve_connection()). What the parser sees is the same byte
 // stream; what changes is the number of system calls and wake-ups per
 // request, which on a small machine is what bounds appends over HTTP (see
 // docs/performance.md, "Appends over HTTP"):
