@@ -54,6 +54,13 @@ std::string check_xml(std::string_view input);
 // /readyz with 200 afterwards (the WAL did not stop).
 std::string check_http(std::string_view input);
 
+// The event loop's request parser (parse_fast_request), on the bytes and on
+// them after a valid request line. Always: a request it takes lies inside
+// the bytes, ends with its Content-Length body and has no Transfer-Encoding,
+// Expect or Upgrade header; every shorter prefix of it waits for more; and
+// no decision changes when more bytes follow.
+std::string check_http_fast(std::string_view input);
+
 // The WAL segment reader: the first two bytes choose where the rest
 // overwrites a valid segment (wal_open_property.h).
 std::string check_wal_open(std::string_view input);
@@ -63,9 +70,10 @@ struct Target {
   std::string (*check)(std::string_view);
 };
 inline constexpr Target kTargets[] = {
-    {"manifest", check_manifest}, {"snapshot", check_snapshot}, {"entries", check_entries},
-    {"sigv4", check_sigv4},       {"xml", check_xml},           {"http", check_http},
-    {"wal_open", check_wal_open},
+    {"manifest", check_manifest}, {"snapshot", check_snapshot},
+    {"entries", check_entries},   {"sigv4", check_sigv4},
+    {"xml", check_xml},           {"http", check_http},
+    {"wal_open", check_wal_open}, {"http_fast", check_http_fast},
 };
 
 }  // namespace strata::fuzz

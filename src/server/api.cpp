@@ -231,6 +231,10 @@ void post_snapshot(Daemon& d, const Request& req, Response& res, const ContentRe
 }  // namespace
 
 void register_routes(Daemon& d) {
+  // The event loop answers the common POST /v1/entries itself (the same
+  // checks, JSON decoding and answers as post_entries below); what it does
+  // not take comes here.
+  d.http().set_wal(&d.wal());
   httplib::Server& s = d.http().routes();
   s.Post("/v1/entries", [&d](const Request& req, Response& res, const ContentReader& reader) {
     post_entries(d, req, res, reader);

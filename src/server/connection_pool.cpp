@@ -8,7 +8,8 @@ thread_local bool t_shedding = false;
 
 }  // namespace
 
-ConnectionPool::ConnectionPool(size_t workers, std::function<void()> on_worker_start) {
+ConnectionPool::ConnectionPool(size_t workers, std::function<void()> on_worker_start)
+    : workers_(workers) {
   {
     MutexLock lock(mu_);
     idle_ = workers;
@@ -29,18 +30,26 @@ void ConnectionPool::enqueue(std::function<void()> fn) {
       cv_.notify_one();
       return;
     }
-    if (shedding_ < kShedThreads) {
-      shedding_++;
-      std::thread([this, f = std::move(fn)] {
-        shed(f);
-        MutexLock lk(mu_);
-        shedding_--;
-        shed_cv_.notify_all();
-      }).detach();
-      return;
-    }
   }
-  shed(fn);
+  if (!shed_on_thread(fn)) shed(fn);
+}
+
+bool ConnectionPool::shed_on_thread(std::function<void()> fn) {
+  MutexLock lock(mu_);
+  if (shedding_ >= kShedThreads) return false;
+  shedding_++;
+  std::thread([this, f = std::move(fn)] {
+    shed(f);
+    MutexLock lk(mu_);
+    shedding_--;
+    shed_cv_.notify_all();
+  }).detach();
+  return true;
+}
+
+size_t ConnectionPool::busy() const {
+  MutexLock lock(mu_);
+  return workers_ - idle_ + jobs_.size();
 }
 
 void ConnectionPool::shutdown() {

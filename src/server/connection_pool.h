@@ -29,6 +29,13 @@ class ConnectionPool : public httplib::TaskQueue {
   void enqueue(std::function<void()> fn) override EXCLUDES(mu_);
   void shutdown() override EXCLUDES(mu_);
 
+  // Workers serving a connection or about to (queued jobs count).
+  size_t busy() const EXCLUDES(mu_);
+  // Runs fn as a shed connection (shedding() true) on a shedding thread;
+  // false, without running it, when all kShedThreads are in use (the event
+  // loop must not block on one, so the caller just closes the socket).
+  bool shed_on_thread(std::function<void()> fn) EXCLUDES(mu_);
+
   // Whether the calling thread serves a connection no worker was free for
   // (every request on it is answered 503).
   static bool shedding();
@@ -38,7 +45,8 @@ class ConnectionPool : public httplib::TaskQueue {
   static void shed(const std::function<void()>& fn);
   void work() EXCLUDES(mu_);
 
-  Mutex mu_;
+  const size_t workers_;
+  mutable Mutex mu_;
   std::condition_variable cv_;
   std::condition_variable shed_cv_;
   std::deque<std::function<void()>> jobs_ GUARDED_BY(mu_);

@@ -53,8 +53,14 @@ int poll_for(pollfd* fds, nfds_t n, std::chrono::milliseconds timeout) {
 }  // namespace
 
 ConnectionStream::ConnectionStream(int fd, std::chrono::milliseconds read_timeout,
-                                   std::chrono::milliseconds write_timeout)
-    : fd_(fd), read_timeout_(read_timeout), write_timeout_(write_timeout), in_(kReadBuffer) {
+                                   std::chrono::milliseconds write_timeout,
+                                   std::string_view preread)
+    : fd_(fd),
+      read_timeout_(read_timeout),
+      write_timeout_(write_timeout),
+      in_(std::max(kReadBuffer, preread.size())) {
+  if (!preread.empty()) std::memcpy(in_.data(), preread.data(), preread.size());
+  in_end_ = preread.size();
   address_of(fd_, true, remote_ip_, remote_port_);
   address_of(fd_, false, local_ip_, local_port_);
 }
@@ -163,11 +169,14 @@ bool serve_connection(int fd, std::chrono::milliseconds read_timeout,
                       std::chrono::milliseconds idle_timeout, size_t max_requests, int stop_fd,
                       const std::function<bool()>& running,
                       const std::function<bool(httplib::Stream&, bool close_connection,
-                                               bool& connection_closed)>& process) {
+                                               bool& connection_closed)>& process,
+                      std::string_view preread) {
   bool ok = false;
   {
-    ConnectionStream stream(fd, read_timeout, write_timeout);
-    for (size_t left = max_requests; left > 0 && running(); --left) {
+    ConnectionStream stream(fd, read_timeout, write_timeout, preread);
+    bool in_progress = !preread.empty();
+    for (size_t left = max_requests; left > 0 && (in_progress || running()); --left) {
+      in_progress = false;
       if (stream.wait_for_request(idle_timeout, stop_fd) != ConnectionStream::Next::kRequest) {
         break;
       }

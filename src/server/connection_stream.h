@@ -1,6 +1,6 @@
 // The transport of one HTTP connection under cpp-httplib's parser and router,
-// in place of httplib's own SocketStream (HttpServer's listener hands every
-// connection to serve_connection()). What the parser sees is the same byte
+// in place of httplib's own SocketStream (HttpServer hands every connection
+// the event loop does not keep to serve_connection()). What the parser sees is the same byte
 // stream; what changes is the number of system calls and wake-ups per
 // request, which on a small machine is what bounds appends over HTTP (see
 // docs/performance.md, "Appends over HTTP"):
@@ -24,6 +24,7 @@
 #include <cstddef>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <httplib.h>
@@ -36,8 +37,10 @@ class ConnectionStream final : public httplib::Stream {
   // never sits whole in memory.
   static constexpr size_t kFlushBytes = 64 << 10;
 
+  // preread: bytes of the connection already received (by the event loop,
+  // which hands a connection over with what it buffered); read first.
   ConnectionStream(int fd, std::chrono::milliseconds read_timeout,
-                   std::chrono::milliseconds write_timeout);
+                   std::chrono::milliseconds write_timeout, std::string_view preread = {});
   ConnectionStream(const ConnectionStream&) = delete;
   ConnectionStream& operator=(const ConnectionStream&) = delete;
 
@@ -91,12 +94,15 @@ class ConnectionStream final : public httplib::Stream {
 // served, stop_fd becomes readable between requests or running() turns
 // false; then closes fd. process is httplib's Server::process_request for
 // one request on the stream (close_connection: this is the last one).
-// Returns the last request's result.
+// preread: the start of the connection's next request, already received;
+// that request is served even when running() is already false (it was in
+// progress when the server began to stop). Returns the last request's result.
 bool serve_connection(int fd, std::chrono::milliseconds read_timeout,
                       std::chrono::milliseconds write_timeout,
                       std::chrono::milliseconds idle_timeout, size_t max_requests, int stop_fd,
                       const std::function<bool()>& running,
                       const std::function<bool(httplib::Stream&, bool close_connection,
-                                               bool& connection_closed)>& process);
+                                               bool& connection_closed)>& process,
+                      std::string_view preread = {});
 
 }  // namespace strata::server

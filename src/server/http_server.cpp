@@ -1,5 +1,6 @@
 #include "server/http_server.h"
 
+#include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include "server/connection_pool.h"
 #include "server/connection_stream.h"
 #include "server/entry_json.h"
+#include "server/event_loop.h"
 #include "server/routes.h"
 #include "strata/hash.h"
 
@@ -107,19 +109,46 @@ void send_error_and_close(httplib::Response& res, int status, std::string_view c
                            });
 }
 
-// httplib::Server with a deeper listen backlog than the 5 it is built with,
-// so a burst of connects is accepted instead of retried after a second, and
-// with each connection served over a ConnectionStream (connection_stream.h
-// says why) by httplib's own request parser and router.
+// httplib::Server as the parser and router of the connections the event
+// loop hands over, each served over a ConnectionStream (connection_stream.h
+// says why). httplib binds the socket; its accept loop is not used.
 class HttpServer::Listener : public httplib::Server {
  public:
   explicit Listener(const HttpLimits& limits) : limits_(limits) {
     stop_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (stop_fd_ < 0) throw_errno("cannot create the HTTP server's stop event", "eventfd", errno);
   }
-  ~Listener() override { ::close(stop_fd_); }
+  ~Listener() override {
+    close_listen_socket();
+    ::close(stop_fd_);
+  }
 
-  void widen_backlog() { ::listen(svr_sock_, 256); }
+  // A deeper listen backlog than the 5 httplib uses, so a burst of connects
+  // is accepted instead of retried after a second; non-blocking for the
+  // event loop's accept4.
+  int prepare_listen_socket() {
+    const int fd = svr_sock_;
+    ::listen(fd, 256);
+    const int flags = ::fcntl(fd, F_GETFL, 0);
+    ::fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+    return fd;
+  }
+  void close_listen_socket() {
+    const int fd = svr_sock_.exchange(INVALID_SOCKET);
+    if (fd != INVALID_SOCKET) ::close(fd);
+  }
+  // Serves fd (preread: what the event loop already received of it) until
+  // it closes; running() false ends it between requests.
+  void serve(int fd, std::string_view preread) {
+    serve_connection(
+        fd, limits_.read_timeout, limits_.write_timeout, limits_.idle_timeout,
+        keep_alive_max_count_, stop_fd_, [this] { return running_.load(); },
+        [this](httplib::Stream& strm, bool close_connection, bool& connection_closed) {
+          return process_one(strm, close_connection, connection_closed);
+        },
+        preread);
+  }
+  void stop_serving() { running_ = false; }
   bool process_one(httplib::Stream& strm, bool close_connection, bool& connection_closed) {
     return process_request(strm, close_connection, connection_closed, nullptr);
   }
@@ -131,24 +160,14 @@ class HttpServer::Listener : public httplib::Server {
   }
 
  private:
-  bool process_and_close_socket(int sock) override {
-    return serve_connection(
-        sock, limits_.read_timeout, limits_.write_timeout, limits_.idle_timeout,
-        keep_alive_max_count_, stop_fd_, [this] { return svr_sock_ != INVALID_SOCKET; },
-        [this](httplib::Stream& strm, bool close_connection, bool& connection_closed) {
-          return process_one(strm, close_connection, connection_closed);
-        });
-  }
-
   const HttpLimits limits_;
   int stop_fd_ = -1;
+  std::atomic<bool> running_{true};
 };
 
 HttpServer::HttpServer(HttpLimits limits, std::string token, Metrics& metrics)
     : limits_(limits), token_(std::move(token)), metrics_(metrics) {
   server_ = std::make_unique<Listener>(limits_);
-  const size_t workers = limits_.max_connections;
-  server_->new_task_queue = [workers] { return new ConnectionPool(workers); };
   const auto read_s = std::chrono::duration_cast<std::chrono::seconds>(limits_.read_timeout);
   const auto read_us =
       std::chrono::duration_cast<std::chrono::microseconds>(limits_.read_timeout - read_s);
@@ -333,18 +352,37 @@ void HttpServer::bind(const ListenAddress& address) {
                             address.host, address.port));
   }
   if (address.port != 0) port_ = address.port;
-  server_->widen_backlog();
 }
 
 void HttpServer::start() {
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  pool_ = std::make_unique<ConnectionPool>(limits_.max_connections);
+  EventLoop::Hooks hooks;
+  hooks.hand_over = [this](int fd, std::string preread) {
+    pool_->enqueue([this, fd, pre = std::move(preread)] { server_->serve(fd, pre); });
+  };
+  hooks.shed = [this](int fd) {
+    if (!pool_->shed_on_thread([this, fd] { server_->serve(fd, {}); })) {
+      // Every shedding thread busy: the loop must not wait, so no answer.
+      ::close(fd);
+    }
+  };
+  hooks.busy_elsewhere = [this] { return pool_->busy(); };
+  loop_ = std::make_unique<EventLoop>(server_->prepare_listen_socket(), limits_, token_, metrics_,
+                                      wal_, std::move(hooks));
+  loop_->start();
 }
 
 void HttpServer::stop() {
-  if (!thread_.joinable()) return;
-  server_->stop();
+  if (!loop_) return;
+  // Connections of the other path waiting for a next request close now;
+  // those in a request finish it (a handed-over one its first).
+  server_->stop_serving();
   server_->wake_idle();
-  thread_.join();
+  loop_->stop();
+  pool_->shutdown();
+  server_->close_listen_socket();
+  loop_.reset();
+  pool_.reset();
 }
 
 }  // namespace strata::server

@@ -13,6 +13,9 @@
 //    after which the request's bytes can no longer be trusted (a refused or
 //    unread body) closes the connection.
 // Requests are counted by route, method and status in Metrics.
+// Connections are accepted by an event loop (event_loop.h) that answers
+// appends itself and hands every other request, with its connection, to a
+// thread-per-connection path under cpp-httplib's parser and router.
 #pragma once
 
 #include <chrono>
@@ -28,8 +31,12 @@
 #include "server/metrics.h"
 #include "strata/error.h"
 #include "strata/server.h"
+#include "strata/wal.h"
 
 namespace strata::server {
+
+class ConnectionPool;
+class EventLoop;
 
 struct HttpLimits {
   uint32_t max_connections = 64;
@@ -61,6 +68,9 @@ class HttpServer {
 
   // Routes are registered on it before start().
   httplib::Server& routes();
+  // Where the event loop appends POST /v1/entries (set before start();
+  // without it every request takes httplib's path).
+  void set_wal(Wal* wal) { wal_ = wal; }
   // The body of a POST, read within the limits; nullopt after answering
   // 413, 408 or 400 (the connection is then closed).
   std::optional<std::string> read_body(const httplib::Request& req, httplib::Response& res,
@@ -76,7 +86,7 @@ class HttpServer {
   // Binds the address (port 0: a free one). Throws kIoError naming it.
   void bind(const ListenAddress& address);
   int port() const { return port_; }
-  // Accepts on its own thread from now on.
+  // Accepts on the event loop's thread from now on.
   void start();
   // Stops accepting, lets every request in progress finish and be answered,
   // closes the keep-alive connections waiting for their next request, and
@@ -93,8 +103,10 @@ class HttpServer {
   const std::string token_;
   Metrics& metrics_;
   std::unique_ptr<Listener> server_;
+  Wal* wal_ = nullptr;
   int port_ = 0;
-  std::thread thread_;
+  std::unique_ptr<ConnectionPool> pool_;
+  std::unique_ptr<EventLoop> loop_;
 };
 
 }  // namespace strata::server
