@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -74,6 +75,9 @@ class Materializer {
   // applying again from state.seq rewrites it whole, as before. Off by
   // default: a reader of a live state/ sees whole files only.
   void set_write_in_place(bool on) { in_place_ = on; }
+  // Called with every entry run() applies, in order: recovery computes the
+  // state it expects from the same read of the log instead of a second one.
+  void set_observer(std::function<void(const EntryView&)> fn) { observer_ = std::move(fn); }
   // Records seq after making the state directory durable.
   void commit(uint64_t seq, const std::string& history_id = "", const AppliedEntry& last = {});
   // Empties the state directory and records seq 0.
@@ -95,6 +99,7 @@ class Materializer {
   std::string tmp_dir_;
   FileSystem& fs_;
   bool in_place_ = false;
+  std::function<void(const EntryView&)> observer_;
 };
 
 }  // namespace strata

@@ -61,14 +61,28 @@ void StagedBuild::finish(Built& built) {
   // Nobody reads the staging directory; the commit moves it into place whole.
   m.set_write_in_place(true);
   m.commit(base_seq_, log_->history_id());
+  // What the state must be, from the same read of the log as the replay but
+  // computed apart from the materializer's batches. The staged log has
+  // every seq after the base (the import checks the chain), so the replay
+  // must show each of them once, in order.
+  ExpectedState expected_state(base_digest);
+  uint64_t next_seq = base_seq_ + 1;
+  m.set_observer([&](const EntryView& e) {
+    if (e.seq != next_seq)
+      throw Error(ErrorCode::kRecoveryFailed,
+                  fmt::format("the replay of the rebuilt WAL gave seq {} where {} was due", e.seq,
+                              next_seq));
+    next_seq++;
+    expected_state.apply(e);
+  });
   const MaterializeResult r = m.run(wal);
   if (r.rebuilt)
     throw Error(ErrorCode::kInternal, "the staged state was rebuilt instead of extended");
-  StateDigest expected = base_digest;
-  wal.replay_view(base_seq_, 0, [&](const EntryView& e) {
-    apply_to_digest(expected, e);
-    return true;
-  });
+  if (next_seq != log_->head_seq() + 1)
+    throw Error(ErrorCode::kRecoveryFailed,
+                fmt::format("the replay of the rebuilt WAL ended at seq {}, its head is {}",
+                            next_seq - 1, log_->head_seq()));
+  const StateDigest expected = expected_state.finish();
   built.seq = wal.status().head_seq;
   log_->close();
   const std::string wal_dir = staging_.dir() + "/wal";

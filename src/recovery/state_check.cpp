@@ -61,6 +61,54 @@ void apply_to_digest(StateDigest& d, const EntryView& e) {
   d[path] = to_hex(sha256(e.data));
 }
 
+ExpectedState::ExpectedState(const StateDigest& base, uint64_t pending_limit)
+    : pending_limit_(pending_limit) {
+  for (const auto& [path, sha] : base) files_.emplace_hint(files_.end(), path, File{true, sha});
+}
+
+void ExpectedState::hash(File& f) {
+  if (f.hashed) return;
+  pending_bytes_ -= f.value.size();
+  f.value = to_hex(sha256(f.value));
+  f.hashed = true;
+}
+
+void ExpectedState::erase(std::map<std::string, File>::iterator it) {
+  if (!it->second.hashed) pending_bytes_ -= it->second.value.size();
+  files_.erase(it);
+}
+
+void ExpectedState::hash_pending() {
+  for (auto& [path, f] : files_) hash(f);
+}
+
+void ExpectedState::apply(const EntryView& e) {
+  // The same rules as apply_to_digest.
+  const std::string path(e.path);
+  const std::string prefix = path + "/";
+  for (auto it = files_.lower_bound(prefix); it != files_.end() && it->first.starts_with(prefix);)
+    erase(it++);
+  if (auto it = files_.find(path); it != files_.end()) erase(it);
+  if (e.op == EntryOp::kDelete) return;
+  for (size_t slash = path.find('/'); slash != std::string::npos;
+       slash = path.find('/', slash + 1)) {
+    if (auto it = files_.find(path.substr(0, slash)); it != files_.end()) erase(it);
+  }
+  if (pending_bytes_ + e.data.size() > pending_limit_) hash_pending();
+  files_.emplace(path, File{false, std::string(e.data)});
+  pending_bytes_ += e.data.size();
+}
+
+StateDigest ExpectedState::finish() {
+  StateDigest out;
+  for (auto& [path, f] : files_) {
+    hash(f);
+    out.emplace_hint(out.end(), path, std::move(f.value));
+  }
+  files_.clear();
+  return out;
+}
+
 std::optional<std::string> compare_digests(const StateDigest& expected, const StateDigest& actual) {
   auto a = actual.begin();
   for (const auto& [path, sha] : expected) {

@@ -194,6 +194,7 @@ MaterializeResult Materializer::run(Wal& wal) {
                                 : state_detail::ApplyBatch::Writes::kStaged;
   wal.replay_view(since, 0, [&](const EntryView& e) {
     batch.add(e);
+    if (observer_) observer_(e);
     last = e.seq;
     r.entries_applied++;
     // Fingerprints only where state.seq may be written next: at the end of
