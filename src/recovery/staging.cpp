@@ -155,7 +155,17 @@ std::string Staging::commit(const std::vector<std::string>& aside, bool keep_rep
     rec["dirs"].push_back({{"name", name}, {"dev", id->dev}, {"ino", id->ino}});
   }
   const std::string rdir = recovery_dir(data_dir_);
-  write_file_atomically(fs_, rdir + "/" + kCommitName, rec.dump() + "\n");
+  try {
+    write_file_atomically(fs_, rdir + "/" + kCommitName, rec.dump() + "\n");
+  } catch (const Error&) {
+    // The record may be in place although its write failed (renamed in, its
+    // directory's sync failed), and may survive a power cut: the staging
+    // directory it points to stays for the next run, which finishes the
+    // move or, finding no record, discards it. Removing it here left a
+    // record no run could finish (StagingPowerLoss found it).
+    committed_ = true;
+    throw;
+  }
   committed_ = true;  // from here on the data directory is the new one
   if (failpoint) failpoint("committed");
   apply(fs_, data_dir_, rec, failpoint);

@@ -36,7 +36,7 @@ class Staging {
  public:
   // A fresh DATA_DIR/.recovery/staging (a leftover one is removed first).
   Staging(FileSystem& fs, std::string data_dir);
-  ~Staging();  // removes the staging directory unless committed
+  ~Staging();  // removes the staging directory unless a COMMIT record may point to it
   Staging(const Staging&) = delete;
   Staging& operator=(const Staging&) = delete;
 
