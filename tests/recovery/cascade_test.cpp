@@ -8,10 +8,12 @@
 #include <fstream>
 
 #include "git/git_test_support.h"
+#include "recovery/local_source.h"
 #include "recovery/recovery_test_support.h"
 #include "strata/error.h"
 #include "strata/git_sync.h"
 #include "strata/recovery.h"
+#include "wal/segment_reader.h"
 
 namespace strata::testing {
 namespace {
@@ -518,6 +520,61 @@ TEST_F(CascadeTest, ADryRunPrintsThePlanAndChangesNothing) {
   ASSERT_FALSE(r.plan.empty());
   EXPECT_NE(r.plan.front().what.find("Git snapshot"), std::string::npos);
   EXPECT_EQ(data_bytes(data), before);
+}
+
+// Why the probe reads the whole log before the replay does (issue #12 asked
+// whether the replay's own checks could stand in for it): a sealed segment
+// whose sparse index was changed still has every record intact, so a read of
+// the records finds nothing wrong; only the segment's SHA-256, which
+// Wal::verify recomputes, shows it. Such a log must not be used in place.
+TEST_F(CascadeTest, ASealedSegmentWhoseIndexWasChangedIsFoundBeforeAnythingIsReplayed) {
+  write_lineage("0123456789abcdef0123456789abcdef");
+  append(800, 5);
+  const auto segs = segment_files(data + "/wal");
+  ASSERT_GT(segs.size(), 3u);
+  const std::string victim = data + "/wal/" + segs[1];
+  {
+    auto file = FileSystem::real().open(victim, OpenMode::kRead);
+    wal::Trailer t;
+    ASSERT_TRUE(wal::read_segment_trailer(*file, file->size(), &t));
+    ASSERT_GT(t.index_count, 0u);
+    std::string bytes = read_file(victim);
+    bytes[t.index_offset + 3] ^= 0x5a;  // the first index entry's seq
+    write_file(victim, bytes);
+  }
+  std::string stopped;
+  uint64_t records = 0;
+  recovery::read_local_records(
+      FileSystem::real(), data + "/wal", 0, 1u << 20,
+      [&](const EntryView&, std::string_view) { return ++records > 0; }, &stopped);
+  ASSERT_EQ(stopped, "") << "the damage is meant to be invisible to the records";
+  ASSERT_EQ(records, 800u);
+  sfs::remove_all(data + "/state");
+  sfs::remove(data + "/state.seq");
+  const auto before = data_bytes(data);
+
+  RecoveryConfig strict = recovery_config(data);
+  strict.mode = RecoveryMode::kStrict;
+  RecoveryResult s = recover(strict, /*with_git=*/false);
+  EXPECT_EQ(s.state, RecoveryState::kFailed);
+  EXPECT_EQ(s.error_code, "RECOVERY_FAILED") << s.error;
+  EXPECT_NE(s.error.find("SHA-256 mismatch"), std::string::npos) << s.error;
+  auto after = data_bytes(data);
+  after.erase(".recovery/");
+  after.erase(".recovery/failures.json");
+  EXPECT_EQ(after, before) << "strict failure changed the data directory";
+
+  // Degraded: a copy of the records (all of them check) into a new WAL with
+  // a new lineage; the changed one is kept aside, not used in place.
+  RecoveryResult r = recover(recovery_config(data), /*with_git=*/false);
+  ASSERT_EQ(r.state, RecoveryState::kDegraded) << r.error;
+  EXPECT_EQ(r.source, RecoverySource::kLocal);
+  EXPECT_EQ(r.seq_reached, 800u);
+  EXPECT_TRUE(r.new_lineage);
+  EXPECT_NE(line_of(r, RecoverySource::kLocal).find("damaged WAL"), std::string::npos)
+      << line_of(r, RecoverySource::kLocal);
+  expect_restored(data, r.seq_reached);
+  EXPECT_TRUE(kept_aside(r));
 }
 
 }  // namespace
