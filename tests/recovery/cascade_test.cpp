@@ -58,6 +58,20 @@ class CascadeTest : public ::testing::Test {
     EXPECT_EQ(wal->status().head_seq, seq);
     EXPECT_EQ(wal->append(make_entry("sessions/next")), seq + 1);
   }
+  // Rotates data/wal (4 KiB segments) and prunes every sealed segment, as
+  // `tier` confirmed them up to head: a log of no entries that still knows
+  // its head.
+  void prune_everything(const std::string& tier, uint64_t head) {
+    WalOptions o = quick_wal(data + "/wal");
+    o.segment_bytes = 4096;
+    o.tiers = {tier};
+    auto wal = Wal::open(o);
+    wal->rotate();
+    wal->confirm(tier, head);
+    ASSERT_FALSE(wal->delete_sealed_through(head).empty());
+    ASSERT_EQ(wal->status().head_seq, head);
+    ASSERT_FALSE(wal->read_entry(head)) << "every entry should be pruned";
+  }
   void write_lineage(const std::string& id) {
     sfs::create_directories(data);
     write_file(data + "/lineage-id", id + "\n");
@@ -264,16 +278,11 @@ TEST_F(CascadeTest, ALogPrunedToNoEntriesContinuesInPlaceWithTheRemotesDown) {
   {
     WalOptions o = quick_wal(data + "/wal");
     o.segment_bytes = 4096;
-    o.tiers = {"remote"};
     auto wal = Wal::open(o);
     append_workload(*wal, work, 200, 3);
     Materializer(data).run(*wal);
-    wal->rotate();
-    wal->confirm("remote", 200);
-    ASSERT_FALSE(wal->delete_sealed_through(200).empty());
-    ASSERT_EQ(wal->status().head_seq, 200u);
-    ASSERT_FALSE(wal->read_entry(200)) << "every entry should be pruned";
   }
+  ASSERT_NO_FATAL_FAILURE(prune_everything("remote", 200));
   std::unique_ptr<GitSync> git =
       std::make_unique<GitSync>(test_config(data, "file://" + (tmp / "srv/missing.git")));
   RecoveryTiers t;
@@ -303,22 +312,12 @@ TEST_F(CascadeTest, ALogPrunedToNoEntriesContinuesInPlaceWhenARemoteHoldsTheSame
   {
     WalOptions o = quick_wal(data + "/wal");
     o.segment_bytes = 4096;
-    o.tiers = {"git"};
     auto wal = Wal::open(o);
     append_workload(*wal, work, 200, 4);
     Materializer(data).run(*wal);
   }
   ASSERT_EQ(archive(), 200u);
-  {
-    WalOptions o = quick_wal(data + "/wal");
-    o.segment_bytes = 4096;
-    o.tiers = {"git"};
-    auto wal = Wal::open(o);
-    wal->rotate();
-    wal->confirm("git", 200);
-    ASSERT_FALSE(wal->delete_sealed_through(200).empty());
-    ASSERT_FALSE(wal->read_entry(200)) << "every entry should be pruned";
-  }
+  ASSERT_NO_FATAL_FAILURE(prune_everything("git", 200));
   const auto old_wal = dir_bytes(data + "/wal");
   RecoveryResult r = recover(recovery_config(data));
   ASSERT_EQ(r.state, RecoveryState::kRunning) << r.error;
